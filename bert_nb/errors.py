@@ -1,0 +1,19 @@
+"""Errors bert_nb raises for mistakes a user can fix.
+
+Each carries one sentence that says what to do. The magics turn them into
+IPython ``UsageError`` so no traceback reaches the notebook.
+"""
+
+__all__ = ["BertNbError", "MissingHeadError", "ModelLoadError"]
+
+
+class BertNbError(ValueError):
+    """A mistake in what was asked for; the message says how to fix it."""
+
+
+class MissingHeadError(BertNbError):
+    """The loaded model lacks the head (masked-LM, NSP, classifier) a task needs."""
+
+
+class ModelLoadError(BertNbError):
+    """A model name or folder could not be resolved or loaded."""

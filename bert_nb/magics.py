@@ -1,0 +1,258 @@
+"""The ``%bert`` line magic and ``%%bert`` cell magic: parse, call the API, return.
+
+One parser is built once; a dict routes each subcommand to a short method.
+Options default to ``None`` and only the ones given are passed on, so every
+default lives once, in the API signature or a ``%config`` trait. Mistakes
+become ``UsageError`` with one sentence: no traceback, and the kernel lives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import shlex
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import Unicode
+from traitlets.config import Configurable
+
+from .errors import BertNbError
+
+__all__ = ["BertMagics", "register", "unregister"]
+
+# subcommand -> one line of help; the order is the order of `%bert --help`
+SUBCOMMANDS = {
+    "load": "load a model: %bert load NAME [--device D] [--dtype T] [--quantize int8]",
+    "tokenize": "%%bert tokenize: show the pieces of each line (A ||| B with --pair)",
+}
+_ALIASES: dict[str, str] = {}
+
+
+class _Help(Exception):
+    """Raised by the parser instead of printing help and exiting."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("add_help", False)
+        super().__init__(*args, **kwargs)
+        self.add_argument("-h", "--help", action="store_true", help="show this help")
+
+    def error(self, message):
+        raise UsageError(f"{message[0].upper()}{message[1:]}; run `%bert {self.prog.split()[-1]} --help` for the options.")
+
+    def exit(self, status=0, message=None):
+        raise UsageError(message or "Bad arguments; run `%bert --help`.")
+
+
+def _build_parser() -> dict[str, _Parser]:
+    parsers: dict[str, _Parser] = {}
+
+    p = parsers["load"] = _Parser(prog="%bert load", description=SUBCOMMANDS["load"])
+    p.add_argument("model_name_or_path", help="default, default-mlm, a hub id or a local folder")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--dtype", help="auto (default), fp32, bf16 or fp16")
+    p.add_argument("--quantize", choices=["int8"], help="dynamic int8 Linear layers (CPU, fp32)")
+    p.add_argument("--allow-pickle", action="store_true", default=None,
+                   help="also accept pickled .bin weights (only from a source you trust)")
+    p.add_argument("--trust-remote-code", action="store_true", default=None,
+                   help="run model code shipped with the checkpoint (only from a source you trust)")
+
+    p = parsers["tokenize"] = _Parser(prog="%%bert tokenize", description=SUBCOMMANDS["tokenize"])
+    p.add_argument("--pair", action="store_true", default=None,
+                   help="each line is 'text A ||| text B'")
+    p.add_argument("--max-length", type=int, help="most pieces per line, specials included")
+    p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
+    return parsers
+
+
+_PARSERS = _build_parser()
+
+
+def _top_help() -> str:
+    width = max(len(k) for k in SUBCOMMANDS)
+    lines = ["Usage: %bert [SUBCOMMAND] [OPTIONS]   (cell: %%bert SUBCOMMAND, text in the cell body)",
+             "", f"  {'(none)':<{width}}  status: model, device, dtype, memory"]
+    lines += [f"  {name:<{width}}  {text}" for name, text in SUBCOMMANDS.items()]
+    lines += ["", "`%bert SUBCOMMAND --help` shows its options.",
+              "Defaults: %config BertMagics.model / .device / .dtype"]
+    return "\n".join(lines)
+
+
+@magics_class
+class BertMagics(Magics, Configurable):
+    """``%bert`` and ``%%bert``: a notebook front for the bert_nb API."""
+
+    model = Unicode(None, allow_none=True, config=True,
+                    help="Model every command uses (None: bert_nb.load's default, 'default').")
+    device = Unicode(None, allow_none=True, config=True,
+                     help="Device to load on (None: bert_nb.load's default, 'auto').")
+    dtype = Unicode(None, allow_none=True, config=True,
+                    help="dtype to load in (None: bert_nb.load's default, 'auto').")
+
+    def __init__(self, shell=None, **kwargs):
+        Configurable.__init__(self, config=shell.config if shell is not None else None)
+        Magics.__init__(self, shell=shell, **kwargs)
+        self._routes = {"load": self._load, "tokenize": self._tokenize}
+
+    @line_cell_magic
+    def bert(self, line: str, cell: str | None = None):
+        """Workbench for BERT models; `%bert --help` lists the subcommands."""
+        try:
+            words = shlex.split(line)
+        except ValueError as err:
+            raise UsageError(f"Could not read the options ({err}); check the quotes.") from None
+        if not words:
+            if cell is not None and cell.strip():
+                raise UsageError("Name a subcommand, for example `%%bert tokenize`; `%bert --help` lists them.")
+            return self._status()
+        command, rest = words[0], words[1:]
+        if command in ("-h", "--help", "help"):
+            print(_top_help())
+            return None
+        command = _ALIASES.get(command, command)
+        if command not in self._routes:
+            close = difflib.get_close_matches(command, list(SUBCOMMANDS) + list(_ALIASES), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise UsageError(f"Unknown subcommand '{command}'; {hint}`%bert --help` lists them "
+                             f"({', '.join(SUBCOMMANDS)}).")
+        parser = _PARSERS[command]
+        args = parser.parse_args(rest)
+        if args.help:
+            print(parser.format_help())
+            return None
+        try:
+            return self._routes[command](args, cell)
+        except BertNbError as err:
+            raise UsageError(str(err)) from None
+
+    # -- helpers -----------------------------------------------------------
+    def _engine(self):
+        from .engine import load
+
+        return load(**self._load_kwargs())
+
+    def _load_kwargs(self) -> dict:
+        given = {"model_name_or_path": self.model, "device": self.device, "dtype": self.dtype}
+        return {k: v for k, v in given.items() if v is not None}
+
+    def _store(self, args, result):
+        name = getattr(args, "out", None)
+        if name:
+            if not name.isidentifier():
+                raise UsageError(f"'{name}' is not a valid variable name for -o.")
+            self.shell.user_ns[name] = result
+        return result
+
+    @staticmethod
+    def _lines(cell: str | None, command: str) -> list[str]:
+        if cell is None:
+            raise UsageError(f"{command} reads text from the cell body: write `%%bert {command}` "
+                             "on the first line and one text per line below it.")
+        lines = [ln for ln in cell.splitlines() if ln.strip()]
+        if not lines:
+            raise UsageError(f"The cell is empty; write one text per line below `%%bert {command}`.")
+        return lines
+
+    # -- subcommands -------------------------------------------------------
+    def _status(self):
+        from .engine import cached
+
+        engine = cached(**self._load_kwargs())
+        if engine is None:
+            print(f"No model loaded yet; the first command loads '{self.model or 'default'}' "
+                  f"on device {self.device or 'auto'}. `%bert load NAME` loads another; "
+                  "`%bert --help` lists the commands.")
+        return engine
+
+    def _load(self, args, cell):
+        from .engine import load
+
+        kwargs = {k: v for k, v in vars(args).items() if v is not None and k != "help"}
+        engine = load(**kwargs)
+        self.model = args.model_name_or_path
+        if args.device is not None:
+            self.device = args.device
+        if args.dtype is not None:
+            self.dtype = args.dtype
+        return engine
+
+    def _tokenize(self, args, cell):
+        from .tokens import tokenize
+
+        lines = self._lines(cell, "tokenize")
+        pairs = None
+        if args.pair:
+            split = [ln.split("|||", 1) for ln in lines]
+            for n, parts in enumerate(split, 1):
+                if len(parts) != 2:
+                    raise UsageError(f"Line {n} has no '|||'; with --pair write each line as "
+                                     "`first text ||| second text`.")
+            lines = [a.strip() for a, _ in split]
+            pairs = [b.strip() for _, b in split]
+        kwargs = {"max_length": args.max_length} if args.max_length is not None else {}
+        engine = self._engine()
+        if len(lines) == 1:
+            result = tokenize(engine, lines[0], pairs[0] if pairs else None, **kwargs)
+        else:
+            result = tokenize(engine, lines, pairs, **kwargs)
+        return self._store(args, result)
+
+
+# -- registration ------------------------------------------------------------
+_FORMATTED = (("bert_nb.tokens", "Tokens"), ("bert_nb.tokens", "TokensBatch"),
+              ("bert_nb.engine", "Engine"), ("bert_nb.engine", "EngineInfo"))
+
+
+def _complete(self, event):
+    """Tab-complete subcommand names, then the options of the typed subcommand."""
+    words = event.line.split()
+    if len(words) == 1 or (len(words) == 2 and not event.line.endswith(" ")):
+        return [*SUBCOMMANDS, "--help"]
+    parser = _PARSERS.get(_ALIASES.get(words[1], words[1]))
+    return [opt for action in parser._actions for opt in action.option_strings] if parser else []
+
+
+def _html(obj):
+    from .render import token_html
+
+    return token_html(obj) if hasattr(obj, "to_text") else None
+
+
+def _plain(obj, p, cycle):
+    p.text(obj.to_text() if hasattr(obj, "to_text") else str(obj))
+
+
+def register(shell) -> None:
+    """Add the magics, rich display of results and tab completion to ``shell``."""
+    magics = BertMagics(shell)
+    shell.register_magics(magics)
+    if magics not in shell.configurables:
+        shell.configurables.append(magics)
+    formatters = shell.display_formatter.formatters
+    for module, name in _FORMATTED:
+        formatters["text/plain"].for_type_by_name(module, name, _plain)
+        if name.startswith("Tokens"):
+            formatters["text/html"].for_type_by_name(module, name, _html)
+    for key in ("%bert", "%%bert"):
+        shell.set_hook("complete_command", _complete, str_key=key)
+
+
+def unregister(shell) -> None:
+    """Undo :func:`register` as far as IPython allows (magics stay until restart)."""
+    formatters = shell.display_formatter.formatters
+    for module, name in _FORMATTED:
+        for mime in ("text/plain", "text/html"):
+            formatters[mime].deferred_printers.pop((module, name), None)
+            formatters[mime].type_printers = {
+                t: f for t, f in formatters[mime].type_printers.items()
+                if (t.__module__, t.__name__) != (module, name)
+            }
+    dispatch = shell.strdispatchers.get("complete_command")
+    if dispatch is not None:
+        for key in ("%bert", "%%bert"):
+            dispatch.strs.pop(key, None)
+    shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, BertMagics)]

@@ -1,0 +1,97 @@
+"""Static views of results: escaped HTML and plain text.
+
+They need no JavaScript, so they show in saved notebooks, nbviewer, HTML
+exports and offline. Every piece of user text goes through :func:`esc`:
+text that looks like HTML is shown as text, never run as markup.
+"""
+
+from __future__ import annotations
+
+import html
+
+__all__ = ["esc", "token_html", "SEGMENT_COLORS", "SPECIAL_COLOR"]
+
+SEGMENT_COLORS = ("#e3effc", "#fdebd8")  # segment A (blue), segment B (orange)
+SPECIAL_COLOR = "#ececec"
+_SPECIAL_TEXT = {"[UNK]": "#c62828", "<unk>": "#c62828", "[MASK]": "#6a1b9a", "<mask>": "#6a1b9a",
+                 "[PAD]": "#9e9e9e", "<pad>": "#9e9e9e"}
+
+_BOX = ("display:inline-flex;align-items:stretch;border:1px solid #b8c4d0;border-radius:5px;"
+        "overflow:hidden;margin:0 6px 6px 0")
+_PIECE = "display:inline-block;padding:2px 5px;font-family:monospace;font-size:13px;line-height:1.25"
+
+
+def esc(value) -> str:
+    """HTML-escape any value, quotes included, so it is safe in text and attributes."""
+    return html.escape(str(value), quote=True)
+
+
+def token_html(tokens, *, title: str | None = None) -> str:
+    """Pieces grouped by word, specials marked, segments shaded, details on hover.
+
+    ``tokens`` is a :class:`~bert_nb.tokens.Tokens` or a ``TokensBatch``.
+    """
+    items = getattr(tokens, "items", None) or (tokens,)
+    blocks = [_one_html(t) for t in items]
+    head = f'<div style="font-weight:600;margin-bottom:4px">{esc(title)}</div>' if title else ""
+    legend = (
+        '<div style="font-size:11px;color:#555;margin-top:2px">'
+        f'<span style="background:{SEGMENT_COLORS[0]};padding:0 4px">segment A</span> '
+        f'<span style="background:{SEGMENT_COLORS[1]};padding:0 4px">segment B</span> '
+        f'<span style="background:{SPECIAL_COLOR};padding:0 4px;font-weight:600">special</span> '
+        '<span style="color:#888">##continuation</span> · one box per word · hover a piece '
+        "for its id and character offsets</div>"
+    )
+    return f'<div class="bert-nb-tokens">{head}{"".join(blocks)}{legend}</div>'
+
+
+def _one_html(t) -> str:
+    header = (f'<div style="font-size:12px;color:#444;margin:6px 0 3px">{esc(t.model)} · '
+              f"{len(t)} pieces · A: {esc(_quote(t.text))}")
+    if t.pair is not None:
+        header += f" · B: {esc(_quote(t.pair))}"
+    header += "</div>"
+    boxes = "".join(_word_box(t, group) for group in t.words)
+    note = ""
+    if t.note:
+        note = f'<div style="color:#b71c1c;font-size:12px">{esc(t.note)}</div>'
+    return f'{header}<div style="display:flex;flex-wrap:wrap">{boxes}</div>{note}'
+
+
+def _word_box(t, group) -> str:
+    special = t.special[group[0]]
+    bg = SPECIAL_COLOR if special else SEGMENT_COLORS[t.segment[group[0]] % 2]
+    border = "border-style:dashed;" if special else ""
+    pieces = "".join(_piece(t, pos) for pos in group)
+    return f'<span style="{_BOX};{border}background:{bg}">{pieces}</span>'
+
+
+def _piece(t, pos: int) -> str:
+    token = t.tokens[pos]
+    prefix = t.continuation_prefix or ""
+    if prefix and t.is_continuation(pos) and token.startswith(prefix):
+        label = f'<span style="color:#888">{esc(prefix)}</span>{esc(token[len(prefix):])}'
+    else:
+        label = esc(token)
+    style = _PIECE
+    if t.special[pos]:
+        style += ";font-weight:600"
+    if token in _SPECIAL_TEXT:
+        style += f";color:{_SPECIAL_TEXT[token]};font-weight:600"
+    sub = f'<sub style="color:#777;font-size:10px;margin-left:2px">{t.ids[pos]}</sub>'
+    return f'<span title="{esc(_hover(t, pos))}" style="{style}">{label}{sub}</span>'
+
+
+def _hover(t, pos: int) -> str:
+    parts = [f"position {pos}", f"id {t.ids[pos]}", f"segment {'AB'[t.segment[pos] % 2]}"]
+    if t.special[pos]:
+        parts.append("special token")
+    else:
+        parts.append(f"word {t.word[pos]}")
+        parts.append(f"chars {t.start[pos]}-{t.end[pos]} {_quote(t.source_text(pos) or '')}")
+    return " · ".join(parts)
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return "\u201c" + text + "\u201d"
