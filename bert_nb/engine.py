@@ -110,7 +110,7 @@ class EngineInfo:
         return "\n".join([
             f"model      {self.name}  [{self.architecture}, {self.model_type}]",
             f"size       {self.layers} layers x {self.attention_heads} heads, hidden "
-            f"{self.hidden_size}, {self.parameters / 1e6:.1f}M parameters, vocab {self.vocab_size}",
+            f"{self.hidden_size}, {_count(self.parameters)} parameters, vocab {self.vocab_size}",
             f"heads      {heads}",
             f"device     {self.device}  dtype {self.dtype}"
             + (f"  quantize {self.quantize}" if self.quantize else ""),
@@ -507,6 +507,10 @@ def _packed_numel(model) -> int:
         items = value if isinstance(value, tuple) else (value,)
         total += sum(v.numel() for v in items if isinstance(v, torch.Tensor))
     return total
+
+
+def _count(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n:,}"
 
 
 def _mib(n: int) -> str:

@@ -59,7 +59,7 @@ def _one_html(t) -> str:
 
 
 def _word_box(t, group) -> str:
-    special = t.special[group[0]]
+    special = t.word[group[0]] is None  # added by the tokenizer: [CLS], [SEP], [PAD]
     bg = SPECIAL_COLOR if special else SEGMENT_COLORS[t.segment[group[0]] % 2]
     border = "border-style:dashed;" if special else ""
     pieces = "".join(_piece(t, pos) for pos in group)
@@ -86,7 +86,7 @@ def _hover(t, pos: int) -> str:
     parts = [f"position {pos}", f"id {t.ids[pos]}", f"segment {'AB'[t.segment[pos] % 2]}"]
     if t.special[pos]:
         parts.append("special token")
-    else:
+    if t.start[pos] is not None:
         parts.append(f"word {t.word[pos]}")
         parts.append(f"chars {t.start[pos]}-{t.end[pos]} {_quote(t.source_text(pos) or '')}")
     return " · ".join(parts)

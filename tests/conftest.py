@@ -1,0 +1,131 @@
+"""Shared fixtures: a tiny random BERT for fast unit tests, the packaged models for integration."""
+
+from __future__ import annotations
+
+import os
+import string
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+WORDS = ("the cat sat on mat dog ran fast it purred a an and is was hello world play "
+         "##ing ##ed ##s ##er un ##believ ##able token ##ization bert model").split()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    import importlib.util
+
+    has_cuda = False
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    for item in items:
+        if "gpu" in item.keywords and not has_cuda:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU; none on this machine"))
+        if "slow" in item.keywords and not config.getoption("--runslow"):
+            item.add_marker(pytest.mark.skip(reason="slow; run with --runslow"))
+
+
+def _vocab() -> list[str]:
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = list(string.ascii_lowercase + string.digits + string.punctuation)
+    pieces = [f"##{c}" for c in string.ascii_lowercase + string.digits]
+    seen, out = set(), []
+    for tok in specials + chars + pieces + WORDS:
+        if tok not in seen:
+            seen.add(tok)
+            out.append(tok)
+    return out
+
+
+def build_tiny_bert(folder, head: str = "pretraining", seed: int = 0) -> str:
+    """Write a randomly initialised 2-layer BERT (hidden 32) and its WordPiece tokenizer."""
+    import torch
+    import transformers
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(_vocab()) + "\n")
+    try:  # transformers 5 takes the vocabulary itself, 4.x its file
+        tok = transformers.BertTokenizerFast(vocab={t: i for i, t in enumerate(_vocab())},
+                                             do_lower_case=True, model_max_length=64)
+    except TypeError:
+        tok = transformers.BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=64)
+    tok.save_pretrained(folder)
+    cfg = transformers.BertConfig(
+        vocab_size=len(_vocab()), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=37, max_position_embeddings=64, type_vocab_size=2,
+    )
+    torch.manual_seed(seed)
+    cls = {"pretraining": transformers.BertForPreTraining, "base": transformers.BertModel,
+           "mlm": transformers.BertForMaskedLM}[head]
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    cls(cfg).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_path(tmp_path_factory):
+    """Folder of a tiny random BertForPreTraining (masked-LM and NSP heads)."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_base_path(tmp_path_factory):
+    """Folder of a tiny random BertModel (no heads)."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-base"), head="base")
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_path):
+    import bert_nb
+
+    return bert_nb.load(tiny_path, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The packaged default model (all-MiniLM-L6-v2) on the CPU."""
+    import bert_nb
+
+    return bert_nb.load("default", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def mini_mlm():
+    """The packaged tiny masked-LM on the CPU."""
+    import bert_nb
+
+    return bert_nb.load("default-mlm", device="cpu")
+
+
+class TestingShell:
+    """A real IPython shell whose run_cell re-raises, with bert_nb loaded."""
+
+    def __init__(self):
+        from IPython.core.interactiveshell import InteractiveShell
+
+        self.ip = InteractiveShell.instance()
+        self.ip.run_line_magic("load_ext", "bert_nb")
+
+    def run_cell(self, source: str):
+        result = self.ip.run_cell(source)
+        result.raise_error()
+        return result.result
+
+    def __getattr__(self, name):
+        return getattr(self.ip, name)
+
+
+@pytest.fixture(scope="session")
+def shell():
+    return TestingShell()
