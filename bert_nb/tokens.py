@@ -168,7 +168,7 @@ def tokenize(engine, text: str | Sequence[str], pair: str | Sequence[str] | None
     >>> toks.tokens                                        # doctest: +SKIP
     ('[CLS]', 'un', '##bel', '##ie', '##va', '##ble', '!', '[SEP]')
     """
-    if not isinstance(text, str):
+    if isinstance(text, (list, tuple)):
         texts = list(text)
         pairs = [None] * len(texts) if pair is None else list(pair)
         if isinstance(pair, str) or len(pairs) != len(texts):
@@ -234,14 +234,12 @@ def _segments(enc, n: int) -> list[int]:
         seq = enc.sequence_ids()
     except (ValueError, AttributeError):
         seq = None
-    types = enc.get("token_type_ids")
     if seq is None:
+        types = enc.get("token_type_ids")
         return list(types) if types else [0] * n
     out, current = [], 0
-    for pos, s in enumerate(seq):
+    for s in seq:  # a special token joins the segment it closes
         if s is not None:
             current = s
-        elif types:  # specials take the token type the model is given
-            current = types[pos]
         out.append(int(current))
     return out

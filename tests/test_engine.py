@@ -85,8 +85,9 @@ def test_bad_dtype_and_quantize(tiny_path):
 def test_int8_quantize_swaps_linears_and_still_runs(tiny_path, tiny):
     q = bert_nb.load(tiny_path, device="cpu", quantize="int8")
     assert q is not tiny and q.quantize == "int8"
-    swapped = [m for m in q.model.modules() if "quantized" in type(m).__module__]
-    assert swapped and all(type(m).__name__ == "Linear" for m in swapped)
+    swapped = [m for m in q.model.modules() if "quantized.dynamic" in type(m).__module__]
+    assert len(swapped) == sum(isinstance(m, torch.nn.Linear) for m in tiny.model.modules())
+    assert all(type(m).__name__ == "Linear" for m in swapped)
     assert "int8" in str(q)
     batch = tiny.tokenizer("the cat sat", return_tensors="pt")
     out = q.forward(batch)
