@@ -52,7 +52,7 @@ def _build_parser() -> dict[str, _Parser]:
     parsers: dict[str, _Parser] = {}
 
     p = parsers["load"] = _Parser(prog="%bert load", description=SUBCOMMANDS["load"])
-    p.add_argument("model_name_or_path", help="default, default-mlm, a hub id or a local folder")
+    p.add_argument("model_name_or_path", nargs="?", help="default, default-mlm, a hub id or a local folder")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--dtype", help="auto (default), fp32, bf16 or fp16")
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 Linear layers (CPU, fp32)")
@@ -171,6 +171,9 @@ class BertMagics(Magics, Configurable):
     def _load(self, args, cell):
         from .engine import load
 
+        if args.model_name_or_path is None:
+            raise UsageError("Name the model to load, for example `%bert load default` "
+                             "(packaged: default, default-mlm; or a hub id or local folder).")
         kwargs = {k: v for k, v in vars(args).items() if v is not None and k != "help"}
         engine = load(**kwargs)
         self.model = args.model_name_or_path
