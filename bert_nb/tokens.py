@@ -52,7 +52,7 @@ class Tokens:
         if not self.truncated:
             return None
         return (f"Truncated: {self.truncated} piece{'s' * (self.truncated != 1)} cut to fit "
-                f"the model's maximum of {self.max_length}.")
+                f"the limit of {self.max_length} pieces.")
 
     @property
     def words(self) -> list[tuple[int, ...]]:

@@ -109,11 +109,11 @@ def test_truncation_counts_and_says_what_was_cut(minilm):
     toks = bert_nb.tokenize(minilm, text)
     full = len(minilm.tokenizer(text, verbose=False)["input_ids"])
     assert len(toks) == 512 and toks.truncated == full - 512 == 90
-    assert toks.note == "Truncated: 90 pieces cut to fit the model's maximum of 512."
+    assert toks.note == "Truncated: 90 pieces cut to fit the limit of 512 pieces."
     assert toks.tokens[-1] == "[SEP]"
     short = bert_nb.tokenize(minilm, "one two three four five", max_length=4)
     assert short.tokens == ("[CLS]", "one", "two", "[SEP]") and short.truncated == 3
-    assert "maximum of 4" in short.note and "Truncated" in short.to_text()
+    assert "limit of 4 pieces" in short.note and "Truncated" in short.to_text()
     assert bert_nb.tokenize(minilm, "fits").note is None
 
 

