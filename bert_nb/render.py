@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import html
 
-__all__ = ["esc", "token_html", "SEGMENT_COLORS", "SPECIAL_COLOR"]
+__all__ = ["esc", "token_html", "mask_html", "corruption_html", "nsp_html", "batch_html",
+           "SEGMENT_COLORS", "SPECIAL_COLOR", "FATE_COLORS"]
 
 SEGMENT_COLORS = ("#e3effc", "#fdebd8")  # segment A (blue), segment B (orange)
 SPECIAL_COLOR = "#ececec"
@@ -95,3 +96,62 @@ def _hover(t, pos: int) -> str:
 def _quote(text: str, limit: int = 80) -> str:
     text = text if len(text) <= limit else text[: limit - 3] + "..."
     return "\u201c" + text + "\u201d"
+
+
+FATE_COLORS = {"masked": "#e1bee7", "random": "#ffe0b2", "kept": "#c8e6c9", "untouched": "transparent"}
+
+
+def _note_html(note) -> str:
+    return f'<div style="color:#8d6e00;font-size:12px;margin-top:3px">note: {esc(note)}</div>' if note else ""
+
+
+def mask_html(predictions) -> str:
+    """The text, then per mask its fillers and scores as a small table; notes below."""
+    rows = []
+    for m, cands in enumerate(predictions.masks):
+        cells = "".join(
+            f'<td title="{esc(c.sequence)}" style="padding:1px 8px">{esc(c.token_str)} '
+            f'<span style="color:#777">{c.score:.3g}</span></td>' for c in cands)
+        rows.append(f'<tr><th style="padding:1px 8px;text-align:left">[MASK] {m}</th>{cells}</tr>')
+    joint = ""
+    if predictions.joint:
+        j = predictions.joint
+        joint = (f'<div style="font-size:12px">joint filling ({j.score:.3g}, decided in order '
+                 f'{esc(list(j.order))}): <b>{esc(j.sequence)}</b></div>')
+    return (f'<div class="bert-nb-mask"><div style="font-size:12px;color:#444">{esc(predictions.model)} · '
+            f"{esc(predictions.text)}</div><table>{''.join(rows)}</table>{joint}"
+            f"{_note_html(predictions.note)}</div>")
+
+
+def corruption_html(corruption) -> str:
+    """Pieces as the model was shown them, coloured by fate; original and prediction on hover."""
+    spans = []
+    for pos, (orig, shown, fate, pred) in enumerate(
+            zip(corruption.original, corruption.shown, corruption.fate, corruption.prediction)):
+        hover = f"position {pos} · {fate} · original {orig}"
+        if pred is not None:
+            hover += f" · predicted {pred} ({'right' if pred == orig else 'wrong'})"
+        border = "" if fate == "untouched" else (";outline:2px solid #2e7d32" if pred == orig else ";outline:2px solid #c62828")
+        spans.append(f'<span title="{esc(hover)}" style="{_PIECE};background:{FATE_COLORS[fate]};'
+                     f'margin:0 3px 5px 0;border-radius:3px{border}">{esc(shown)}</span>')
+    c = corruption.counts()
+    acc = "n/a" if corruption.accuracy is None else f"{corruption.accuracy:.0%}"
+    legend = " ".join(f'<span style="background:{FATE_COLORS[f]};padding:0 4px">{f} {c[f]}</span>'
+                      for f in ("masked", "random", "kept"))
+    summary = (f'<div style="font-size:12px;color:#444">picked {len(corruption.picked)} of '
+               f"{corruption.candidates} pieces (rate {corruption.rate:g}): {legend} · recovered {acc} "
+               "(green outline: predicted back, red: missed) · hover a piece for its original</div>")
+    return (f'<div class="bert-nb-corrupt"><div style="display:flex;flex-wrap:wrap">{"".join(spans)}</div>'
+            f"{summary}{_note_html(corruption.note)}</div>")
+
+
+def nsp_html(result) -> str:
+    """The pair and P(B follows A)."""
+    color = "#2e7d32" if result.is_next else "#c62828"
+    return (f'<div class="bert-nb-nsp" style="font-size:13px"><span style="color:{color};font-weight:600">'
+            f"P(next) = {result.probability:.3f}</span> · A: {esc(result.a)} · B: {esc(result.b)}</div>")
+
+
+def batch_html(batch, item_html) -> str:
+    """Each item's view, one below the other."""
+    return "".join(f'<div style="margin-bottom:8px">{item_html(item)}</div>' for item in batch)
