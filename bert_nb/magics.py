@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "fill": "%%bert fill: top-k fillers for each [MASK] in each line (alias: mask)",
     "corrupt": "%%bert corrupt: what MLM pre-training shows: 15% picked, 80/10/10, and the model's recovery",
     "nsp": "%%bert nsp: 'A ||| B' per line: is B the sentence that follows A?",
+    "panel": "show an interactive panel: %bert panel tokenize|mask",
 }
 _ALIASES: dict[str, str] = {"mask": "fill"}
 
@@ -84,6 +85,10 @@ def _build_parser() -> dict[str, _Parser]:
 
     p = parsers["nsp"] = _Parser(prog="%%bert nsp", description=SUBCOMMANDS["nsp"])
     p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
+
+    p = parsers["panel"] = _Parser(prog="%bert panel", description=SUBCOMMANDS["panel"])
+    p.add_argument("name", choices=["tokenize", "mask"], help="which panel")
+    p.add_argument("-o", "--out", metavar="VAR", help="also store the panel in this variable")
     return parsers
 
 
@@ -115,7 +120,7 @@ class BertMagics(Magics, Configurable):
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
         self._routes = {"load": self._load, "tokenize": self._tokenize, "fill": self._fill,
-                        "corrupt": self._corrupt, "nsp": self._nsp}
+                        "corrupt": self._corrupt, "nsp": self._nsp, "panel": self._panel}
 
     @line_cell_magic
     def bert(self, line: str, cell: str | None = None):
@@ -237,6 +242,14 @@ class BertMagics(Magics, Configurable):
         engine = self._engine()
         results = [next_sentence(engine, a, b) for a, b in zip(firsts, seconds)]
         return self._store(args, _one_or_batch(results))
+
+    def _panel(self, args, cell):
+        from .widgets import PANELS
+
+        engine = self._engine()
+        if args.name == "mask" and "mlm" not in engine.heads:
+            engine = None  # the panel loads the packaged masked-LM
+        return self._store(args, PANELS[args.name](engine))
 
     def _each(self, args, cell, command, run):
         """Run ``run(engine, line)`` on every line of the cell; one result or a Batch."""

@@ -1,0 +1,120 @@
+"""ipywidgets panels: controls in, one API call, one figure builder, the figure updated in place.
+
+Each panel keeps its last result in ``.result`` and shows mistakes in its
+status line (escaped, one sentence) without losing what was shown before.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from .errors import BertNbError
+from .render import esc
+
+__all__ = ["TokenizePanel", "MaskPanel", "PANELS", "panel"]
+
+
+def _refresh(figure_widget, fig) -> None:
+    """Replace a FigureWidget's traces and layout with ``fig``'s, in one update."""
+    with figure_widget.batch_update():
+        figure_widget.data = ()
+        figure_widget.add_traces(list(fig.data))
+        figure_widget.layout = fig.layout
+
+
+class _Panel(widgets.VBox):
+    """Shared parts: an engine, a status line, ``result`` and a stable repr."""
+
+    default_model = "default"
+
+    def __init__(self, engine=None, **kwargs):
+        super().__init__(**kwargs)
+        if engine is None:
+            from .engine import load
+
+            engine = load(self.default_model)
+        self.engine = engine
+        self.result = None
+        self.status = widgets.HTML()
+
+    def _say(self, text: str, error: bool = False) -> None:
+        color = "#b71c1c" if error else "#555"
+        self.status.value = f'<span style="color:{color};font-size:12px">{esc(text)}</span>'
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.engine.name})"
+
+
+class TokenizePanel(_Panel):
+    """Type text (and an optional pair), see its pieces."""
+
+    def __init__(self, engine=None, text: str = "Tokenization isn't magic: it's WordPiece.", pair: str = ""):
+        super().__init__(engine)
+        self.text = widgets.Textarea(value=text, description="Text A", layout=widgets.Layout(width="95%"))
+        self.pair = widgets.Text(value=pair, description="Text B", placeholder="optional second segment",
+                                 layout=widgets.Layout(width="95%"))
+        self.button = widgets.Button(description="Tokenize", button_style="primary")
+        self.view = widgets.HTML()
+        self.button.on_click(lambda _: self.run())
+        self.children = [self.text, self.pair, self.button, self.view, self.status]
+        self.run()
+
+    def run(self):
+        """Tokenize the boxes' text and show the pieces."""
+        from .tokens import tokenize
+        from .render import token_html
+
+        try:
+            self.result = tokenize(self.engine, self.text.value, self.pair.value or None)
+        except BertNbError as err:
+            self._say(str(err), error=True)
+            return None
+        self.view.value = token_html(self.result)
+        self._say(f"{len(self.result)} pieces" + (f"; {self.result.note}" if self.result.note else ""))
+        return self.result
+
+
+class MaskPanel(_Panel):
+    """Type a sentence with [MASK], pick top-k and optional targets, press Predict."""
+
+    default_model = "default-mlm"
+
+    def __init__(self, engine=None, text: str = "Paris is the [MASK] of France.", top_k: int = 5,
+                 targets: str = ""):
+        super().__init__(engine)
+        import plotly.graph_objects as go
+
+        self.text = widgets.Text(value=text, description="Text", layout=widgets.Layout(width="95%"))
+        self.top_k = widgets.IntSlider(value=top_k, min=1, max=20, description="top-k")
+        self.targets = widgets.Text(value=targets, description="Targets", placeholder="optional: cat, dog")
+        self.button = widgets.Button(description="Predict", button_style="primary")
+        self.figure = go.FigureWidget()
+        self.button.on_click(lambda _: self.predict())
+        controls = widgets.HBox([self.top_k, self.targets, self.button])
+        self.children = [self.text, controls, self.figure, self.status]
+        self.predict()
+
+    def predict(self):
+        """Run fill_mask on the controls' values and redraw the bars in place."""
+        from .mask import fill_mask
+        from .plots import mask_bar
+
+        try:
+            self.result = fill_mask(self.engine, self.text.value, top_k=self.top_k.value,
+                                    targets=self.targets.value or None)
+        except BertNbError as err:
+            self._say(str(err), error=True)
+            return None
+        _refresh(self.figure, mask_bar(self.result))
+        self._say(self.result.note or f"{len(self.result.masks)} mask(s) on {self.engine.name}")
+        return self.result
+
+
+PANELS = {"tokenize": TokenizePanel, "mask": MaskPanel}
+
+
+def panel(name: str, engine=None):
+    """Build the panel called ``name`` (one of ``PANELS``)."""
+    if name not in PANELS:
+        raise BertNbError(f"Unknown panel '{name}'; choose one of {', '.join(PANELS)}.")
+    return PANELS[name](engine)
