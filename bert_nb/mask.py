@@ -163,10 +163,11 @@ def _normalise_masks(engine, text: str) -> str:
 def _encode_masks(engine, text: str):
     """Tokenize with truncation; also how many masks fell beyond the limit."""
     tok = engine.tokenizer
-    full = tok(text, verbose=False)["input_ids"]
     enc = tok(text, truncation=True, max_length=engine.max_length, return_tensors="pt")
     kept = int((enc["input_ids"][0] == tok.mask_token_id).sum())
-    lost = full.count(tok.mask_token_id) - kept
+    lost = 0
+    if enc["input_ids"].shape[1] >= engine.max_length:  # maybe cut: count what was lost
+        lost = tok(text, verbose=False)["input_ids"].count(tok.mask_token_id) - kept
     if kept == 0:
         raise BertNbError(f"Every {MASK} is beyond the model's limit of {engine.max_length} pieces; "
                           "shorten the text before the mask.")
@@ -181,8 +182,34 @@ def _lost_note(lost: int, kept: int) -> str | None:
 
 def _mask_probs(engine, model, enc, positions):
     """Softmax over the vocabulary at each mask position: (M, V) float32 on the CPU."""
-    logits = _logits(engine, model, enc)  # (1, T, V)
-    return logits[0, positions].float().softmax(-1).cpu()
+    return _position_logits(engine, model, enc, positions).float().softmax(-1).cpu()
+
+
+def _position_logits(engine, model, batch, positions):
+    """Vocabulary logits at ``positions`` of the first sequence: (M, V).
+
+    Runs the encoder once and the masked-LM head only where it is needed: the
+    vocabulary projection is most of a small model's cost when run at every position.
+    """
+    import torch
+
+    head = _mlm_head(model)
+    if head is None:  # a head bert_nb cannot call on its own: the full forward pass
+        return _logits(engine, model, batch)[0, positions]
+    hidden = engine.forward(dict(batch), model=model.base_model).last_hidden_state  # (1, T, H)
+    with torch.inference_mode(), engine.autocast():
+        return head(hidden[0, positions])  # (M, V)
+
+
+def _mlm_head(model):
+    """The module mapping hidden states to vocabulary logits, where the model has one."""
+    cls = getattr(model, "cls", None)  # BERT: BertOnlyMLMHead / BertPreTrainingHeads
+    if cls is not None and hasattr(cls, "predictions"):
+        return cls.predictions
+    for name in ("lm_head", "predictions"):  # RoBERTa family, ALBERT
+        if isinstance(getattr(model, name, None), __import__("torch").nn.Module):
+            return getattr(model, name)
+    return None
 
 
 def _logits(engine, model, enc):
@@ -245,7 +272,7 @@ def _score_pieces(engine, model, ids, position, pieces, target) -> MaskCandidate
     score = 1.0
     for k, piece in enumerate(pieces):
         batch = {"input_ids": widened[None], "attention_mask": torch.ones_like(widened)[None]}
-        probs = _logits(engine, model, batch)[0, position + k].float().softmax(-1)
+        probs = _position_logits(engine, model, batch, [position + k])[0].float().softmax(-1)
         score *= float(probs[piece])
         widened[position + k] = piece
     seq = tok.decode(widened.tolist(), skip_special_tokens=True)
@@ -261,7 +288,7 @@ def _joint(engine, model, enc, positions) -> JointFilling:
     order, score = [], 1.0
     while remaining:
         batch = {"input_ids": ids[None], "attention_mask": enc["attention_mask"]}
-        probs = _logits(engine, model, batch)[0, [positions[m] for m in remaining]].float().softmax(-1)
+        probs = _position_logits(engine, model, batch, [positions[m] for m in remaining]).float().softmax(-1)
         best_p, best_id = probs.max(-1)
         k = int(best_p.argmax())
         m = remaining.pop(k)
@@ -372,10 +399,11 @@ def corrupt(engine, text: str, rate: float = 0.15, seed: int | None = None) -> C
     special = enc.pop("special_tokens_mask")[0].bool() | _is_special(tok, ids)
     fate, shown = _pick(tok, ids, special, rate, random.Random(seed))
     batch = {"input_ids": shown[None], "attention_mask": enc["attention_mask"]}
-    pred_ids = _logits(engine, model, batch)[0].argmax(-1).cpu()
+    picked = [i for i, f in enumerate(fate) if f != "untouched"]
+    predicted = dict(zip(picked, tok.convert_ids_to_tokens(
+        _position_logits(engine, model, batch, picked).argmax(-1).cpu().tolist()))) if picked else {}
     original = tuple(tok.convert_ids_to_tokens(ids.tolist()))
-    predicted = tok.convert_ids_to_tokens(pred_ids.tolist())
-    prediction = tuple(p if f != "untouched" else None for p, f in zip(predicted, fate))
+    prediction = tuple(predicted.get(i) for i in range(len(ids)))
     return Corruption(text=text, original=original, shown=tuple(tok.convert_ids_to_tokens(shown.tolist())),
                       fate=tuple(fate), prediction=prediction, rate=float(rate), seed=seed,
                       candidates=int((~special).sum()), model=engine.name, note=model_note(engine))
