@@ -28,7 +28,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extension"]
 
 
+_SUBMODULES = ("engine", "tokens", "mask", "batch", "plots", "render", "widgets", "magics", "errors")
+
+
 def __getattr__(name):
+    if name in _SUBMODULES:
+        return import_module(f".{name}", __name__)
     if name in _EXPORTS:
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value

@@ -424,16 +424,24 @@ def _pick(tok, ids, special, rate, rng: random.Random):
     if not candidates:
         return fate, shown
     n_pick = max(1, round(rate * len(candidates)))
-    normal = [i for i in range(tok.vocab_size) if i not in set(tok.all_special_ids)]
+    specials = set(tok.all_special_ids)
     for pos in sorted(rng.sample(candidates, n_pick)):
         u = rng.random()
         if u < 0.8:
             fate[pos], shown[pos] = "masked", tok.mask_token_id
         elif u < 0.9:
-            fate[pos], shown[pos] = "random", rng.choice(normal)
+            fate[pos], shown[pos] = "random", _random_piece(rng, tok.vocab_size, specials)
         else:
             fate[pos] = "kept"
     return fate, shown
+
+
+def _random_piece(rng: random.Random, vocab_size: int, specials: set[int]) -> int:
+    """A uniformly random vocabulary id that is not a special token."""
+    while True:
+        piece = rng.randrange(vocab_size)
+        if piece not in specials:
+            return piece
 
 
 # -- next-sentence prediction ----------------------------------------------------
