@@ -6,7 +6,7 @@ OUTDIR ?= build
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test test-fast lab bench clean
+.PHONY: setup demo test lab bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ lab: setup
 
 bench: setup
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/fill_mask.py
+	$(BIN)/python bench/embed.py
+
+# re-run every notebook in place (the stored outputs are what nbval compares); widget state is dropped
+notebooks: setup
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+	$(BIN)/python -c "import nbformat,glob; [nbformat.write((nb:=nbformat.read(f,4)) if nb.metadata.pop('widgets',None) or True else nb, f) for f in glob.glob('notebooks/*.ipynb')]"
 
 clean:
 	rm -rf $(VENV) $(OUTDIR) *.egg-info
