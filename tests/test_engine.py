@@ -165,7 +165,7 @@ def test_sentence_embedding_matches_plain_transformers(minilm):
 
     batch = minilm.tokenizer(["A man is playing a guitar."], return_tensors="pt")
     ours = minilm.forward(batch).last_hidden_state
-    ref = transformers.AutoModel.from_pretrained(minilm.source).eval()
+    ref = transformers.AutoModel.from_pretrained(minilm.source).float().eval()
     with torch.no_grad():
         theirs = ref(**batch).last_hidden_state
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
