@@ -30,7 +30,8 @@ SUBCOMMANDS = {
     "nsp": "%%bert nsp: 'A ||| B' per line: is B the sentence that follows A?",
     "similarity": "%%bert similarity: cosine similarity of the lines; [word] in brackets with --pooling word (alias: embed)",
     "search": "%%bert search --corpus VAR: the corpus texts closest to each line",
-    "panel": "show an interactive panel: %bert panel tokenize|mask|similarity",
+    "attention": "%%bert attention: where each piece looks, per layer and head (--grid, --focus WORD)",
+    "panel": "show an interactive panel: %bert panel tokenize|mask|similarity|attention",
 }
 _ALIASES: dict[str, str] = {"mask": "fill", "embed": "similarity"}
 
@@ -101,8 +102,20 @@ def _build_parser() -> dict[str, _Parser]:
     p.add_argument("--top-k", type=int, help="hits per query (default 5)")
     p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
 
+    p = parsers["attention"] = _Parser(prog="%%bert attention", description=SUBCOMMANDS["attention"])
+    p.add_argument("--layer", type=int, help="layer to show, 0-based (default: the last)")
+    p.add_argument("--head", type=int, help="head to show, 0-based (default: the mean of all heads)")
+    p.add_argument("--grid", action="store_true", default=None, help="every layer x head as thumbnails")
+    p.add_argument("--hide-special", action="store_true", default=None,
+                   help="hide [CLS], [SEP], [PAD] and renormalise the rows")
+    p.add_argument("--focus", metavar="WORD", help="one piece's attention across all layers and heads")
+    p.add_argument("--pair", action="store_true", default=None, help="each line is 'text A ||| text B'")
+    p.add_argument("--direction", choices=["all", "A->A", "B->B", "A->B", "B->A"],
+                   help="with --pair: which quadrant (default all)")
+    p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
+
     p = parsers["panel"] = _Parser(prog="%bert panel", description=SUBCOMMANDS["panel"])
-    p.add_argument("name", choices=["tokenize", "mask", "similarity"], help="which panel")
+    p.add_argument("name", choices=["tokenize", "mask", "similarity", "attention"], help="which panel")
     p.add_argument("-o", "--out", metavar="VAR", help="also store the panel in this variable")
     return parsers
 
@@ -136,7 +149,7 @@ class BertMagics(Magics, Configurable):
         Magics.__init__(self, shell=shell, **kwargs)
         self._routes = {"load": self._load, "tokenize": self._tokenize, "fill": self._fill,
                         "corrupt": self._corrupt, "nsp": self._nsp, "similarity": self._similarity,
-                        "search": self._search, "panel": self._panel}
+                        "search": self._search, "attention": self._attention, "panel": self._panel}
 
     @line_cell_magic
     def bert(self, line: str, cell: str | None = None):
@@ -285,6 +298,28 @@ class BertMagics(Magics, Configurable):
         kwargs = _given(args, top_k="top_k")
         return self._store(args, search(self._engine(), queries, corpus, **kwargs))
 
+    def _attention(self, args, cell):
+        from .attentions import attention
+
+        lines = [ln.strip() for ln in self._lines(cell, "attention")]
+        pairs = [None] * len(lines)
+        if args.pair:
+            lines, pairs = _split_pairs(lines, "with --pair write")
+        elif any("|||" in ln for ln in lines):
+            raise UsageError("A line has '|||' but --pair is not set; add --pair to compare two texts.")
+        view = _given(args, layer="layer", head="head", grid="grid", hide_special="hide_special",
+                      direction="direction", focus="focus")
+        engine = self._engine()
+        results = []
+        for text, pair in zip(lines, pairs):
+            att = attention(engine, text, pair)
+            if view.get("focus") is not None:
+                from .attentions import focus
+
+                focus(att, view["focus"])  # checks the word now, so the mistake is reported here
+            results.append(att.with_view(**view))
+        return self._store(args, _one_or_batch(results))
+
     def _panel(self, args, cell):
         from .widgets import PANELS
 
@@ -331,6 +366,8 @@ _VIEWS = {
     "Projection": ("bert_nb.embeddings", "projection_html", "projection_scatter"),
     "Embeddings": ("bert_nb.embeddings", None, None),
     "StsScore": ("bert_nb.embeddings", None, None),
+    "Attention": ("bert_nb.attentions", "attention_html", "attention_figure"),
+    "Recomputed": ("bert_nb.attentions", None, None),
     "Batch": ("bert_nb.batch", None, None),
     "Engine": ("bert_nb.engine", None, None),
     "EngineInfo": ("bert_nb.engine", None, None),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 __all__ = ["esc", "token_html", "mask_html", "corruption_html", "nsp_html", "batch_html", "similarity_html",
-           "projection_html",
+           "projection_html", "attention_html",
            "SEGMENT_COLORS", "SPECIAL_COLOR", "FATE_COLORS"]
 
 SEGMENT_COLORS = ("#e3effc", "#fdebd8")  # segment A (blue), segment B (orange)
@@ -176,3 +176,17 @@ def projection_html(proj) -> str:
     """A summary line and the coordinates table."""
     return (f'<div class="bert-nb-projection"><div style="font-size:12px;color:#444">{esc(proj.to_text())}</div>'
             f"{proj.to_frame().round(3).to_html(index=False, escape=True)}</div>")
+
+
+def attention_html(att) -> str:
+    """The current view's strongest links as a table, and any fill-mask predictions."""
+    from .attentions import select
+
+    v = att.view
+    s = select(att, layer=v.layer, head=v.head, hide_special=v.hide_special, direction=v.direction)
+    rows = "".join(f"<tr><td>{esc(i)}</td><td>→</td><td>{esc(j)}</td><td>{w:.3f}</td></tr>"
+                   for i, j, w in s.strongest(8))
+    preds = mask_html(att.predictions) if att.predictions is not None else ""
+    return (f'<div class="bert-nb-attention"><div style="font-size:12px;color:#444">attention of {esc(att.model)}: '
+            f"{att.layers} layers x {att.heads} heads over {len(att.tokens)} pieces; {esc(s.title)}; "
+            f"strongest links:</div><table>{rows}</table>{preds}</div>")

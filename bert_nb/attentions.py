@@ -1,0 +1,353 @@
+"""Attention: every layer's and head's weights for one text, views of them, and Q/K/V by hand.
+
+:func:`attention` runs the model once with eager attention (SDPA, used
+everywhere else, does not return weights) and keeps the weights as a numpy
+array of shape (layers, heads, T, T). :func:`select` slices it the way every
+view understands: one head or an average, special tokens hidden (rows
+renormalised), sentence-pair quadrants. :func:`recompute` rebuilds one
+layer's attention from its query/key weights, softmax(QK^T / sqrt(d_k)), to
+show that the model does exactly that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field, replace
+
+from .errors import BertNbError
+from .tokens import _check_text
+
+__all__ = ["Attention", "AttentionSlice", "attention", "select", "focus", "Focus", "recompute",
+           "Recomputed", "DIRECTIONS"]
+
+DIRECTIONS = ("all", "A->A", "B->B", "A->B", "B->A")
+_ADDED = ("[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>")
+
+
+@dataclass(frozen=True)
+class View:
+    """What a displayed :class:`Attention` shows: one head, an average, the grid or a token's focus."""
+
+    layer: int = -1
+    head: int | None = None  # None: the average over heads
+    grid: bool = False
+    hide_special: bool = False
+    direction: str = "all"
+    focus: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Attention:
+    """Attention weights of every layer and head for one text (or pair).
+
+    ``weights`` is float32 with shape (layers, heads, T, T); row i holds how
+    much piece i attends to every piece, and sums to 1.
+    """
+
+    weights: "object"  # numpy.ndarray (L, H, T, T)
+    tokens: tuple[str, ...]
+    segments: tuple[int, ...]
+    special: tuple[bool, ...]  # the pieces the tokenizer added: [CLS], [SEP], [PAD]
+    text: str
+    pair: str | None = None
+    model: str = ""
+    predictions: "object" = None  # MaskPredictions from the same pass, when the text has [MASK]
+    view: View = field(default_factory=View)
+
+    @property
+    def layers(self) -> int:
+        """Number of layers."""
+        return int(self.weights.shape[0])
+
+    @property
+    def heads(self) -> int:
+        """Heads per layer."""
+        return int(self.weights.shape[1])
+
+    def with_view(self, **options) -> "Attention":
+        """The same weights, displayed differently (layer, head, grid, hide_special, direction, focus)."""
+        view = replace(self.view, **options)
+        _check_view(self, view)
+        return replace(self, view=view)
+
+    def to_frame(self, layer: int = -1, head: int | None = None):
+        """One layer's attention (one head or the head average) as a token x token DataFrame."""
+        import pandas as pd
+
+        s = select(self, layer=layer, head=head)
+        return pd.DataFrame(s.matrix, index=s.rows, columns=s.columns)
+
+    def to_text(self) -> str:
+        """A summary, the current view's strongest links, and any fill-mask predictions."""
+        v = self.view
+        s = select(self, layer=v.layer, head=v.head, hide_special=v.hide_special, direction=v.direction)
+        lines = [f"attention: {self.layers} layers x {self.heads} heads over {len(self.tokens)} pieces ({self.model})",
+                 f"{s.title}; strongest links:"]
+        for i, j, w in s.strongest(5):
+            lines.append(f"  {i} -> {j}  {w:.3f}")
+        if self.predictions is not None:
+            lines.append(self.predictions.to_text())
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Attention({self.layers} layers x {self.heads} heads, {len(self.tokens)} pieces)"
+
+
+def attention(engine, text: str, pair: str | None = None, max_length: int | None = None) -> Attention:
+    """Attention weights of every layer and head for ``text`` (and an optional ``pair``).
+
+    When the text contains ``[MASK]`` and the model has a masked-LM head, the
+    same forward pass also gives the fill-mask predictions (``.predictions``).
+
+    Examples
+    --------
+    >>> att = bert_nb.attention(engine, "The animal didn't cross the street because it was too tired.")  # doctest: +SKIP
+    >>> att.weights.shape                                                                              # doctest: +SKIP
+    (6, 12, 16, 16)
+    """
+    import torch
+
+    _check_text(text, "text")
+    if pair is not None:
+        _check_text(pair, "second text")
+    tok = engine.tokenizer
+    limit = max_length or engine.max_length
+    if MASK_USER in text and tok.mask_token and tok.mask_token != MASK_USER:
+        text = text.replace(MASK_USER, tok.mask_token)
+    enc = tok(text, pair, truncation=True, max_length=limit, return_tensors="pt",
+              return_special_tokens_mask=True)
+    added = [bool(x) for x in enc.pop("special_tokens_mask")[0].tolist()]
+    ids = enc["input_ids"][0]
+    has_mask = tok.mask_token_id is not None and bool((ids == tok.mask_token_id).any())
+    model = engine.model if (has_mask and "mlm" in engine.heads) else engine.encoder
+    with _eager(model):
+        out = engine.forward(dict(enc), model=model, output_attentions=True)
+    weights = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # (L, H, T, T)
+    predictions = _predictions(engine, out, text, ids) if model is engine.model and has_mask else None
+    seq = enc.sequence_ids() if hasattr(enc, "sequence_ids") else None
+    segments = _segments(seq, len(ids))
+    return Attention(weights=weights, tokens=tuple(tok.convert_ids_to_tokens(ids.tolist())),
+                     segments=tuple(segments), special=tuple(added), text=text, pair=pair,
+                     model=engine.name, predictions=predictions)
+
+
+MASK_USER = "[MASK]"
+
+
+@contextlib.contextmanager
+def _eager(model):
+    """Switch the model to eager attention (the only kind that returns weights), then back."""
+    before = getattr(model.config, "_attn_implementation", None)
+    if before in (None, "eager"):
+        yield
+        return
+    try:
+        model.set_attn_implementation("eager")
+    except (AttributeError, ValueError):
+        model.config._attn_implementation = "eager"
+    try:
+        yield
+    finally:
+        try:
+            model.set_attn_implementation(before)
+        except (AttributeError, ValueError):
+            model.config._attn_implementation = before
+
+
+def _segments(seq, n: int) -> list[int]:
+    out, current = [], 0
+    for s in seq or [0] * n:
+        if s is not None:
+            current = s
+        out.append(int(current))
+    return out
+
+
+def _predictions(engine, out, text, ids):
+    """Fill-mask predictions from the logits of the same forward pass."""
+    from .mask import MaskPredictions, _candidate, model_note
+
+    tok = engine.tokenizer
+    positions = (ids == tok.mask_token_id).nonzero().flatten().tolist()
+    logits = out.logits if hasattr(out, "logits") else out.prediction_logits
+    probs = logits[0, positions].float().softmax(-1).cpu()
+    top = probs.topk(5, dim=-1)
+    ids_cpu = ids.cpu()
+    masks = tuple(
+        tuple(_candidate(tok, ids_cpu, positions, m, int(i), float(s))
+              for s, i in zip(top.values[m].tolist(), top.indices[m].tolist()))
+        for m in range(len(positions)))
+    return MaskPredictions(text=text, masks=masks, model=engine.name, note=model_note(engine))
+
+
+# -- slicing -------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class AttentionSlice:
+    """A 2-D attention matrix ready to draw: ``matrix[i, j]`` = how much row i attends to column j."""
+
+    matrix: "object"  # numpy.ndarray (rows, columns)
+    rows: list[str]
+    columns: list[str]
+    row_index: list[int]  # positions in the full token list
+    column_index: list[int]
+    title: str
+
+    def strongest(self, k: int = 5) -> list[tuple[str, str, float]]:
+        """The ``k`` largest weights as (from, to, weight)."""
+        import numpy as np
+
+        flat = np.argsort(self.matrix, axis=None)[::-1][:k]
+        return [(self.rows[i], self.columns[j], float(self.matrix[i, j]))
+                for i, j in zip(*np.unravel_index(flat, self.matrix.shape))]
+
+
+def select(att: Attention, layer: int | None = -1, head: int | None = None, hide_special: bool = False,
+           direction: str = "all") -> AttentionSlice:
+    """One layer (or the layer average, ``layer=None``) and one head (or the head average).
+
+    ``hide_special`` drops [CLS]/[SEP]/[PAD] rows and columns and renormalises
+    each row to sum to 1; ``direction`` keeps one quadrant of a sentence pair.
+    """
+    import numpy as np
+
+    _check_view(att, View(layer=-1 if layer is None else layer, head=head, direction=direction))
+    w = att.weights.mean(axis=0) if layer is None else att.weights[layer]  # (H, T, T)
+    w = w.mean(axis=0) if head is None else w[head]  # (T, T)
+    keep = [i for i in range(len(att.tokens)) if not (hide_special and att.special[i])]
+    rows, cols = keep, keep
+    if direction != "all":
+        src, dst = ({"A": 0, "B": 1}[c] for c in direction.split("->"))
+        rows = [i for i in keep if att.segments[i] == src]
+        cols = [i for i in keep if att.segments[i] == dst]
+    m = w[np.ix_(rows, cols)]
+    if hide_special:
+        m = m / np.maximum(m.sum(axis=1, keepdims=True), 1e-12)
+    labels = _labels(att.tokens)
+    where = "all layers" if layer is None else f"layer {layer % att.layers}"
+    which = "mean of heads" if head is None else f"head {head}"
+    extra = (", specials hidden" if hide_special else "") + ("" if direction == "all" else f", {direction}")
+    return AttentionSlice(matrix=m.astype("float32"), rows=[labels[i] for i in rows], columns=[labels[i] for i in cols],
+                          row_index=rows, column_index=cols, title=f"{where}, {which}{extra}")
+
+
+def _labels(tokens) -> list[str]:
+    """Token labels made unique by position, so figures keep every row and column."""
+    return [f"{t} {i}" for i, t in enumerate(tokens)]
+
+
+def _check_view(att: Attention, view: View) -> None:
+    if not -att.layers <= view.layer < att.layers:
+        raise BertNbError(f"Layer {view.layer} is out of range; this model has layers 0 to {att.layers - 1}.")
+    if view.head is not None and not 0 <= view.head < att.heads:
+        raise BertNbError(f"Head {view.head} is out of range; this model has heads 0 to {att.heads - 1}.")
+    if view.direction not in DIRECTIONS:
+        raise BertNbError(f"Unknown direction '{view.direction}'; use one of {', '.join(DIRECTIONS)}.")
+    if view.direction != "all" and att.pair is None:
+        raise BertNbError(f"Direction '{view.direction}' needs a sentence pair; give a second text (A ||| B).")
+
+
+# -- token focus ----------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Focus:
+    """One token's attention to every token, in every layer and head: ``weights`` (L, H, T)."""
+
+    weights: "object"
+    token: str
+    position: int
+    tokens: tuple[str, ...]
+
+    def to_frame(self):
+        """One row per (layer, head), one column per token."""
+        import pandas as pd
+
+        L, H, T = self.weights.shape
+        index = pd.MultiIndex.from_product([range(L), range(H)], names=["layer", "head"])
+        return pd.DataFrame(self.weights.reshape(L * H, T), index=index, columns=_labels(self.tokens))
+
+
+def focus(att: Attention, token: str | int) -> Focus:
+    """Attention from one token (a word as typed, or a position) across all layers and heads."""
+    if isinstance(token, int):
+        if not 0 <= token < len(att.tokens):
+            raise BertNbError(f"Position {token} is out of range; the text has {len(att.tokens)} pieces.")
+        pos = token
+    else:
+        wanted = token.strip().lower()
+        matches = [i for i, t in enumerate(att.tokens) if t.lower().removeprefix("##") == wanted]
+        if not matches:
+            raise BertNbError(f"'{token}' is not one of the pieces; choose one of: "
+                              f"{', '.join(dict.fromkeys(att.tokens))[:200]}.")
+        pos = matches[0]
+    return Focus(weights=att.weights[:, :, pos, :], token=att.tokens[pos], position=pos, tokens=att.tokens)
+
+
+# -- Q/K/V by hand -------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Recomputed:
+    """One layer's attention recomputed by hand next to the model's own: both (H, T, T)."""
+
+    by_hand: "object"
+    model: "object"
+    layer: int
+    tokens: tuple[str, ...]
+
+    @property
+    def max_difference(self) -> float:
+        """Largest absolute difference between the two."""
+        import numpy as np
+
+        return float(np.abs(self.by_hand - self.model).max())
+
+    def to_text(self) -> str:
+        """One line: the layer and how closely the two agree."""
+        return (f"layer {self.layer}: softmax(QK^T/sqrt(d_k)) by hand vs the model's attention, "
+                f"{self.by_hand.shape[0]} heads, max |difference| = {self.max_difference:.2e}")
+
+
+def recompute(engine, text: str, layer: int = 0) -> Recomputed:
+    """Recompute layer ``layer``'s attention from its query and key weights.
+
+    X is the layer's input (the hidden states after the previous layer);
+    per head h: Q = X W_Q + b_Q, K = X W_K + b_K, A = softmax(Q K^T / sqrt(d_k)).
+    Returned next to the attention the model itself reports.
+    """
+    import math
+
+    import torch
+
+    _check_text(text, "text")
+    layers = int(engine.config.num_hidden_layers)
+    if not 0 <= layer < layers:
+        raise BertNbError(f"Layer {layer} is out of range; this model has layers 0 to {layers - 1}.")
+    query, key = _query_key(engine.encoder, layer)
+    enc = engine.tokenizer(text, truncation=True, max_length=engine.max_length, return_tensors="pt")
+    with _eager(engine.encoder):
+        out = engine.forward(dict(enc), model=engine.encoder, output_attentions=True, output_hidden_states=True)
+    heads = int(engine.config.num_attention_heads)
+    with torch.inference_mode():
+        x = out.hidden_states[layer][0].float()  # (T, hidden): the input of this layer
+        q = torch.nn.functional.linear(x, query.weight.float(), query.bias.float())  # (T, hidden)
+        k = torch.nn.functional.linear(x, key.weight.float(), key.bias.float())
+        d = q.shape[-1] // heads
+        q = q.view(-1, heads, d).transpose(0, 1)  # (H, T, d)
+        k = k.view(-1, heads, d).transpose(0, 1)
+        by_hand = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)  # (H, T, T)
+    return Recomputed(by_hand=by_hand.cpu().numpy(), model=out.attentions[layer][0].float().cpu().numpy(),
+                      layer=layer, tokens=tuple(engine.tokenizer.convert_ids_to_tokens(enc["input_ids"][0])))
+
+
+def _query_key(encoder, layer: int):
+    """The query and key Linear layers of one layer, for the BERT-family layouts in transformers."""
+    candidates = [
+        ("encoder.layer.{i}.attention.self", "query", "key"),  # BERT, RoBERTa, ELECTRA, MiniLM
+        ("layer.{i}.attention.self", "query", "key"),
+        ("transformer.layer.{i}.attention", "q_lin", "k_lin"),  # DistilBERT
+        ("encoder.albert_layer_groups.0.albert_layers.0.attention", "query", "key"),  # ALBERT (shared)
+    ]
+    modules = dict(encoder.named_modules())
+    for path, q, k in candidates:
+        block = modules.get(path.format(i=layer))
+        if block is not None and hasattr(block, q) and hasattr(block, k):
+            return getattr(block, q), getattr(block, k)
+    raise BertNbError(f"bert_nb cannot find the query/key layers of a {type(encoder).__name__}; "
+                      "Q/K/V by hand supports BERT, RoBERTa, ELECTRA, MiniLM, DistilBERT and ALBERT.")

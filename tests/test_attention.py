@@ -1,0 +1,179 @@
+"""Attention: parity with output_attentions, views, token focus, Q/K/V by hand, magic and panel."""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+import transformers
+from IPython.core.error import UsageError
+
+import bert_nb
+from bert_nb.attentions import Attention, attention, focus, recompute, select
+from bert_nb.errors import BertNbError
+from bert_nb.plots import attention_grid, attention_heatmap, token_focus
+from bert_nb.render import attention_html
+from bert_nb.widgets import AttentionPanel
+
+SENTENCE = "The animal didn't cross the street because it was too tired."
+
+
+def test_weights_equal_output_attentions(minilm):
+    att = attention(minilm, SENTENCE)
+    ref_model = transformers.AutoModel.from_pretrained(minilm.source, attn_implementation="eager").float().eval()
+    enc = minilm.tokenizer(SENTENCE, return_tensors="pt")
+    with torch.no_grad():
+        ref = torch.stack([a[0] for a in ref_model(**enc, output_attentions=True).attentions]).numpy()
+    assert att.weights.dtype == np.float32 and att.weights.shape == (6, 12, len(att.tokens), len(att.tokens))
+    np.testing.assert_allclose(att.weights, ref, atol=1e-5)
+    np.testing.assert_allclose(att.weights.sum(-1), 1, atol=1e-5)
+
+
+def test_inference_elsewhere_stays_on_sdpa(minilm):
+    attention(minilm, SENTENCE)
+    assert minilm.encoder.config._attn_implementation == "sdpa"
+
+
+def test_pair_segments_and_special(minilm):
+    att = attention(minilm, "The cat sat.", "It purred.")
+    assert att.segments == (0,) * 6 + (1,) * 5
+    assert [t for t, s in zip(att.tokens, att.special) if s] == ["[CLS]", "[SEP]", "[SEP]"]
+
+
+def test_hide_special_renormalises_rows(minilm):
+    att = attention(minilm, SENTENCE)
+    s = select(att, layer=0, head=0, hide_special=True)
+    assert "[CLS] 0" not in s.rows and len(s.rows) == len(att.tokens) - 2
+    np.testing.assert_allclose(s.matrix.sum(1), 1, atol=1e-5)
+
+
+def test_averages_and_directions(minilm):
+    att = attention(minilm, "The cat sat.", "It purred.")
+    np.testing.assert_allclose(select(att, layer=2).matrix, att.weights[2].mean(0), atol=1e-6)
+    np.testing.assert_allclose(select(att, layer=None, head=4).matrix, att.weights[:, 4].mean(0), atol=1e-6)
+    ab = select(att, layer=1, head=1, direction="A->B")
+    assert all(att.segments[i] == 0 for i in ab.row_index) and all(att.segments[j] == 1 for j in ab.column_index)
+    np.testing.assert_allclose(ab.matrix, att.weights[1, 1][np.ix_(ab.row_index, ab.column_index)])
+
+
+@pytest.mark.parametrize("options, phrase", [
+    ({"layer": 6}, "Layer 6 is out of range; this model has layers 0 to 5"),
+    ({"head": 12}, "Head 12 is out of range"),
+    ({"direction": "A->B"}, "needs a sentence pair"),
+    ({"direction": "up"}, "Unknown direction 'up'"),
+])
+def test_bad_view_options(minilm, options, phrase):
+    with pytest.raises(BertNbError, match=phrase):
+        attention(minilm, "hello there").with_view(**options)
+
+
+def test_empty_text(minilm):
+    with pytest.raises(BertNbError, match="The text is empty"):
+        attention(minilm, "  ")
+
+
+def test_token_focus(minilm):
+    att = attention(minilm, SENTENCE)
+    f = focus(att, "it")
+    pos = att.tokens.index("it")
+    assert f.position == pos and f.weights.shape == (6, 12, len(att.tokens))
+    np.testing.assert_array_equal(f.weights, att.weights[:, :, pos, :])
+    assert focus(att, 0).token == "[CLS]"
+    assert f.to_frame().shape == (72, len(att.tokens))
+    with pytest.raises(BertNbError, match="'zebra' is not one of the pieces"):
+        focus(att, "zebra")
+
+
+@pytest.mark.parametrize("layer", [0, 3, 5])
+def test_qkv_by_hand_matches_the_model(minilm, layer):
+    r = recompute(minilm, SENTENCE, layer=layer)
+    assert r.by_hand.shape == r.model.shape == (12, len(r.tokens), len(r.tokens))
+    assert r.max_difference < 1e-5
+    assert "max |difference|" in r.to_text()
+
+
+def test_qkv_by_hand_on_another_layout(tmp_path):
+    """DistilBERT names its projections q_lin/k_lin under transformer.layer."""
+    cfg = transformers.DistilBertConfig(vocab_size=120, dim=32, n_layers=2, n_heads=2, hidden_dim=37,
+                                        max_position_embeddings=64)
+    model = transformers.DistilBertModel(cfg)
+    from tests.conftest import build_tiny_bert
+
+    tok_dir = build_tiny_bert(tmp_path / "tok", head="base")
+    model.save_pretrained(tmp_path / "distil")
+    transformers.AutoTokenizer.from_pretrained(tok_dir).save_pretrained(tmp_path / "distil")
+    engine = bert_nb.load(str(tmp_path / "distil"), device="cpu")
+    r = recompute(engine, "the cat sat on the mat", layer=1)
+    assert r.max_difference < 1e-5
+
+
+def test_mask_predictions_from_the_same_pass(mini_mlm):
+    att = attention(mini_mlm, "Paris is the [MASK] of France.")
+    preds = bert_nb.fill_mask(mini_mlm, "Paris is the [MASK] of France.")
+    assert [c.token for c in att.predictions.masks[0]] == [c.token for c in preds.masks[0]]
+    fig = attention_heatmap(att)
+    assert [t.type for t in fig.data] == ["heatmap", "bar"]
+    assert attention(mini_mlm, "no masks here").predictions is None
+
+
+def test_figures(minilm):
+    att = attention(minilm, "<b>bold</b> move")
+    fig = attention_heatmap(att, 1, 2)
+    assert fig.data[0].type == "heatmap" and len(fig.data[0].y) == len(att.tokens)
+    assert all("<b>" not in x for x in fig.data[0].x)
+    grid = attention_grid(att)
+    assert len(grid.data) == 72
+    tf = token_focus(focus(att, "move"))
+    assert len(tf.data[0].y) == 72
+    page = attention_html(att)
+    assert ("&lt; " in page or "&gt; " in page) and not re.search(r"<td>[<>]", page)
+
+
+def test_long_inputs_stay_small(minilm):
+    att = attention(minilm, "word " * 300)
+    grid = attention_grid(att)
+    assert "averaged into 24 blocks" in grid.layout.title.text
+    assert len(grid.data[0].z) == 24
+    np.testing.assert_allclose(np.sum(grid.data[0].z, axis=1), 1, atol=0.015)  # rows stay distributions (z rounded to 3 places)
+    assert len(grid.to_json()) < 1_000_000
+    heat = attention_heatmap(att)
+    assert len(heat.data[0].z) == 256 and "302 pieces averaged into 256 blocks" in heat.layout.title.text
+
+
+def test_attention_magic(shell):
+    shell.run_cell("%bert load default --device cpu")
+    att = shell.run_cell(f"%%bert attention --layer 2 --head 3 -o a\n{SENTENCE}")
+    assert isinstance(att, Attention) and att.view.layer == 2 and att.view.head == 3
+    assert shell.ip.user_ns["a"] is att
+    bundle = shell.ip.display_formatter.format(att)[0]
+    assert "application/vnd.plotly.v1+json" in bundle and "strongest links" in bundle["text/plain"]
+    grid = shell.run_cell("%%bert attention --grid --hide-special\nhello world")
+    assert grid.view.grid and grid.view.hide_special
+    pair = shell.run_cell("%%bert attention --pair --direction B->A\nThe cat sat. ||| It purred.")
+    assert pair.pair == "It purred." and pair.view.direction == "B->A"
+    for source, phrase in [("%%bert attention --layer 9\nhi", "Layer 9 is out of range"),
+                           ("%%bert attention --focus zebra\nhi there", "'zebra' is not one of the pieces"),
+                           ("%%bert attention\nA ||| B", "add --pair"),
+                           ("%%bert attention --head -1\nhi", "Head -1 is out of range")]:
+        with pytest.raises(UsageError, match=phrase):
+            shell.run_cell(source)
+
+
+def test_attention_panel_reslices_in_place(minilm):
+    panel = AttentionPanel(minilm, text=SENTENCE)
+    figure, weights = panel.figure, panel.result.weights
+    assert panel.layer.max == 5 and panel.head.max == 11
+    panel.layer.value = 2
+    np.testing.assert_allclose(figure.data[0].z, weights[2].mean(0), atol=1e-6)
+    panel.average.value = False
+    panel.head.value = 7
+    np.testing.assert_allclose(figure.data[0].z, weights[2, 7], atol=1e-6)
+    assert panel.result.weights is weights  # no recompute on a slider move
+    panel.hide_special.value = True
+    assert len(figure.data[0].y) == len(panel.result.tokens) - 2
+    panel.token.value = panel.result.tokens.index("it")
+    assert len(figure.data[0].y) == 72 and "'it'" in figure.layout.title.text
+    panel.text.value = "  "
+    panel.button.click()
+    assert "empty" in panel.status.value and panel.result.weights is weights
+    assert panel.figure is figure
