@@ -80,11 +80,15 @@ class Attention:
     def to_text(self) -> str:
         """A summary, the current view's strongest links, and any fill-mask predictions."""
         v = self.view
-        s = select(self, layer=v.layer, head=v.head, hide_special=v.hide_special, direction=v.direction)
-        lines = [f"attention: {self.layers} layers x {self.heads} heads over {len(self.tokens)} pieces ({self.model})",
-                 f"{s.title}; strongest links:"]
-        for i, j, w in s.strongest(5):
-            lines.append(f"  {i} -> {j}  {w:.3f}")
+        lines = [f"attention: {self.layers} layers x {self.heads} heads over {len(self.tokens)} pieces ({self.model})"]
+        if v.focus is not None:
+            f = focus(self, v.focus)
+            lines.append(f"following '{f.token}' (position {f.position}); its strongest links in any layer and head:")
+            lines += [f"  layer {l} head {h} -> {j}  {w:.3f}" for l, h, j, w in f.strongest(5)]
+        else:
+            s = select(self, layer=v.layer, head=v.head, hide_special=v.hide_special, direction=v.direction)
+            lines.append(f"{s.title}; strongest links:")
+            lines += [f"  {i} -> {j}  {w:.3f}" for i, j, w in s.strongest(5)]
         if self.predictions is not None:
             lines.append(self.predictions.to_text())
         return "\n".join(lines)
@@ -255,6 +259,16 @@ class Focus:
     token: str
     position: int
     tokens: tuple[str, ...]
+
+    def strongest(self, k: int = 5) -> list[tuple[int, int, str, float]]:
+        """The ``k`` largest weights to other pieces as (layer, head, piece, weight)."""
+        import numpy as np
+
+        w = self.weights.copy()
+        w[:, :, self.position] = -1  # looking at itself is not a link
+        flat = np.argsort(w, axis=None)[::-1][:k]
+        labels = _labels(self.tokens)
+        return [(int(l), int(h), labels[t], float(w[l, h, t])) for l, h, t in zip(*np.unravel_index(flat, w.shape))]
 
     def to_frame(self):
         """One row per (layer, head), one column per token."""
