@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python bench/fill_mask.py
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/attention.py
+	$(BIN)/python bench/finetune.py
 
 # re-run every notebook in place (the stored outputs are what nbval compares); widget state is dropped
 notebooks: setup

@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import BertNbError, MissingHeadError, ModelLoadError
 
-__all__ = ["Engine", "EngineInfo", "load", "cached", "clear_cache", "loaded", "packaged_models", "PACKAGED"]
+__all__ = ["Engine", "EngineInfo", "load", "cached", "remember", "clear_cache", "loaded", "packaged_models", "PACKAGED"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ _DTYPES = {
 _SHORT_DTYPE = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
 _CACHE: dict[tuple, "Engine"] = {}
+_NAMED: dict[str, "Engine"] = {}  # in-memory engines by name (fine-tuned models made active)
 
 
 def packaged_models() -> dict[str, str]:
@@ -283,6 +284,8 @@ def load(
     >>> engine.info().device                         # doctest: +SKIP
     'cpu'
     """
+    if isinstance(model_name_or_path, str) and model_name_or_path in _NAMED:
+        return _NAMED[model_name_or_path]
     key, name = _key(model_name_or_path, device, dtype, quantize, allow_pickle, trust_remote_code)
     if key not in _CACHE:
         _CACHE[key] = _build(name, *key)
@@ -293,6 +296,8 @@ def cached(model_name_or_path: str = "default", device: str = "auto", dtype: str
            quantize: str | None = None, allow_pickle: bool = False,
            trust_remote_code: bool = False) -> Engine | None:
     """The engine :func:`load` would return for these arguments if it is cached, else None."""
+    if isinstance(model_name_or_path, str) and model_name_or_path in _NAMED:
+        return _NAMED[model_name_or_path]
     if not _CACHE:
         return None
     key, _ = _key(model_name_or_path, device, dtype, quantize, allow_pickle, trust_remote_code)
@@ -310,14 +315,25 @@ def _key(model_name_or_path, device, dtype, quantize, allow_pickle, trust_remote
     return (source, device, torch_dtype, quantize, bool(allow_pickle), bool(trust_remote_code)), name
 
 
+def remember(name: str, engine: Engine) -> Engine:
+    """Make an in-memory engine (a fine-tuned one, say) loadable by ``name``, e.g. ``load("clf")``."""
+    if not isinstance(engine, Engine):
+        raise BertNbError(f"Only an Engine can be used as a model, not a {type(engine).__name__}.")
+    if name in PACKAGED:
+        raise BertNbError(f"'{name}' names a packaged model; choose another name.")
+    _NAMED[name] = engine
+    return engine
+
+
 def loaded() -> list[Engine]:
     """The engines in the cache, oldest first."""
     return list(_CACHE.values())
 
 
 def clear_cache() -> None:
-    """Forget every cached engine (their memory is freed once unreferenced)."""
+    """Forget every cached and remembered engine (their memory is freed once unreferenced)."""
     _CACHE.clear()
+    _NAMED.clear()
 
 
 def _resolve(name: str) -> str:

@@ -31,7 +31,10 @@ SUBCOMMANDS = {
     "similarity": "%%bert similarity: cosine similarity of the lines; [word] in brackets with --pooling word (alias: embed)",
     "search": "%%bert search --corpus VAR: the corpus texts closest to each line",
     "attention": "%%bert attention: where each piece looks, per layer and head (--grid, --focus WORD)",
-    "panel": "show an interactive panel: %bert panel tokenize|mask|similarity|attention",
+    "finetune": "%%bert finetune --data VAR (or text<TAB>label lines): train a classifier, live curve",
+    "predict": "%%bert predict [--model VAR]: a fine-tuned classifier's label for each line",
+    "use": "%bert use VAR: make a fine-tuned model (a variable) the active model",
+    "panel": "show an interactive panel: %bert panel tokenize|mask|similarity|attention|finetune|all",
 }
 _ALIASES: dict[str, str] = {"mask": "fill", "embed": "similarity"}
 
@@ -114,8 +117,27 @@ def _build_parser() -> dict[str, _Parser]:
                    help="with --pair: which quadrant (default all)")
     p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
 
+    p = parsers["finetune"] = _Parser(prog="%%bert finetune", description=SUBCOMMANDS["finetune"])
+    p.add_argument("--data", metavar="VAR", help="a DataFrame, CSV path or list of (text, label) in a variable")
+    p.add_argument("--text", metavar="COL", help="text column (default text)")
+    p.add_argument("--label", metavar="COL", help="label column (default label)")
+    p.add_argument("--epochs", type=float, help="passes over the data (default 3)")
+    p.add_argument("--lr", type=float, help="learning rate (default 5e-5)")
+    p.add_argument("--batch-size", type=int, help="examples per step (default 16)")
+    p.add_argument("--max-length", type=int, help="pieces per example (default 128)")
+    p.add_argument("--eval-fraction", type=float, help="share held out for evaluation (default 0.2)")
+    p.add_argument("-o", "--out", metavar="VAR", help="also store the fine-tuned model in this variable")
+
+    p = parsers["predict"] = _Parser(prog="%%bert predict", description=SUBCOMMANDS["predict"])
+    p.add_argument("--model", metavar="VAR", help="a fine-tuned model in a variable (default: the active model)")
+    p.add_argument("-o", "--out", metavar="VAR", help="also store the result in this variable")
+
+    p = parsers["use"] = _Parser(prog="%bert use", description=SUBCOMMANDS["use"])
+    p.add_argument("var", nargs="?", help="the variable holding a fine-tuned model")
+
     p = parsers["panel"] = _Parser(prog="%bert panel", description=SUBCOMMANDS["panel"])
-    p.add_argument("name", choices=["tokenize", "mask", "similarity", "attention"], help="which panel")
+    p.add_argument("name", choices=["tokenize", "mask", "similarity", "attention", "finetune", "all"],
+                   help="which panel (all: every panel in tabs)")
     p.add_argument("-o", "--out", metavar="VAR", help="also store the panel in this variable")
     return parsers
 
@@ -149,7 +171,8 @@ class BertMagics(Magics, Configurable):
         Magics.__init__(self, shell=shell, **kwargs)
         self._routes = {"load": self._load, "tokenize": self._tokenize, "fill": self._fill,
                         "corrupt": self._corrupt, "nsp": self._nsp, "similarity": self._similarity,
-                        "search": self._search, "attention": self._attention, "panel": self._panel}
+                        "search": self._search, "attention": self._attention, "finetune": self._finetune,
+                        "predict": self._predict, "use": self._use, "panel": self._panel}
 
     @line_cell_magic
     def bert(self, line: str, cell: str | None = None):
@@ -320,13 +343,77 @@ class BertMagics(Magics, Configurable):
             results.append(att.with_view(**view))
         return self._store(args, _one_or_batch(results))
 
+    def _finetune(self, args, cell):
+        from .training import finetune
+
+        if args.data is not None:
+            if args.data not in self.shell.user_ns:
+                raise UsageError(f"No variable '{args.data}'; load data first, e.g. "
+                                 f"`{args.data} = bert_nb.datasets.load('rotten_tomatoes', split='train').head(400)`.")
+            data = self.shell.user_ns[args.data]
+        else:
+            data = self._inline_examples(cell)
+        kwargs = _given(args, text="text", label="label", epochs="epochs", learning_rate="lr",
+                        batch_size="batch_size", max_length="max_length", eval_fraction="eval_fraction")
+        callbacks, state = self._training_view()
+        result = finetune(self._engine(), data, callbacks=callbacks, state=state, **kwargs)
+        return self._store(args, result)
+
+    def _inline_examples(self, cell):
+        lines = self._lines(cell, "finetune")
+        pairs = []
+        for n, line in enumerate(lines, 1):
+            text, tab, label = line.rpartition("\t")
+            if not tab or not text.strip() or not label.strip():
+                raise UsageError(f"Line {n} is not `text<TAB>label`; separate the label with a tab, "
+                                 "or pass a DataFrame with --data VAR.")
+            pairs.append((text.strip(), label.strip()))
+        return pairs
+
+    def _training_view(self):
+        """A live widget view in a notebook, a text progress line elsewhere."""
+        from .training import TrainingState, text_progress
+
+        if type(self.shell).__name__ == "ZMQInteractiveShell":
+            from IPython.display import display
+
+            from .widgets import LiveTraining
+
+            live = LiveTraining(stop_button=False)  # the kernel is busy: interrupt it to stop
+            live.label.value = "interrupt the kernel (■) to stop after the current step"
+            display(live)
+            return [live.callback()], live.state
+        return [text_progress()], TrainingState()
+
+    def _predict(self, args, cell):
+        lines = [ln.strip() for ln in self._lines(cell, "predict")]
+        model = self._engine() if args.model is None else self.shell.user_ns.get(args.model)
+        if model is None:
+            raise UsageError(f"No variable '{args.model}'; fine-tune first with `%%bert finetune -o {args.model}`.")
+        if not hasattr(model, "predict"):
+            raise UsageError(f"'{getattr(model, 'name', args.model)}' is not a fine-tuned classifier; "
+                             "fine-tune one with %%bert finetune, then `%bert use VAR`.")
+        return self._store(args, model.predict(lines))
+
+    def _use(self, args, cell):
+        from .engine import Engine, remember
+
+        if not args.var:
+            raise UsageError("Name the variable holding the model, for example `%bert use clf`.")
+        engine = self.shell.user_ns.get(args.var)
+        if not isinstance(engine, Engine):
+            raise UsageError(f"'{args.var}' does not hold a model; fine-tune one with `%%bert finetune -o {args.var}`.")
+        remember(args.var, engine)
+        self.model = args.var
+        return engine
+
     def _panel(self, args, cell):
-        from .widgets import PANELS
+        from .widgets import panel
 
         engine = self._engine()
         if args.name == "mask" and "mlm" not in engine.heads:
             engine = None  # the panel loads the packaged masked-LM
-        return self._store(args, PANELS[args.name](engine))
+        return self._store(args, panel(args.name, engine))
 
     def _each(self, args, cell, command, run):
         """Run ``run(engine, line)`` on every line of the cell; one result or a Batch."""
@@ -368,6 +455,7 @@ _VIEWS = {
     "StsScore": ("bert_nb.embeddings", None, None),
     "Attention": ("bert_nb.attentions", "attention_html", "attention_figure"),
     "Recomputed": ("bert_nb.attentions", None, None),
+    "FineTuned": ("bert_nb.training", "finetune_html", "finetune_figure"),
     "Batch": ("bert_nb.batch", None, None),
     "Engine": ("bert_nb.engine", None, None),
     "EngineInfo": ("bert_nb.engine", None, None),

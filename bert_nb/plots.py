@@ -11,7 +11,8 @@ from __future__ import annotations
 from .render import SEGMENT_COLORS, SPECIAL_COLOR, esc
 
 __all__ = ["token_table", "mask_bar", "nsp_bar", "similarity_heatmap", "projection_scatter", "search_table",
-           "attention_heatmap", "attention_grid", "token_focus", "attention_figure"]
+           "attention_heatmap", "attention_grid", "token_focus", "attention_figure", "loss_curve",
+           "confusion_matrix", "finetune_figure"]
 
 
 def token_table(tokens, *, title: str | None = None, height: int | None = None,
@@ -321,3 +322,49 @@ def attention_figure(att, **kwargs):
     if v.grid:
         return attention_grid(att, hide_special=v.hide_special, **kwargs)
     return attention_heatmap(att, v.layer, v.head, hide_special=v.hide_special, direction=v.direction, **kwargs)
+
+
+def loss_curve(history, epochs=None, *, title: str | None = None, height: int | None = None,
+               width: int | None = None, template: str | None = None):
+    """Training loss per logging step, and evaluation loss and accuracy/F1 per epoch (right axis)."""
+    import plotly.graph_objects as go
+
+    rows = list(history.to_dict("records") if hasattr(history, "to_dict") else history)
+    epochs = list(epochs.to_dict("records") if hasattr(epochs, "to_dict") else (epochs or []))
+    train = [r for r in rows if "loss" in r and r.get("loss") == r.get("loss")]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[r["step"] for r in train], y=[r["loss"] for r in train], name="train loss",
+                             mode="lines", line=dict(color="#1f77b4")))
+    fig.add_trace(go.Scatter(x=[e["step"] for e in epochs], y=[e.get("loss") for e in epochs], name="eval loss",
+                             mode="lines+markers", line=dict(color="#d62728")))
+    for key, color in (("accuracy", "#2ca02c"), ("f1", "#9467bd")):
+        fig.add_trace(go.Scatter(x=[e["step"] for e in epochs], y=[e.get(key) for e in epochs], name=f"eval {key}",
+                                 mode="lines+markers", yaxis="y2", line=dict(color=color, dash="dot")))
+    fig.update_layout(
+        title=dict(text=esc(title) if title else "Training"), xaxis_title="step", yaxis_title="loss",
+        yaxis2=dict(title="accuracy / F1", overlaying="y", side="right", range=[0, 1]),
+        legend=dict(orientation="h", y=-0.2), height=height or 380, width=width, template=template,
+        margin=dict(l=10, r=10, t=50, b=10),
+    )
+    return fig
+
+
+def confusion_matrix(matrix, labels, *, title: str | None = None, height: int | None = None,
+                     width: int | None = None, template: str | None = None):
+    """Counts of true (rows) against predicted (columns) labels, with the counts written in the cells."""
+    import plotly.graph_objects as go
+
+    names = [esc(str(n)) for n in labels]
+    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues", text=matrix, texttemplate="%{text}",
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))
+    fig.update_yaxes(autorange="reversed", title_text="true")
+    fig.update_xaxes(title_text="predicted")
+    fig.update_layout(title=dict(text=esc(title) if title else "Confusion matrix"),
+                      height=height or 160 + 50 * len(names), width=width or 200 + 60 * len(names),
+                      template=template, margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def finetune_figure(finetuned, **kwargs):
+    """The loss curve of a fine-tuned engine (its display figure)."""
+    return loss_curve(finetuned.state.history, finetuned.state.epochs, **kwargs)

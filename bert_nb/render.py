@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 __all__ = ["esc", "token_html", "mask_html", "corruption_html", "nsp_html", "batch_html", "similarity_html",
-           "projection_html", "attention_html",
+           "projection_html", "attention_html", "finetune_html",
            "SEGMENT_COLORS", "SPECIAL_COLOR", "FATE_COLORS"]
 
 SEGMENT_COLORS = ("#e3effc", "#fdebd8")  # segment A (blue), segment B (orange)
@@ -190,3 +190,21 @@ def attention_html(att) -> str:
     return (f'<div class="bert-nb-attention"><div style="font-size:12px;color:#444">attention of {esc(att.model)}: '
             f"{att.layers} layers x {att.heads} heads over {len(att.tokens)} pieces; {esc(s.title)}; "
             f"strongest links:</div><table>{rows}</table>{preds}</div>")
+
+
+def finetune_html(finetuned) -> str:
+    """Status, the per-epoch metrics table and the confusion matrix, as escaped HTML."""
+    import pandas as pd
+
+    info = finetuned.info()
+    metrics = finetuned.metrics
+    cols = [c for c in ("epoch", "loss", "accuracy", "precision", "recall", "f1") if c in metrics.columns]
+    table = metrics[cols].round(3).to_html(index=False, escape=True) if len(metrics) else "<p>no evaluation ran</p>"
+    confusion = ""
+    if finetuned.confusion is not None:
+        names = [str(n) for n in finetuned.label_names]
+        frame = pd.DataFrame(finetuned.confusion, index=[f"true {n}" for n in names],
+                             columns=[f"predicted {n}" for n in names])
+        confusion = frame.to_html(escape=True)
+    return (f'<div class="bert-nb-finetune"><div style="font-size:12px;color:#444">{esc(info.summary())} · '
+            f"{esc(info.note or '')}</div>{table}{confusion}</div>")

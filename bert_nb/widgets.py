@@ -11,7 +11,8 @@ import ipywidgets as widgets
 from .errors import BertNbError
 from .render import esc
 
-__all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "PANELS", "panel"]
+__all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "FinetunePanel", "LiveTraining",
+           "Dashboard", "dashboard", "PANELS", "panel"]
 
 
 def _refresh(figure_widget, fig) -> None:
@@ -43,6 +44,16 @@ class _Panel(widgets.VBox):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.engine.name})"
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The live widget, plus a static summary for saved notebooks and viewers without widget state."""
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        summary = f"{type(self).__name__} on {self.engine.name}"
+        if self.result is not None:
+            summary += f": {getattr(self.result, 'to_text', lambda: repr(self.result))().splitlines()[0]}"
+        bundle["text/html"] = f"<div style='font-size:12px;color:#555'>{esc(summary)} (live in a running kernel)</div>"
+        bundle["text/plain"] = repr(self)
+        return bundle
 
 
 class TokenizePanel(_Panel):
@@ -223,11 +234,206 @@ class AttentionPanel(_Panel):
         self._say(preds.to_text().splitlines()[0] if preds is not None else f"{len(self.result.tokens)} pieces")
 
 
-PANELS = {"tokenize": TokenizePanel, "mask": MaskPanel, "similarity": SimilarityPanel, "attention": AttentionPanel}
+class LiveTraining(widgets.VBox):
+    """A live loss curve, a progress bar with time left and a Stop button for one training run.
+
+    Pass ``live.callback()`` in ``finetune(..., callbacks=[...], state=live.state)``; the
+    figure is a FigureWidget whose traces are updated in place at every log.
+    """
+
+    def __init__(self, state=None, stop_button: bool = True):
+        super().__init__()
+        import time
+
+        import plotly.graph_objects as go
+
+        from .plots import loss_curve
+        from .training import TrainingState
+
+        self._time = time.perf_counter
+        self.state = state or TrainingState()
+        self.figure = go.FigureWidget(loss_curve([], []))
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="steps")
+        self.label = widgets.HTML()
+        self.stop = widgets.Button(description="Stop", button_style="warning",
+                                   tooltip="stop after the current step; the model and its history are kept")
+        self.stop.on_click(lambda _: self._stop())
+        row = [self.progress, self.label] + ([self.stop] if stop_button else [])
+        self.children = [widgets.HBox(row), self.figure]
+        self._start = None
+
+    def _stop(self):
+        self.state.request_stop()
+        self.label.value = "stopping after this step..."
+
+    def callback(self):
+        """The Trainer callback that drives this view."""
+        from transformers import TrainerCallback
+
+        live = self
+
+        class _Live(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kw):
+                live._start = live._time()
+                live.progress.max = max(state.max_steps, 1)
+
+            def on_step_end(self, args, state, control, **kw):
+                live.progress.value = state.global_step
+                spent = live._time() - live._start
+                left = spent / state.global_step * (state.max_steps - state.global_step) if state.global_step else 0
+                live.label.value = f"{state.global_step}/{state.max_steps} steps, about {left:.0f} s left"
+
+            def on_log(self, args, state, control, logs=None, **kw):
+                live.redraw()
+
+            def on_train_end(self, args, state, control, **kw):
+                stopped = live.state.stopped_at
+                live.label.value = (f"stopped at step {stopped['step']}" if stopped else "done") + \
+                    f" in {live._time() - live._start:.0f} s"
+                live.redraw()
+
+        return _Live()
+
+    def redraw(self) -> None:
+        """Put the state's history into the figure's traces, in place."""
+        h = [r for r in self.state.history if "loss" in r]
+        e = self.state.epochs
+        with self.figure.batch_update():
+            self.figure.data[0].x, self.figure.data[0].y = [r["step"] for r in h], [r["loss"] for r in h]
+            self.figure.data[1].x, self.figure.data[1].y = [r["step"] for r in e], [r.get("loss") for r in e]
+            for trace, key in ((self.figure.data[2], "accuracy"), (self.figure.data[3], "f1")):
+                trace.x, trace.y = [r["step"] for r in e], [r.get(key) for r in e]
+
+    def __repr__(self) -> str:
+        return f"LiveTraining(step {self.state.step} of {self.state.total_steps})"
+
+
+class FinetunePanel(_Panel):
+    """Data preview and label counts, hyperparameters, Start/Stop, the live curve, metrics at the end.
+
+    Training runs in a background thread, so the Stop button answers while it runs;
+    ``join()`` waits for it (tests and scripts).
+    """
+
+    def __init__(self, engine=None, data=None, text: str = "text", label: str = "label"):
+        super().__init__(engine)
+        import plotly.graph_objects as go
+
+        if data is None:
+            from .datasets import load as load_dataset
+
+            data = load_dataset("rotten_tomatoes", split="train").sample(400, random_state=0)
+        self.data, self.text_column, self.label_column = data, text, label
+        self.preview = widgets.HTML(self._preview())
+        self.epochs = widgets.BoundedFloatText(value=2, min=0.1, max=50, step=1, description="epochs")
+        self.learning_rate = widgets.FloatLogSlider(value=1e-4, base=10, min=-6, max=-3, description="learning rate")
+        self.batch_size = widgets.Dropdown(options=[8, 16, 32, 64], value=16, description="batch size")
+        self.max_length = widgets.Dropdown(options=[32, 64, 128, 256], value=64, description="max length")
+        self.start_button = widgets.Button(description="Start", button_style="primary")
+        self.start_button.on_click(lambda _: self.start())
+        self.live = LiveTraining()
+        self.metrics = widgets.HTML()
+        self.confusion = go.FigureWidget()
+        self._thread = None
+        self.children = [self.preview, widgets.HBox([self.epochs, self.learning_rate]),
+                         widgets.HBox([self.batch_size, self.max_length, self.start_button]),
+                         self.live, self.metrics, self.confusion, self.status]
+
+    def _preview(self) -> str:
+        counts = self.data[self.label_column].value_counts() if self.label_column in self.data else {}
+        return (f"<div style='font-size:12px'>{len(self.data)} examples; labels: "
+                f"{esc(', '.join(f'{k}: {v}' for k, v in dict(counts).items()))}</div>"
+                + self.data.head(5).to_html(index=False, escape=True))
+
+    def start(self):
+        """Start training in the background; the Stop button stops it after the current step."""
+        from .training import TrainingState
+
+        if self._thread is not None and self._thread.is_alive():
+            self._say("Training is running; press Stop first.", error=True)
+            return None
+        import threading
+
+        self.live.state = TrainingState()
+        self._say("training...")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def join(self, timeout: float | None = None):
+        """Wait for the training started by ``start`` and return its result."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result
+
+    def _run(self):
+        from .plots import confusion_matrix
+        from .render import finetune_html
+        from .training import finetune
+
+        try:
+            self.result = finetune(self.engine, self.data, text=self.text_column, label=self.label_column,
+                                   epochs=self.epochs.value, learning_rate=self.learning_rate.value,
+                                   batch_size=self.batch_size.value, max_length=self.max_length.value,
+                                   callbacks=[self.live.callback()], state=self.live.state)
+        except BertNbError as err:
+            self._say(str(err), error=True)
+            return
+        self.metrics.value = finetune_html(self.result)
+        if self.result.confusion is not None:
+            _refresh(self.confusion, confusion_matrix(self.result.confusion, self.result.label_names))
+        stopped = self.result.stopped_early
+        self._say(f"stopped at step {stopped['step']}; the model so far is in .result" if stopped
+                  else "done; the model is in .result")
+
+
+PANELS = {"tokenize": TokenizePanel, "mask": MaskPanel, "similarity": SimilarityPanel, "attention": AttentionPanel,
+          "finetune": FinetunePanel}
+
+
+class Dashboard(widgets.VBox):
+    """Every panel in tabs, sharing one engine, under a status line (model, device, dtype, heads)."""
+
+    def __init__(self, engine=None):
+        super().__init__()
+        if engine is None:
+            from .engine import load
+
+            engine = load()
+        self.engine = engine
+        info = engine.info()
+        heads = ", ".join(info.heads) or "encoder only"
+        self.status = widgets.HTML(f"<b>{esc(info.name)}</b> · {esc(info.architecture)} · {esc(info.device)} · "
+                                   f"{esc(info.dtype)} · heads: {esc(heads)}")
+        mlm = engine if "mlm" in engine.heads else None  # the mask panel falls back to the packaged masked-LM
+        self.panels = {"tokenize": TokenizePanel(engine), "mask": MaskPanel(mlm),
+                       "similarity": SimilarityPanel(engine), "attention": AttentionPanel(engine),
+                       "finetune": FinetunePanel(engine)}
+        self.tabs = widgets.Tab(children=list(self.panels.values()))
+        for i, name in enumerate(self.panels):
+            self.tabs.set_title(i, name)
+        self.children = [self.status, self.tabs]
+
+    def __repr__(self) -> str:
+        return f"Dashboard(model={self.engine.name}, panels={', '.join(self.panels)})"
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/html"] = (f"<div style='font-size:12px;color:#555'>bert_nb dashboard on {esc(self.engine.name)}: "
+                               f"{esc(', '.join(self.panels))} (live in a running kernel)</div>")
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+
+def dashboard(engine=None) -> Dashboard:
+    """All panels in tabs sharing ``engine`` (default: the packaged model)."""
+    return Dashboard(engine)
 
 
 def panel(name: str, engine=None):
-    """Build the panel called ``name`` (one of ``PANELS``)."""
+    """Build the panel called ``name`` (one of ``PANELS``, or ``all`` for the dashboard)."""
+    if name == "all":
+        return Dashboard(engine)
     if name not in PANELS:
         raise BertNbError(f"Unknown panel '{name}'; choose one of {', '.join(PANELS)}.")
     return PANELS[name](engine)

@@ -1,0 +1,499 @@
+"""Fine-tuning: a text classifier (or masked-LM adaptation) on the user's own data, with transformers' Trainer.
+
+The Trainer (accelerate underneath) does the training: AdamW, a linear schedule
+with warmup, mixed precision on GPUs, several GPUs when present. bert_nb adds data
+checks, per-epoch metrics (accuracy, macro precision/recall/F1, confusion matrix),
+a history that survives an interrupt, and a :class:`FineTuned` engine that every
+other command can use. This module knows nothing about widgets: live views are
+Trainer callbacks passed in ``callbacks``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from .engine import Engine
+from .errors import BertNbError
+
+__all__ = ["finetune", "finetune_mlm", "FineTuned", "TrainingState", "metrics_from", "text_progress"]
+
+_FEW_ROWS = 20
+_UNBALANCED = 0.1  # smallest class / largest class below this: warn
+
+
+class TrainingState:
+    """What a running training shares with its callbacks and with whoever may stop it."""
+
+    def __init__(self):
+        self.history: list[dict] = []  # one dict per log: step, epoch, loss, eval_loss, learning_rate, ...
+        self.epochs: list[dict] = []  # per-epoch metrics
+        self.confusion = None
+        self.stop_requested = False
+        self.stopped_at: dict | None = None
+        self.total_steps = 0
+        self.step = 0
+
+    def request_stop(self) -> None:
+        """Ask training to stop after the step in progress (the Stop button calls this)."""
+        self.stop_requested = True
+
+
+def _callback_class():
+    from transformers import TrainerCallback
+
+    class _Recorder(TrainerCallback):
+        """Feeds the TrainingState: logs, metrics, steps; stops when asked."""
+
+        def __init__(self, state: TrainingState):
+            self.state = state
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.state.total_steps = state.max_steps
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            row = {"step": state.global_step, "epoch": round(float(state.epoch or 0), 4)}
+            row.update({k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))})
+            self.state.history.append(row)
+
+        def on_evaluate(self, args, state, control, metrics=None, **kw):
+            if metrics:
+                self.state.epochs.append({"epoch": round(float(state.epoch or 0), 4), "step": state.global_step,
+                                          **{k.removeprefix("eval_"): float(v) for k, v in metrics.items()
+                                             if isinstance(v, (int, float))}})
+
+        def on_step_end(self, args, state, control, **kw):
+            self.state.step = state.global_step
+            if self.state.stop_requested:
+                control.should_training_stop = True
+                self.state.stopped_at = {"step": state.global_step, "epoch": round(float(state.epoch or 0), 4)}
+
+    return _Recorder
+
+
+def text_progress(write=None, every: int = 10):
+    """A Trainer callback that keeps one progress line up to date (for scripts and plain IPython)."""
+    import sys
+    import time
+
+    from transformers import TrainerCallback
+
+    out = write or sys.stderr.write
+
+    class _TextProgress(TrainerCallback):
+        start = 0.0
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step % every and state.global_step != state.max_steps:
+                return
+            done = state.global_step / max(state.max_steps, 1)
+            spent = time.perf_counter() - self.start
+            left = spent / done - spent if done else float("nan")
+            loss = next((h["loss"] for h in reversed(state.log_history) if "loss" in h), float("nan"))
+            out(f"\rstep {state.global_step}/{state.max_steps} ({done:.0%}) loss {loss:.4f}, "
+                f"{spent:.0f}s spent, about {left:.0f}s left   ")
+
+        def on_train_end(self, args, state, control, **kw):
+            out("\n")
+
+    return _TextProgress()
+
+
+# -- data ------------------------------------------------------------------------------------
+def _frame(data, text: str, label: str | None, what: str = "data"):
+    """A DataFrame with the text (and label) columns from a DataFrame, CSV path or list of pairs."""
+    import pandas as pd
+
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.is_file():
+            raise BertNbError(f"No file '{data}'; give a CSV path, a DataFrame or a list of (text, label).")
+        data = pd.read_csv(path)
+    elif isinstance(data, (list, tuple)):
+        if not data:
+            raise BertNbError(f"The {what} is empty; give examples to learn from.")
+        if label is not None and not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in data):
+            raise BertNbError(f"Give the {what} as (text, label) pairs, a DataFrame or a CSV path.")
+        data = pd.DataFrame(list(data), columns=[text, label]) if label is not None else pd.DataFrame({text: list(data)})
+    elif not hasattr(data, "columns"):
+        raise BertNbError(f"Give the {what} as a DataFrame, a CSV path or a list of (text, label) pairs.")
+    needed = [c for c in (text, label) if c is not None]
+    missing = [c for c in needed if c not in data.columns]
+    if missing:
+        raise BertNbError(f"The {what} has no column '{missing[0]}'; its columns are "
+                          f"{', '.join(map(str, data.columns))} (set text= and label=).")
+    frame = data[needed].copy()
+    keep = frame[text].map(lambda t: isinstance(t, str) and bool(t.strip()))
+    if label is not None:
+        keep &= frame[label].notna()
+    dropped = int((~keep).sum())
+    if dropped:
+        warnings.warn(f"{dropped} row(s) of the {what} had an empty text or label and were dropped.", stacklevel=3)
+    return frame[keep].reset_index(drop=True), dropped
+
+
+def _check_labels(train, eval_frame, label: str) -> list:
+    counts = train[label].value_counts()
+    if len(counts) < 2:
+        raise BertNbError(f"The training data has {len(counts)} class; a classifier needs at least two.")
+    names = sorted(counts.index, key=lambda v: (str(type(v)), v))
+    if eval_frame is not None:
+        unseen = sorted(set(eval_frame[label]) - set(names), key=str)
+        if unseen:
+            raise BertNbError(f"The evaluation data has label(s) {', '.join(map(str, unseen))} that training never "
+                              "sees; remove them or add training examples.")
+    if len(train) < _FEW_ROWS:
+        warnings.warn(f"Only {len(train)} training examples: expect noisy results.", stacklevel=3)
+    if counts.min() / counts.max() < _UNBALANCED:
+        warnings.warn(f"Classes are very unbalanced ({counts.to_dict()}); accuracy will flatter the model, "
+                      "watch macro-F1.", stacklevel=3)
+    return names
+
+
+def _split(frame, label, fraction, seed):
+    """A stratified split: ``fraction`` of each class (at least one row when possible) for evaluation."""
+    import numpy as np
+
+    if not 0 < fraction < 1:
+        raise BertNbError("eval_fraction must be between 0 and 1 (or give eval_data).")
+    rng = np.random.default_rng(seed)
+    eval_idx = []
+    for _, rows in frame.groupby(label, sort=True).groups.items():
+        rows = rng.permutation(np.asarray(rows))
+        n = int(round(len(rows) * fraction))
+        eval_idx.extend(rows[: max(1, n) if len(rows) > 1 else 0])
+    is_eval = frame.index.isin(eval_idx)
+    return frame[~is_eval].reset_index(drop=True), frame[is_eval].reset_index(drop=True)
+
+
+class _Encoded:
+    """A torch-style dataset of tokenized examples (padding happens per batch)."""
+
+    def __init__(self, tokenizer, texts, labels, max_length):
+        self.enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+        self.labels = None if labels is None else list(labels)
+
+    def __len__(self):
+        return len(self.enc["input_ids"])
+
+    def __getitem__(self, i):
+        item = {k: v[i] for k, v in self.enc.items()}
+        if self.labels is not None:
+            item["labels"] = self.labels[i]
+        return item
+
+
+# -- metrics -----------------------------------------------------------------------------------
+def metrics_from(labels, predictions, n_classes: int) -> tuple[dict, "object"]:
+    """Accuracy and macro precision/recall/F1, and the confusion matrix (rows: true, columns: predicted)."""
+    import numpy as np
+
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    confusion = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(confusion, (labels, predictions), 1)
+    tp = np.diag(confusion).astype(float)
+    precision = np.divide(tp, confusion.sum(0), out=np.zeros(n_classes), where=confusion.sum(0) > 0)
+    recall = np.divide(tp, confusion.sum(1), out=np.zeros(n_classes), where=confusion.sum(1) > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(n_classes), where=(precision + recall) > 0)
+    metrics = {"accuracy": float(tp.sum() / max(len(labels), 1)), "precision": float(precision.mean()),
+               "recall": float(recall.mean()), "f1": float(f1.mean())}
+    return metrics, confusion
+
+
+# -- the fine-tuned engine -------------------------------------------------------------------
+class FineTuned(Engine):
+    """A fine-tuned classifier: an :class:`Engine` with its history, metrics and label names."""
+
+    def __init__(self, base: Engine, model, state: TrainingState, label_names, config: dict, data=None):
+        super().__init__(f"{base.name.split('+')[0]}+finetuned", base.source, base.tokenizer, model, base.device,
+                         base.dtype)
+        self.state = state
+        self.label_names = list(label_names)
+        self.training_config = config
+        self._data = data  # (train, eval) frames, for export_script
+
+    @property
+    def history(self):
+        """One row per log: step, epoch, loss, eval_loss, learning_rate and eval metrics."""
+        import pandas as pd
+
+        return pd.DataFrame(self.state.history)
+
+    @property
+    def metrics(self):
+        """One row per evaluation (each epoch): accuracy, precision, recall, f1, loss."""
+        import pandas as pd
+
+        return pd.DataFrame(self.state.epochs)
+
+    @property
+    def confusion(self):
+        """The last evaluation's confusion matrix (rows: true label, columns: predicted), or None."""
+        return self.state.confusion
+
+    @property
+    def stopped_early(self) -> dict | None:
+        """Where training stopped when it was interrupted or stopped, else None."""
+        return self.state.stopped_at
+
+    def predict(self, texts, batch_size: int = 32):
+        """Labels and class probabilities for ``texts``: a DataFrame with text, label and one column per class."""
+        import pandas as pd
+        import torch
+
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise BertNbError("Give one or more non-empty texts to predict.")
+        self.model.eval()
+        probs = []
+        for start in range(0, len(texts), batch_size):
+            enc = self.tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
+                                 max_length=self.training_config.get("max_length", self.max_length), return_tensors="pt")
+            probs.append(self.forward(dict(enc)).logits.float().softmax(-1).cpu())
+        p = torch.cat(probs).numpy()
+        frame = pd.DataFrame(p, columns=[str(n) for n in self.label_names])
+        frame.insert(0, "label", [self.label_names[i] for i in p.argmax(1)])
+        frame.insert(0, "text", texts)
+        return frame
+
+    def save(self, path) -> str:
+        """Write a save_pretrained folder (safetensors, tokenizer, label names, history); returns its path."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(path, safe_serialization=True)
+        self.tokenizer.save_pretrained(path)
+        (path / "bert_nb_training.json").write_text(json.dumps(
+            {"config": self.training_config, "label_names": [str(n) for n in self.label_names],
+             "history": self.state.history, "epochs": self.state.epochs}, indent=2, default=str))
+        return str(path)
+
+    def export_script(self, path) -> str:
+        """Write a standalone training script (and its data) that reruns this fine-tuning at scale.
+
+        The script uses only transformers and pandas; run it with ``python train.py`` or
+        ``accelerate launch train.py`` on several GPUs or machines.
+        """
+        from .export import write_script
+
+        return write_script(self, Path(path))
+
+    def info(self):
+        """The engine's info, with the classifier's labels noted."""
+        from dataclasses import replace
+
+        base = super().info()
+        note = f"fine-tuned classifier; labels: {', '.join(map(str, self.label_names))}"
+        if self.stopped_early:
+            note += f"; stopped early at step {self.stopped_early['step']}"
+        return replace(base, note=note)
+
+    def to_text(self) -> str:
+        """Status, per-epoch metrics and the confusion matrix."""
+        lines = [str(self.info())]
+        if self.state.epochs:
+            cols = [c for c in ("epoch", "loss", "accuracy", "precision", "recall", "f1") if c in self.metrics]
+            lines.append(self.metrics[cols].round(3).to_string(index=False))
+        if self.confusion is not None:
+            lines.append("confusion (rows true, columns predicted): " + json.dumps(self.confusion.tolist()))
+        return "\n".join(lines)
+
+
+# -- training --------------------------------------------------------------------------------
+def finetune(engine: Engine, data, text: str = "text", label: str = "label", eval_data=None,
+             eval_fraction: float = 0.2, epochs: float = 3, learning_rate: float = 5e-5, batch_size: int = 16,
+             max_length: int = 128, warmup_ratio: float = 0.1, seed: int = 0, callbacks=None,
+             state: TrainingState | None = None, logging_steps: int | None = None) -> FineTuned:
+    """Fine-tune ``engine``'s encoder with a new classification head on ``data``.
+
+    Parameters
+    ----------
+    engine : Engine
+        The starting model (``bert_nb.load()``: the packaged MiniLM; any BERT-family model).
+        Training starts from its pre-trained weights (``engine.source``), with a new head.
+    data : DataFrame, CSV path or list of (text, label)
+    text, label : str
+        Column names. Labels may be strings or integers.
+    eval_data : same forms as ``data``, optional
+        Held-out data; otherwise ``eval_fraction`` of ``data`` (stratified) is held out.
+    epochs, learning_rate, batch_size, max_length, warmup_ratio, seed
+        AdamW with a linear schedule warming up over ``warmup_ratio`` of the steps.
+    callbacks : list of transformers.TrainerCallback, optional
+        Extra callbacks (the live views of bert_nb.widgets are such callbacks).
+    state : TrainingState, optional
+        Pass one to stop training from elsewhere (``state.request_stop()``).
+
+    Returns
+    -------
+    FineTuned
+        Also when interrupted (kernel interrupt, Stop button): training stops after the
+        step in progress, and the model and its history are kept.
+
+    Examples
+    --------
+    >>> data = bert_nb.datasets.load("rotten_tomatoes", split="train").head(400)   # doctest: +SKIP
+    >>> clf = bert_nb.finetune(bert_nb.load(), data, epochs=1)                     # doctest: +SKIP
+    >>> clf.predict(["A triumph.", "A mess."])                                     # doctest: +SKIP
+    """
+    import transformers
+
+    train, dropped = _frame(data, text, label)
+    if eval_data is not None:
+        held, _ = _frame(eval_data, text, label, what="evaluation data")
+    else:
+        held = None
+    names = _check_labels(train, held, label)
+    if held is None:
+        train, held = _split(train, label, eval_fraction, seed)
+    _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
+    ids = {name: i for i, name in enumerate(names)}
+    with _quiet_logs(transformers):  # the new head is reported "missing": expected, it is what we train
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(
+            engine.source, num_labels=len(names), id2label={i: str(n) for i, n in enumerate(names)},
+            label2id={str(n): i for i, n in enumerate(names)}, use_safetensors=True, ignore_mismatched_sizes=True)
+    state = state or TrainingState()
+    train_set = _Encoded(engine.tokenizer, train[text], train[label].map(ids), max_length)
+    eval_set = _Encoded(engine.tokenizer, held[text], held[label].map(ids), max_length) if len(held) else None
+    steps = math.ceil(len(train_set) / batch_size) * epochs
+    config = dict(text=text, label=label, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                  max_length=max_length, warmup_ratio=warmup_ratio, seed=seed, model=engine.source,
+                  dropped_rows=dropped, train_rows=len(train), eval_rows=len(held))
+
+    def compute_metrics(pred):
+        metrics, confusion = metrics_from(pred.label_ids, pred.predictions.argmax(-1), len(names))
+        state.confusion = confusion
+        return metrics
+
+    args = _training_args(transformers, engine, epochs, learning_rate, batch_size, seed,
+                          warmup_steps=int(round(warmup_ratio * steps)),
+                          logging_steps=logging_steps or max(1, math.ceil(steps / 50)), evaluate=eval_set is not None)
+    trainer = transformers.Trainer(
+        model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
+        data_collator=transformers.DataCollatorWithPadding(engine.tokenizer),
+        compute_metrics=compute_metrics, callbacks=[_callback_class()(state), *(callbacks or [])],
+    )
+    _quiet(transformers, trainer)
+    _train(trainer, state)
+    trained = trainer.model.eval().to(engine.device)
+    return FineTuned(engine, trained, state, names, config, data=(train, held))
+
+
+def _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio):
+    if not epochs or epochs <= 0:
+        raise BertNbError("epochs must be more than 0.")
+    if not learning_rate or not 0 < learning_rate < 1:
+        raise BertNbError("learning_rate must be a small positive number, for example 5e-5.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise BertNbError("batch_size must be a whole number of at least 1.")
+    if not isinstance(max_length, int) or max_length < 8:
+        raise BertNbError("max_length must be a whole number of at least 8.")
+    if not 0 <= warmup_ratio < 1:
+        raise BertNbError("warmup_ratio must be between 0 and 1.")
+
+
+def _training_args(transformers, engine, epochs, learning_rate, batch_size, seed, warmup_steps,
+                   logging_steps, evaluate):
+    import torch
+
+    cuda = engine.device.startswith("cuda")
+    return transformers.TrainingArguments(
+        output_dir=tempfile.mkdtemp(prefix="bert_nb-"), num_train_epochs=epochs, learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size, per_device_eval_batch_size=max(batch_size, 32),
+        warmup_steps=warmup_steps, lr_scheduler_type="linear", weight_decay=0.01, seed=seed,
+        eval_strategy="epoch" if evaluate else "no", save_strategy="no", logging_strategy="steps",
+        logging_steps=logging_steps, report_to=[], disable_tqdm=True, use_cpu=not cuda,
+        bf16=cuda and engine.dtype == torch.bfloat16, fp16=cuda and engine.dtype == torch.float16,
+        dataloader_pin_memory=cuda,
+    )
+
+
+@contextlib.contextmanager
+def _quiet_logs(transformers):
+    hf_logging = transformers.utils.logging
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def _quiet(transformers, trainer) -> None:
+    """Drop the Trainer's own printing of every log dict: bert_nb's views show them."""
+    for cls in (transformers.PrinterCallback, transformers.ProgressCallback):
+        trainer.remove_callback(cls)
+
+
+def _train(trainer, state: TrainingState) -> None:
+    """Run the Trainer; a kernel interrupt (SIGINT) stops after the current step instead of raising."""
+    with _interrupt_stops(state):
+        try:
+            trainer.train()
+        except KeyboardInterrupt:  # a second interrupt, or one outside a step: keep what there is
+            state.stopped_at = state.stopped_at or {"step": state.step, "epoch": None}
+
+
+@contextlib.contextmanager
+def _interrupt_stops(state: TrainingState):
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if state.stop_requested:  # a second interrupt: stop now
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        state.request_stop()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def finetune_mlm(engine: Engine, texts, epochs: float = 1, learning_rate: float = 5e-5, batch_size: int = 16,
+                 max_length: int = 128, mlm_probability: float = 0.15, seed: int = 0, callbacks=None,
+                 state: TrainingState | None = None) -> Engine:
+    """Adapt a masked-LM to your own text (BERT's 15% / 80-10-10 corruption), returning an engine for fill-mask.
+
+    The returned engine's ``state.history`` holds the loss per logging step.
+    """
+    import transformers
+
+    engine.head("mlm")
+    frame, _ = _frame(texts if not isinstance(texts, str) else [texts], "text", None, what="texts")
+    _check_numbers(epochs, learning_rate, batch_size, max_length, 0)
+    model = type(engine.model).from_pretrained(engine.source, use_safetensors=True)
+    state = state or TrainingState()
+    data = _Encoded(engine.tokenizer, frame["text"], None, max_length)
+    steps = math.ceil(len(data) / batch_size) * epochs
+    args = _training_args(transformers, engine, epochs, learning_rate, batch_size, seed, warmup_steps=0,
+                          logging_steps=max(1, math.ceil(steps / 50)), evaluate=False)
+    collator = transformers.DataCollatorForLanguageModeling(engine.tokenizer, mlm_probability=mlm_probability,
+                                                            seed=seed) if _has_seed_arg(transformers) else \
+        transformers.DataCollatorForLanguageModeling(engine.tokenizer, mlm_probability=mlm_probability)
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=data, data_collator=collator,
+                                   callbacks=[_callback_class()(state), *(callbacks or [])])
+    _quiet(transformers, trainer)
+    _train(trainer, state)
+    adapted = Engine(f"{engine.name}+adapted", engine.source, engine.tokenizer, trainer.model.eval().to(engine.device),
+                     engine.device, engine.dtype)
+    adapted.state = state
+    return adapted
+
+
+def _has_seed_arg(transformers) -> bool:
+    import inspect
+
+    return "seed" in inspect.signature(transformers.DataCollatorForLanguageModeling.__init__).parameters

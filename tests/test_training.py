@@ -1,0 +1,232 @@
+"""Fine-tuning: data checks, Trainer-based training, metrics, stop/interrupt, save/load, export, MLM, views."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from transformers import TrainerCallback, pipeline
+
+import bert_nb
+from bert_nb.errors import BertNbError
+from bert_nb.plots import confusion_matrix, loss_curve
+from bert_nb.render import finetune_html
+from bert_nb.training import FineTuned, TrainingState, finetune, finetune_mlm, metrics_from
+from bert_nb.widgets import FinetunePanel, LiveTraining
+
+GOOD = ["the cat is good", "a good dog", "good play", "it was good", "good and fast", "the good mat"]
+BAD = ["the cat is bad", "a bad dog", "bad play", "it was bad", "bad and slow", "the bad mat"]
+
+
+@pytest.fixture(scope="module")
+def toy():
+    rows = [(t, "pos") for t in GOOD * 4] + [(t, "neg") for t in BAD * 4]
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+@pytest.fixture(scope="module")
+def tiny_vocab_engine(tmp_path_factory):
+    """A tiny BERT whose vocabulary has 'good' and 'bad' as whole words."""
+    import tests.conftest as c
+
+    old = c.WORDS
+    c.WORDS = old + ["good", "bad", "slow"]
+    try:
+        path = c.build_tiny_bert(tmp_path_factory.mktemp("tiny-clf"))
+    finally:
+        c.WORDS = old
+    return bert_nb.load(path, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def clf(tiny_vocab_engine, toy):
+    return finetune(tiny_vocab_engine, toy, epochs=3, learning_rate=1e-3, batch_size=8, max_length=16)
+
+
+def test_it_learns_and_reports(clf):
+    assert isinstance(clf, FineTuned) and clf.heads == ("classification",)
+    assert clf.label_names == ["neg", "pos"]
+    losses = clf.history.dropna(subset=["loss"])["loss"].tolist()
+    assert len(losses) >= 3 and losses[-1] < losses[0]
+    assert list(clf.metrics["epoch"]) == [1.0, 2.0, 3.0]
+    assert {"accuracy", "precision", "recall", "f1", "loss"} <= set(clf.metrics.columns)
+    assert clf.metrics["accuracy"].iloc[-1] == 1.0
+    assert clf.confusion.shape == (2, 2) and clf.confusion.sum() == clf.training_config["eval_rows"]
+
+
+def test_predict_frame(clf):
+    out = clf.predict(["good play", "bad play"])
+    assert list(out.columns) == ["text", "label", "neg", "pos"]
+    assert out["label"].tolist() == ["pos", "neg"]
+    np.testing.assert_allclose(out[["neg", "pos"]].sum(1), 1, atol=1e-5)
+    with pytest.raises(BertNbError, match="non-empty texts"):
+        clf.predict(["  "])
+
+
+def test_fine_tuned_engine_works_with_other_commands(clf):
+    assert bert_nb.attention(clf, "good play").weights.shape[0] == 2
+    assert bert_nb.embed(clf, ["good play"]).vectors.shape == (1, 32)
+    assert "labels: neg, pos" in str(clf.info())
+
+
+def test_data_forms_give_the_same_labels(tiny_vocab_engine, toy, tmp_path):
+    path = tmp_path / "d.csv"
+    toy.to_csv(path, index=False)
+    pairs = list(toy.itertuples(index=False, name=None))
+    for data in (str(path), pairs):
+        got = finetune(tiny_vocab_engine, data, epochs=0.2, batch_size=8, max_length=16)
+        assert got.label_names == ["neg", "pos"]
+    ints = toy.assign(label=toy.label.map({"neg": 0, "pos": 1}))
+    assert finetune(tiny_vocab_engine, ints, epochs=0.2, batch_size=8, max_length=16).label_names == [0, 1]
+
+
+@pytest.mark.parametrize("make, phrase", [
+    (lambda d: d.rename(columns={"text": "body"}), "has no column 'text'"),
+    (lambda d: d.assign(label="pos"), "1 class; a classifier needs at least two"),
+    (lambda d: d.iloc[0:0], "0 class"),
+])
+def test_data_errors(tiny_vocab_engine, toy, make, phrase):
+    with pytest.raises(BertNbError, match=phrase):
+        finetune(tiny_vocab_engine, make(toy), epochs=0.2)
+
+
+def test_bad_inputs(tiny_vocab_engine, toy):
+    with pytest.raises(BertNbError, match="No file"):
+        finetune(tiny_vocab_engine, "nowhere.csv")
+    with pytest.raises(BertNbError, match=r"label\(s\) maybe that training never sees"):
+        finetune(tiny_vocab_engine, toy, eval_data=[("good", "pos"), ("so so", "maybe")])
+    with pytest.raises(BertNbError, match="learning_rate"):
+        finetune(tiny_vocab_engine, toy, learning_rate=3)
+
+
+def test_warnings_for_dropped_tiny_and_unbalanced(tiny_vocab_engine, toy):
+    messy = pd.concat([toy, pd.DataFrame({"text": ["", None, "ok"], "label": ["pos", "neg", None]})])
+    with pytest.warns(UserWarning, match="3 row\\(s\\) of the data had an empty text or label and were dropped"):
+        got = finetune(tiny_vocab_engine, messy, epochs=0.2, batch_size=8, max_length=16)
+    assert got.training_config["dropped_rows"] == 3
+    small = pd.DataFrame({"text": GOOD[:4] + BAD[:4], "label": ["pos"] * 4 + ["neg"] * 4})
+    with pytest.warns(UserWarning, match="Only 8 training examples"):
+        finetune(tiny_vocab_engine, small, epochs=0.2, max_length=16)
+    lopsided = pd.DataFrame({"text": GOOD * 10 + BAD[:2], "label": ["pos"] * 60 + ["neg"] * 2})
+    with pytest.warns(UserWarning, match="very unbalanced"):
+        finetune(tiny_vocab_engine, lopsided, epochs=0.2, max_length=16)
+
+
+def test_held_out_split_is_stratified(clf, toy):
+    train, held = clf._data
+    assert set(held.label) == {"neg", "pos"} and len(held) == round(0.2 * len(toy))
+    assert not set(map(tuple, held.values)) - set(map(tuple, toy.values))
+
+
+class _StopAt(TrainerCallback):
+    def __init__(self, step, how, state=None):
+        self.step, self.how, self.state = step, how, state
+
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == self.step:
+            if self.how == "button":
+                self.state.request_stop()
+            else:
+                os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("how", ["button", "interrupt"])
+def test_stop_keeps_model_and_history(tiny_vocab_engine, toy, how):
+    state = TrainingState()
+    got = finetune(tiny_vocab_engine, toy, epochs=3, batch_size=4, max_length=16, state=state,
+                   callbacks=[_StopAt(2, how, state)])
+    assert got.stopped_early is not None and got.stopped_early["step"] in (2, 3)
+    assert got.state.step == got.stopped_early["step"] and len(got.history) >= 1
+    assert got.predict(["good"]).shape == (1, 4)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_save_and_reload(clf, tmp_path):
+    path = clf.save(tmp_path / "clf")
+    assert (tmp_path / "clf" / "model.safetensors").is_file()
+    again = bert_nb.load(path, device="cpu")
+    assert again.heads == ("classification",)
+    result = pipeline("text-classification", model=path, device="cpu")("good play")[0]
+    assert result["label"] == "pos"
+
+
+def test_export_script_runs(clf, tmp_path):
+    script = clf.export_script(tmp_path / "job" / "train.py")
+    assert (tmp_path / "job" / "train_train.csv").is_file()
+    out = subprocess.run([sys.executable, script, "--epochs", "1", "--output", str(tmp_path / "out")],
+                         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert '"eval_accuracy"' in out.stdout
+    assert bert_nb.load(str(tmp_path / "out"), device="cpu").heads == ("classification",)
+
+
+def test_finetune_mlm(tiny_vocab_engine, minilm):
+    texts = ["the good cat sat on the mat"] * 16
+    adapted = finetune_mlm(tiny_vocab_engine, texts, epochs=2, learning_rate=1e-3, batch_size=8, max_length=16)
+    assert "mlm" in adapted.heads and len(adapted.state.history) >= 1
+    assert bert_nb.fill_mask(adapted, "the good [MASK] sat").masks
+    with pytest.raises(BertNbError, match="masked-LM head"):
+        finetune_mlm(minilm, texts)
+
+
+def test_metrics_from():
+    metrics, confusion = metrics_from([0, 0, 1, 1, 2], [0, 1, 1, 1, 0], 3)
+    assert confusion.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert metrics["accuracy"] == pytest.approx(0.6)
+    assert metrics["precision"] == pytest.approx((0.5 + 2 / 3 + 0) / 3)
+    assert metrics["recall"] == pytest.approx((0.5 + 1 + 0) / 3)
+
+
+def test_figures_and_html(clf):
+    fig = loss_curve(clf.history, clf.metrics)
+    assert [t.name for t in fig.data] == ["train loss", "eval loss", "eval accuracy", "eval f1"]
+    assert len(fig.data[1].x) == 3
+    cm = confusion_matrix(clf.confusion, ["<neg>", "pos"])
+    assert cm.data[0].type == "heatmap" and "&lt;neg&gt;" in cm.data[0].x
+    page = finetune_html(clf)
+    assert "accuracy" in page and "true neg" in page
+
+
+def test_live_view_updates_in_place(tiny_vocab_engine, toy):
+    live = LiveTraining()
+    figure = live.figure
+    finetune(tiny_vocab_engine, toy, epochs=1, batch_size=8, max_length=16, callbacks=[live.callback()], state=live.state)
+    assert live.figure is figure and len(figure.data[0].x) >= 1 and len(figure.data[1].x) == 1
+    assert live.progress.value == live.progress.max and live.label.value.startswith("done")
+
+
+def test_finetune_magics(shell, tiny_vocab_engine):
+    shell.run_cell(f"%bert load {tiny_vocab_engine.source} --device cpu")
+    body = "\n".join([f"{t}\tpos" for t in GOOD] + [f"{t}\tneg" for t in BAD])
+    got = shell.run_cell(f"%%bert finetune --epochs 2 --lr 1e-3 --max-length 16 -o clf\n{body}")
+    assert isinstance(got, FineTuned) and shell.ip.user_ns["clf"] is got
+    preds = shell.run_cell("%%bert predict --model clf\ngood play\nbad play")
+    assert list(preds.columns)[:2] == ["text", "label"]
+    assert shell.run_cell("%bert use clf") is got
+    assert shell.run_cell("%%bert predict\ngood").shape == (1, 4)
+    shell.ip.user_ns["toy_df"] = pd.DataFrame({"body": GOOD + BAD, "y": ["p"] * 6 + ["n"] * 6})
+    shell.run_cell(f"%bert load {tiny_vocab_engine.source} --device cpu")
+    got = shell.run_cell("%bert finetune --data toy_df --text body --label y --epochs 0.5 --max-length 16")
+    assert got.label_names == ["n", "p"]
+    for source, phrase in [("%%bert finetune\ngood movie pos", "is not `text<TAB>label`"),
+                           ("%bert finetune --data nothing", "No variable 'nothing'"),
+                           ("%bert use nothing", "does not hold a model"),
+                           ("%%bert predict\nhello", "is not a fine-tuned classifier")]:
+        with pytest.raises(UsageError, match=phrase):
+            shell.run_cell(source)
+    shell.run_cell("%bert load default --device cpu")
+
+
+def test_finetune_panel(tiny_vocab_engine, toy):
+    panel = FinetunePanel(tiny_vocab_engine, data=toy)
+    assert "48 examples" in panel.preview.value
+    panel.epochs.value = 1
+    panel.max_length.value = 32
+    panel.start()
+    result = panel.join(timeout=120)
+    assert isinstance(result, FineTuned) and "done" in panel.status.value
+    assert "accuracy" in panel.metrics.value and panel.confusion.data[0].type == "heatmap"
