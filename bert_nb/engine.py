@@ -422,7 +422,7 @@ def _build(name, source, device, torch_dtype, quantize, allow_pickle, trust_remo
     model_cls = _model_class(transformers, config)
     kwargs = dict(common, config=config, use_safetensors=None if allow_pickle else True)
     try:
-        with _quiet_loading(transformers):
+        with quiet_transformers(transformers):
             model = _from_pretrained(model_cls, source, kwargs)
     except (OSError, ValueError, EnvironmentError) as err:
         if not allow_pickle and "safetensors" in str(err).lower():
@@ -439,14 +439,20 @@ def _build(name, source, device, torch_dtype, quantize, allow_pickle, trust_remo
 
 
 @contextlib.contextmanager
-def _quiet_loading(transformers):
-    """Hide transformers' per-weight progress bar: loading takes seconds, and it clutters cells."""
+def quiet_transformers(transformers):
+    """Hide transformers' per-weight progress bar and load reports while loading a model.
+
+    Loading takes seconds, the bar clutters cells, and a new task head is always
+    reported "missing" (it is what fine-tuning trains).
+    """
     hf_logging = transformers.utils.logging
-    was_on = hf_logging.is_progress_bar_enabled()
+    was_on, level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     try:
         yield
     finally:
+        hf_logging.set_verbosity(level)
         if was_on:
             hf_logging.enable_progress_bar()
 

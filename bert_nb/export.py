@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .engine import PACKAGED
+
 __all__ = ["write_script"]
 
-_SCRIPT = '''"""Fine-tune {model} as a text classifier: exported by bert_nb.
+_SCRIPT = '''"""Fine-tune {title} as a text classifier: exported by bert_nb.
 
 Runs anywhere transformers does:
     python {name}                                   # one CPU or GPU
@@ -27,6 +29,17 @@ import transformers
 
 HERE = Path(__file__).resolve().parent
 CONFIG = json.loads(r"""{config}""")
+
+
+def base_model():
+    """The model to start from: a packaged model is found in this machine's site-packages."""
+    packaged = CONFIG.get("packaged")
+    if packaged and not Path(CONFIG["model"]).exists():
+        import importlib.util
+
+        spec = importlib.util.find_spec(packaged[0])
+        return str(Path(list(spec.submodule_search_locations)[0]) / packaged[1])
+    return CONFIG["model"]
 
 
 class Examples:
@@ -55,7 +68,7 @@ def metrics(pred):
 
 def main():
     ap = argparse.ArgumentParser(description="Fine-tune a text classifier (exported by bert_nb).")
-    ap.add_argument("--model", default=CONFIG["model"])
+    ap.add_argument("--model", default=base_model())
     ap.add_argument("--train", default=str(HERE / "{train}"))
     ap.add_argument("--eval", default=str(HERE / "{eval}"))
     ap.add_argument("--epochs", type=float, default=CONFIG["epochs"])
@@ -105,9 +118,13 @@ def write_script(finetuned, path: Path) -> str:
     train, held = finetuned._data
     cfg = dict(finetuned.training_config)
     cfg["label_names"] = [str(n) for n in finetuned.label_names]
+    base_name = finetuned.name.split("+")[0]
+    if base_name in PACKAGED:
+        cfg["packaged"] = [PACKAGED[base_name].package, PACKAGED[base_name].folder]
     train_csv, eval_csv = f"{path.stem}_train.csv", f"{path.stem}_eval.csv"
     train.to_csv(path.parent / train_csv, index=False)
     held.to_csv(path.parent / eval_csv, index=False)
-    path.write_text(_SCRIPT.format(model=cfg["model"], name=path.name, config=json.dumps(cfg, indent=2, default=str),
+    title = base_name if base_name in PACKAGED else cfg["model"]
+    path.write_text(_SCRIPT.format(title=title, name=path.name, config=json.dumps(cfg, indent=2, default=str),
                                    train=train_csv, eval=eval_csv))
     return str(path)

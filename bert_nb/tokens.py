@@ -9,8 +9,9 @@ own Hugging Face tokenizer produces, truncation included.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Sequence
 
+from .batch import Batch
 from .errors import BertNbError
 
 __all__ = ["Tokens", "TokensBatch", "tokenize", "COLUMNS"]
@@ -109,31 +110,14 @@ class Tokens:
         return f"Tokens({len(self)} pieces{extra}: {body})"
 
 
-@dataclass(frozen=True)
-class TokensBatch:
+@dataclass(frozen=True, repr=False)
+class TokensBatch(Batch):
     """Several :class:`Tokens` results, one per input line."""
 
     items: tuple[Tokens, ...]
 
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __iter__(self) -> Iterator[Tokens]:
-        return iter(self.items)
-
-    def __getitem__(self, index: int) -> Tokens:
-        return self.items[index]
-
-    def to_frame(self):
-        """All rows of every item, with an ``example`` column first."""
-        import pandas as pd
-
-        frames = [t.to_frame().assign(example=i) for i, t in enumerate(self.items)]
-        frame = pd.concat(frames, ignore_index=True)
-        return frame[["example", *COLUMNS]]
-
     def to_text(self) -> str:
-        """Each item's text view, one after the other."""
+        """Each item's text view, one per line."""
         return "\n".join(t.to_text() for t in self.items)
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .engine import Engine
+from .engine import Engine, quiet_transformers
 from .errors import BertNbError
 
 __all__ = ["finetune", "finetune_mlm", "FineTuned", "TrainingState", "metrics_from", "text_progress"]
@@ -133,10 +133,12 @@ def _frame(data, text: str, label: str | None, what: str = "data"):
         raise BertNbError(f"The {what} has no column '{missing[0]}'; its columns are "
                           f"{', '.join(map(str, data.columns))} (set text= and label=).")
     frame = data[needed].copy()
-    keep = frame[text].map(lambda t: isinstance(t, str) and bool(t.strip()))
+    keep = frame[text].map(lambda t: isinstance(t, str) and bool(t.strip())).astype(bool)
     if label is not None:
-        keep &= frame[label].notna()
+        keep &= frame[label].notna().astype(bool)
     dropped = int((~keep).sum())
+    if not keep.any():
+        raise BertNbError(f"The {what} has no usable examples (every text or label is empty).")
     if dropped:
         warnings.warn(f"{dropped} row(s) of the {what} had an empty text or label and were dropped.", stacklevel=3)
     return frame[keep].reset_index(drop=True), dropped
@@ -269,9 +271,12 @@ class FineTuned(Engine):
     def save(self, path) -> str:
         """Write a save_pretrained folder (safetensors, tokenizer, label names, history); returns its path."""
         path = Path(path)
+        import transformers
+
         path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path, safe_serialization=True)
-        self.tokenizer.save_pretrained(path)
+        with quiet_transformers(transformers):
+            self.model.save_pretrained(path, safe_serialization=True)
+            self.tokenizer.save_pretrained(path)
         (path / "bert_nb_training.json").write_text(json.dumps(
             {"config": self.training_config, "label_names": [str(n) for n in self.label_names],
              "history": self.state.history, "epochs": self.state.epochs}, indent=2, default=str))
@@ -356,7 +361,8 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
         train, held = _split(train, label, eval_fraction, seed)
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
     ids = {name: i for i, name in enumerate(names)}
-    with _quiet_logs(transformers):  # the new head is reported "missing": expected, it is what we train
+    transformers.set_seed(seed)  # the new head's initial weights too: the same seed gives the same model
+    with quiet_transformers(transformers):
         model = transformers.AutoModelForSequenceClassification.from_pretrained(
             engine.source, num_labels=len(names), id2label={i: str(n) for i, n in enumerate(names)},
             label2id={str(n): i for i, n in enumerate(names)}, use_safetensors=True, ignore_mismatched_sizes=True)
@@ -416,17 +422,6 @@ def _training_args(transformers, engine, epochs, learning_rate, batch_size, seed
     )
 
 
-@contextlib.contextmanager
-def _quiet_logs(transformers):
-    hf_logging = transformers.utils.logging
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-
-
 def _quiet(transformers, trainer) -> None:
     """Drop the Trainer's own printing of every log dict: bert_nb's views show them."""
     for cls in (transformers.PrinterCallback, transformers.ProgressCallback):
@@ -474,7 +469,9 @@ def finetune_mlm(engine: Engine, texts, epochs: float = 1, learning_rate: float 
     engine.head("mlm")
     frame, _ = _frame(texts if not isinstance(texts, str) else [texts], "text", None, what="texts")
     _check_numbers(epochs, learning_rate, batch_size, max_length, 0)
-    model = type(engine.model).from_pretrained(engine.source, use_safetensors=True)
+    transformers.set_seed(seed)
+    with quiet_transformers(transformers):  # the masked-LM part of any checkpoint with that head
+        model = transformers.AutoModelForMaskedLM.from_pretrained(engine.source, use_safetensors=True)
     state = state or TrainingState()
     data = _Encoded(engine.tokenizer, frame["text"], None, max_length)
     steps = math.ceil(len(data) / batch_size) * epochs
