@@ -80,3 +80,14 @@ def test_embeddings_on_gpu_match_cpu():
     gpu = bert_nb.embed(bert_nb.load("default", device="cuda"), texts).vectors
     assert gpu.dtype == np.float32
     assert np.sum(cpu * gpu, axis=1).min() > 0.995
+
+
+def test_finetune_on_gpu_uses_mixed_precision(tiny_path):
+    import pandas as pd
+
+    engine = bert_nb.load(tiny_path)
+    data = pd.DataFrame({"text": ["the cat sat", "a dog ran"] * 12, "label": ["a", "b"] * 12})
+    clf = bert_nb.finetune(engine, data, epochs=1, batch_size=8, max_length=16)
+    assert next(clf.model.parameters()).is_cuda
+    assert clf.training_config["train_rows"] + clf.training_config["eval_rows"] == 24
+    assert clf.predict(["the cat"]).shape == (1, 4)
