@@ -43,7 +43,12 @@ def main(argv=None) -> dict:
     steps = math.ceil(args.train / args.batch_size) * args.epochs
 
     # 1. plain Trainer, same config, no bert_nb callbacks
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(engine.source, num_labels=len(names))
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(engine.source, num_labels=len(names)).float()
+    if engine.device.startswith("cuda"):  # warm the GPU up first, so neither run pays for it
+        warm = torch.randn(4096, 4096, device=engine.device)
+        for _ in range(50):
+            warm = warm @ warm / 64
+        torch.cuda.synchronize()
     targs = _training_args(transformers, engine, args.epochs, args.lr, args.batch_size, 0,
                            warmup_steps=int(0.1 * steps), logging_steps=max(1, math.ceil(steps / 50)), evaluate=False)
     trainer = transformers.Trainer(model=model, args=targs,

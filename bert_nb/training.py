@@ -365,7 +365,8 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
     with quiet_transformers(transformers):
         model = transformers.AutoModelForSequenceClassification.from_pretrained(
             engine.source, num_labels=len(names), id2label={i: str(n) for i, n in enumerate(names)},
-            label2id={str(n): i for i, n in enumerate(names)}, use_safetensors=True, ignore_mismatched_sizes=True)
+            label2id={str(n): i for i, n in enumerate(names)}, use_safetensors=True,
+            ignore_mismatched_sizes=True).float()  # fp32 master weights; GPUs compute in bf16/fp16 via autocast
     state = state or TrainingState()
     train_set = _Encoded(engine.tokenizer, train[text], train[label].map(ids), max_length)
     eval_set = _Encoded(engine.tokenizer, held[text], held[label].map(ids), max_length) if len(held) else None
@@ -471,7 +472,7 @@ def finetune_mlm(engine: Engine, texts, epochs: float = 1, learning_rate: float 
     _check_numbers(epochs, learning_rate, batch_size, max_length, 0)
     transformers.set_seed(seed)
     with quiet_transformers(transformers):  # the masked-LM part of any checkpoint with that head
-        model = transformers.AutoModelForMaskedLM.from_pretrained(engine.source, use_safetensors=True)
+        model = transformers.AutoModelForMaskedLM.from_pretrained(engine.source, use_safetensors=True).float()
     state = state or TrainingState()
     data = _Encoded(engine.tokenizer, frame["text"], None, max_length)
     steps = math.ceil(len(data) / batch_size) * epochs
