@@ -1,0 +1,35 @@
+"""The dashboard: every panel in tabs sharing one engine, with a static fallback."""
+
+import bert_nb
+from bert_nb.widgets import AttentionPanel, Dashboard, FinetunePanel, MaskPanel, SimilarityPanel, TokenizePanel
+
+
+def test_dashboard_tabs_share_the_engine(minilm):
+    board = bert_nb.dashboard(minilm)
+    assert isinstance(board, Dashboard)
+    assert [board.tabs.get_title(i) for i in range(5)] == ["tokenize", "mask", "similarity", "attention", "finetune"]
+    kinds = [type(p) for p in board.tabs.children]
+    assert kinds == [TokenizePanel, MaskPanel, SimilarityPanel, AttentionPanel, FinetunePanel]
+    shared = [board.panels[n].engine for n in ("tokenize", "similarity", "attention", "finetune")]
+    assert all(e is minilm for e in shared)
+    assert board.panels["mask"].engine.name == "default-mlm"  # the default model has no masked-LM head
+    assert "default" in board.status.value and "cpu" in board.status.value and "encoder only" in board.status.value
+
+
+def test_static_fallback_for_saved_notebooks(minilm):
+    board = bert_nb.dashboard(minilm)
+    bundle = board._repr_mimebundle_()
+    assert bundle["text/plain"] == "Dashboard(model=default, panels=tokenize, mask, similarity, attention, finetune)"
+    assert "bert_nb dashboard on default" in bundle["text/html"]
+    panel = board.panels["tokenize"]
+    panel.text.value = "<script>x</script>"
+    panel.button.click()
+    html = panel._repr_mimebundle_()["text/html"]
+    assert "    assert "&lt;script&gt;" in html and "<script>" not in htmllt; | script |     assert "&lt;script&gt;" in html and "<script>" not in htmlgt;" in html and "<script>" not in html
+    assert "application/vnd.jupyter.widget-view+json" in panel._repr_mimebundle_()
+
+
+def test_panel_all_magic(shell):
+    shell.run_cell("%bert load default --device cpu")
+    board = shell.run_cell("%bert panel all")
+    assert isinstance(board, Dashboard) and board.engine.name == "default"
