@@ -6,7 +6,7 @@ OUTDIR ?= build
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test lab bench notebooks clean
+.PHONY: setup demo test lab bench notebooks browser-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ bench: setup
 notebooks: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
 	$(BIN)/python tools/strip_widget_state.py
+
+# every notebook run in real JupyterLab + headless Debian chromium (no browser download); about 4 minutes
+browser-test: setup
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+	$(BIN)/pip install -q playwright "jupyterlab>=4"
+	$(BIN)/python tools/browser_check.py
+	@echo "screenshots: $(abspath $(OUTDIR))/screenshots, report: $(abspath $(OUTDIR))/browser_check.json"
 
 clean:
 	rm -rf $(VENV) $(OUTDIR) *.egg-info

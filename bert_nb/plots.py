@@ -48,7 +48,7 @@ def token_table(tokens, *, title: str | None = None, height: int | None = None,
         height=height or min(120 + 26 * n, 700), width=width, template=template,
         margin=dict(l=10, r=10, t=50, b=10),
     )
-    return fig
+    return _tidy(fig)
 
 
 _MAX_MASK_PANELS = 5
@@ -79,7 +79,7 @@ def mask_bar(predictions, *, title: str | None = None, height: int | None = None
         showlegend=False, height=height or 140 + 190 * len(masks), width=width, template=template,
         margin=dict(l=10, r=10, t=70, b=40),
     )
-    return fig
+    return _tidy(fig)
 
 
 def nsp_bar(results, *, title: str | None = None, height: int | None = None,
@@ -102,6 +102,13 @@ def nsp_bar(results, *, title: str | None = None, height: int | None = None,
     fig.update_layout(title=dict(text=esc(title) if title else "Next-sentence prediction"),
                       height=height or 120 + 40 * len(items), width=width, template=template,
                       margin=dict(l=10, r=10, t=50, b=40))
+    return _tidy(fig)
+
+
+def _tidy(fig):
+    """Let every axis grow its margin to fit its labels (the layouts use small fixed margins)."""
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -130,7 +137,7 @@ def similarity_heatmap(sim, *, title: str | None = None, height: int | None = No
     fig.update_layout(title=dict(text=esc(title) if title else f"Cosine similarity ({esc(sim.pooling)} pooling)"),
                       height=height or min(200 + 34 * side, 800), width=width, template=template,
                       margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+    return _tidy(fig)
 
 
 def projection_scatter(proj, *, title: str | None = None, height: int | None = None,
@@ -160,7 +167,7 @@ def projection_scatter(proj, *, title: str | None = None, height: int | None = N
     fig.update_layout(title=dict(text=esc(title) if title else f"{proj.method.upper()} projection"),
                       showlegend=proj.groups is not None, height=height or 520, width=width,
                       template=template, margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+    return _tidy(fig)
 
 
 def search_table(hits, *, title: str | None = None, height: int | None = None,
@@ -179,7 +186,7 @@ def search_table(hits, *, title: str | None = None, height: int | None = None,
     fig.update_layout(title=dict(text=esc(title) if title else "Semantic search"),
                       height=height or min(120 + 30 * len(hits), 700), width=width, template=template,
                       margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+    return _tidy(fig)
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -259,7 +266,7 @@ def attention_heatmap(att, layer: int = -1, head: int | None = None, *, hide_spe
         margin=dict(l=10, r=10, t=60, b=10),
     )
     fig.update_xaxes(tickangle=-60, row=1, col=1) if preds is not None and preds.masks else fig.update_xaxes(tickangle=-60)
-    return fig
+    return _tidy(fig)
 
 
 def attention_grid(att, *, hide_special: bool = False, max_tokens: int = _GRID_MAX, title: str | None = None,
@@ -288,7 +295,7 @@ def attention_grid(att, *, hide_special: bool = False, max_tokens: int = _GRID_M
     fig.update_layout(title=dict(text=esc(title) if title else f"All {L} layers x {H} heads{note}"),
                       height=height or 90 + 80 * L, width=width, template=template,
                       margin=dict(l=10, r=30, t=70, b=10))
-    return fig
+    return _tidy(fig)
 
 
 def token_focus(focused, *, title: str | None = None, height: int | None = None,
@@ -309,7 +316,7 @@ def token_focus(focused, *, title: str | None = None, height: int | None = None,
     fig.update_layout(title=dict(text=esc(title) if title else f"Where '{esc(focused.token)}' (position {focused.position}) looks"),
                       height=height or min(200 + 12 * L * H, 1000), width=width, template=template,
                       margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+    return _tidy(fig)
 
 
 def attention_figure(att, **kwargs):
@@ -346,7 +353,7 @@ def loss_curve(history, epochs=None, *, title: str | None = None, height: int | 
         legend=dict(orientation="h", y=-0.2), height=height or 380, width=width, template=template,
         margin=dict(l=10, r=10, t=50, b=10),
     )
-    return fig
+    return _tidy(fig)
 
 
 def confusion_matrix(matrix, labels, *, title: str | None = None, height: int | None = None,
@@ -362,7 +369,7 @@ def confusion_matrix(matrix, labels, *, title: str | None = None, height: int | 
     fig.update_layout(title=dict(text=esc(title) if title else "Confusion matrix"),
                       height=height or 160 + 50 * len(names), width=width or 200 + 60 * len(names),
                       template=template, margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+    return _tidy(fig)
 
 
 def finetune_figure(finetuned, **kwargs):
