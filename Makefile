@@ -48,11 +48,12 @@ notebooks: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
 	$(BIN)/python tools/strip_widget_state.py
 
-# every notebook run in real JupyterLab + headless Debian chromium (no browser download); about 4 minutes
+# every notebook run in real JupyterLab, then in Notebook 7, in headless Debian chromium (no browser download); about 7 minutes
 browser-test: setup
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
-	$(BIN)/pip install -q playwright "jupyterlab>=4"
+	$(BIN)/pip install -q playwright "jupyterlab>=4" "notebook>=7"
 	$(BIN)/python tools/browser_check.py
+	$(BIN)/python tools/browser_check.py --ui notebook
 	@echo "screenshots: $(abspath $(OUTDIR))/screenshots, report: $(abspath $(OUTDIR))/browser_check.json"
 
 clean:

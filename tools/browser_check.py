@@ -37,7 +37,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_lab(folder: Path, port: int, token: str, settings: Path) -> subprocess.Popen:
+def _start_lab(folder: Path, port: int, token: str, settings: Path, ui: str = "lab") -> subprocess.Popen:
     settings.mkdir(parents=True, exist_ok=True)
     notes = settings / "@jupyterlab" / "apputils-extension"
     notes.mkdir(parents=True, exist_ok=True)
@@ -46,9 +46,9 @@ def _start_lab(folder: Path, port: int, token: str, settings: Path) -> subproces
     tracker.mkdir(parents=True, exist_ok=True)  # render every cell, not only the visible ones
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+    cmd = [sys.executable, "-m", "jupyterlab" if ui == "lab" else "notebook", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--allow-root"]
+           "--allow-root"] + (["--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"] if ui == "lab" else [])
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     for _ in range(120):
         try:
@@ -71,7 +71,8 @@ def _code_cells(path: Path) -> int:
 
 def _run_all(page, cells: int, timeout_s: float) -> bool:
     """Run All, then wait until every code cell shows an execution count and the kernel is idle."""
-    page.get_by_text("Idle", exact=False).last.wait_for(timeout=120_000)
+    page.get_by_text("Idle", exact=False).last.wait_for(state="attached", timeout=120_000)
+    time.sleep(2)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     deadline = time.time() + timeout_s
@@ -87,7 +88,10 @@ def _run_all(page, cells: int, timeout_s: float) -> bool:
 def check(notebook: Path, page, shots: Path, timeout_s: float, external: list[str]) -> dict:
     name = notebook.name
     before = len(external)
-    page.goto(f"{page.base}/lab/workspaces/{notebook.stem}/tree/{name}?reset&token={page.token}")
+    if page.ui == "lab":
+        page.goto(f"{page.base}/lab/workspaces/{notebook.stem}/tree/{name}?reset&token={page.token}")
+    else:  # Notebook 7, the classic one-document interface
+        page.goto(f"{page.base}/notebooks/{name}?token={page.token}")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=120_000)
     time.sleep(3)  # the kernel connects
@@ -104,7 +108,8 @@ def check(notebook: Path, page, shots: Path, timeout_s: float, external: list[st
     }
     if name.startswith("04_"):
         result["slider_changes_figure"] = _move_slider(page)
-    page.screenshot(path=str(shots / f"{notebook.stem}.png"), full_page=True)
+    suffix = "" if page.ui == "lab" else "-notebook7"
+    page.screenshot(path=str(shots / f"{notebook.stem}{suffix}.png"), full_page=True)
     result["external_requests"] = external[before:]
     result["ok"] = (finished and not result["widget_errors"] and not result["cell_errors"]
                     and result["plots_rendered"] >= result["plots_expected"] and not result["external_requests"]
@@ -113,15 +118,16 @@ def check(notebook: Path, page, shots: Path, timeout_s: float, external: list[st
 
 
 def _move_slider(page) -> bool:
-    """Press → on the AttentionPanel's layer slider; its figure's title must change."""
+    """Click the AttentionPanel's layer slider track; its figure's title must change."""
     slider = page.locator(".widget-slider", has_text="Layer").last
     if not slider.count():
         return False
     slider.scroll_into_view_if_needed()
     plot = slider.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]").locator(".js-plotly-plot").last
     title = plot.locator(".gtitle").text_content(timeout=10_000)
-    slider.locator(".noUi-handle").focus()
-    page.keyboard.press("ArrowRight")
+    track = slider.locator(".noUi-target").first
+    box = track.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)  # a click on the track
     for _ in range(20):
         time.sleep(0.5)
         if plot.locator(".gtitle").text_content() != title:
@@ -135,6 +141,8 @@ def main(argv=None) -> int:
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
     ap.add_argument("--out", default=str(ROOT / "build"))
+    ap.add_argument("--ui", choices=["lab", "notebook"], default="lab",
+                    help="JupyterLab, or the classic-style Notebook 7 interface")
     args = ap.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -147,7 +155,7 @@ def main(argv=None) -> int:
     for src in sources:
         shutil.copy(src, work / src.name)
     port, token = _free_port(), secrets.token_hex(16)
-    lab = _start_lab(work, port, token, work / ".settings")
+    lab = _start_lab(work, port, token, work / ".settings", args.ui)
     results, started = [], time.time()
     external: list[str] = []
     try:
@@ -165,7 +173,7 @@ def main(argv=None) -> int:
             context.route("**/*", guard)
             for nb in sources:
                 page = context.new_page()  # one page and one workspace per notebook
-                page.base, page.token = f"http://127.0.0.1:{port}", token
+                page.base, page.token, page.ui = f"http://127.0.0.1:{port}", token, args.ui
                 t0 = time.time()
                 result = check(work / nb.name, page, shots, args.timeout, external)
                 page.close()
@@ -178,7 +186,8 @@ def main(argv=None) -> int:
         lab.wait(timeout=30)
     report = {"seconds": round(time.time() - started, 1), "results": results,
               "ok": all(r["ok"] for r in results)}
-    (out / "browser_check.json").write_text(json.dumps(report, indent=2))
+    report["ui"] = args.ui
+    (out / f"browser_check{'' if args.ui == 'lab' else '_notebook7'}.json").write_text(json.dumps(report, indent=2))
     print(f"{'OK' if report['ok'] else 'FAILED'}: {len(results)} notebooks in {report['seconds']} s; "
           f"screenshots in {shots}")
     return 0 if report["ok"] else 1
