@@ -238,3 +238,13 @@ def test_same_seed_same_model(tiny_vocab_engine, toy):
     first, second = (r.history.filter(["step", "loss", "learning_rate"]) for r in runs)
     assert first.equals(second)
     assert runs[0].metrics["accuracy"].tolist() == runs[1].metrics["accuracy"].tolist()
+
+
+def test_export_script_runs_under_accelerate_launch(clf, tmp_path):
+    """Two CPU processes (distributed data parallel), as `accelerate launch` runs it on several GPUs."""
+    script = clf.export_script(tmp_path / "job" / "train.py")
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", script, "--epochs", "1", "--output", str(tmp_path / "out")]
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "out" / "model.safetensors").is_file()
