@@ -71,7 +71,9 @@ def _code_cells(path: Path) -> int:
 
 def _run_all(page, cells: int, timeout_s: float) -> bool:
     """Run All, then wait until every code cell shows an execution count and the kernel is idle."""
-    page.get_by_text("Idle", exact=False).last.wait_for(state="attached", timeout=120_000)
+    # JupyterLab shows "Idle" in its status bar; Notebook 7 keeps it in a hidden label
+    page.get_by_text("Idle", exact=False).last.wait_for(state="visible" if page.ui == "lab" else "attached",
+                                                         timeout=120_000)
     time.sleep(2)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
