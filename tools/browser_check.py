@@ -90,6 +90,7 @@ def _run_all(page, cells: int, timeout_s: float) -> bool:
 def check(notebook: Path, page, shots: Path, timeout_s: float, external: list[str]) -> dict:
     name = notebook.name
     before = len(external)
+    expected = _expected_plots(notebook)  # before JupyterLab autosaves the copy mid-run
     if page.ui == "lab":
         page.goto(f"{page.base}/lab/workspaces/{notebook.stem}/tree/{name}?reset&token={page.token}")
     else:  # Notebook 7, the classic one-document interface
@@ -106,7 +107,7 @@ def check(notebook: Path, page, shots: Path, timeout_s: float, external: list[st
                                     has_text="Traceback").count(),
         "plots_rendered": page.locator(".js-plotly-plot").count(),
         "plot_svgs": page.locator(".js-plotly-plot svg.main-svg").count(),
-        "plots_expected": _expected_plots(notebook),
+        "plots_expected": expected,
     }
     if name.startswith("04_"):
         result["slider_changes_figure"] = _move_slider(page)
