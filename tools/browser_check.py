@@ -61,6 +61,7 @@ def _start_lab(folder: Path, port: int, token: str, settings: Path, ui: str = "l
 
 
 def _expected_plots(path: Path) -> int:
+    """Plotly figures among the stored outputs of the committed notebook."""
     nb = json.loads(path.read_text())
     return sum(1 for c in nb["cells"] for o in c.get("outputs", []) if PLOTLY in o.get("data", {}))
 
@@ -70,16 +71,23 @@ def _code_cells(path: Path) -> int:
 
 
 def _run_all(page, cells: int, timeout_s: float) -> bool:
-    """Run All, then wait until every code cell shows an execution count and the kernel is idle."""
+    """Run All, then wait until every code cell shows an execution count and none is running.
+
+    A Run All issued while the kernel is still connecting can be dropped; when no cell
+    has started 30 s later, it is issued again (three tries).
+    """
     # JupyterLab shows "Idle" in its status bar; Notebook 7 keeps it in a hidden label
     page.get_by_text("Idle", exact=False).last.wait_for(state="visible" if page.ui == "lab" else "attached",
                                                          timeout=120_000)
     time.sleep(2)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    deadline = time.time() + timeout_s
+    deadline, tries, issued = time.time() + timeout_s, 0, 0.0
     while time.time() < deadline:
         prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_text_contents()
+        started = [p for p in prompts if "*" in p or p.strip().strip(":").strip("[]").isdigit()]
+        if not started and tries < 3 and time.time() - issued > 30:
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            tries, issued = tries + 1, time.time()
         done = sum(1 for p in prompts if p.strip().strip(":").strip("[]").isdigit())
         if done >= cells and not any("*" in p for p in prompts):
             return True
@@ -87,10 +95,18 @@ def _run_all(page, cells: int, timeout_s: float) -> bool:
     return False
 
 
-def check(notebook: Path, page, shots: Path, timeout_s: float, external: list[str]) -> dict:
+def _blank_copy(src: Path, dst: Path) -> None:
+    """Copy a notebook without outputs or execution counts, so only this run's results are seen."""
+    nb = json.loads(src.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    dst.write_text(json.dumps(nb))
+
+
+def check(notebook: Path, expected: int, page, shots: Path, timeout_s: float, external: list[str]) -> dict:
     name = notebook.name
     before = len(external)
-    expected = _expected_plots(notebook)  # before JupyterLab autosaves the copy mid-run
     if page.ui == "lab":
         page.goto(f"{page.base}/lab/workspaces/{notebook.stem}/tree/{name}?reset&token={page.token}")
     else:  # Notebook 7, the classic one-document interface
@@ -156,7 +172,7 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bert_nb-browser-"))
     sources = [Path(p) for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     for src in sources:
-        shutil.copy(src, work / src.name)
+        _blank_copy(src, work / src.name)
     port, token = _free_port(), secrets.token_hex(16)
     lab = _start_lab(work, port, token, work / ".settings", args.ui)
     results, started = [], time.time()
@@ -178,11 +194,11 @@ def main(argv=None) -> int:
                 page = context.new_page()  # one page and one workspace per notebook
                 page.base, page.token, page.ui = f"http://127.0.0.1:{port}", token, args.ui
                 t0 = time.time()
-                result = check(work / nb.name, page, shots, args.timeout, external)
+                result = check(work / nb.name, _expected_plots(nb), page, shots, args.timeout, external)
                 page.close()
                 result["seconds"] = round(time.time() - t0, 1)
                 results.append(result)
-                print(json.dumps(result))
+                print(json.dumps(result), flush=True)
             browser.close()
     finally:
         lab.terminate()
