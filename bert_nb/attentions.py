@@ -15,7 +15,8 @@ import contextlib
 from dataclasses import dataclass, field, replace
 
 from .errors import BertNbError
-from .tokens import _check_text
+from .mask import typed_masks
+from .tokens import _check_text, _segments
 
 __all__ = ["Attention", "AttentionSlice", "attention", "select", "focus", "Focus", "recompute",
            "Recomputed", "DIRECTIONS"]
@@ -116,8 +117,7 @@ def attention(engine, text: str, pair: str | None = None, max_length: int | None
         _check_text(pair, "second text")
     tok = engine.tokenizer
     limit = max_length or engine.max_length
-    if MASK_USER in text and tok.mask_token and tok.mask_token != MASK_USER:
-        text = text.replace(MASK_USER, tok.mask_token)
+    text = typed_masks(tok, text)
     enc = tok(text, pair, truncation=True, max_length=limit, return_tensors="pt",
               return_special_tokens_mask=True)
     added = [bool(x) for x in enc.pop("special_tokens_mask")[0].tolist()]
@@ -128,14 +128,10 @@ def attention(engine, text: str, pair: str | None = None, max_length: int | None
         out = engine.forward(dict(enc), model=model, output_attentions=True)
     weights = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # (L, H, T, T)
     predictions = _predictions(engine, out, text, ids) if model is engine.model and has_mask else None
-    seq = enc.sequence_ids() if hasattr(enc, "sequence_ids") else None
-    segments = _segments(seq, len(ids))
+    segments = _segments(enc, len(ids))
     return Attention(weights=weights, tokens=tuple(tok.convert_ids_to_tokens(ids.tolist())),
                      segments=tuple(segments), special=tuple(added), text=text, pair=pair,
                      model=engine.name, predictions=predictions)
-
-
-MASK_USER = "[MASK]"
 
 
 @contextlib.contextmanager
@@ -158,29 +154,15 @@ def _eager(model):
             model.config._attn_implementation = before
 
 
-def _segments(seq, n: int) -> list[int]:
-    out, current = [], 0
-    for s in seq or [0] * n:
-        if s is not None:
-            current = s
-        out.append(int(current))
-    return out
-
-
 def _predictions(engine, out, text, ids):
     """Fill-mask predictions from the logits of the same forward pass."""
-    from .mask import MaskPredictions, _candidate, model_note
+    from .mask import MaskPredictions, _top_candidates, model_note
 
     tok = engine.tokenizer
     positions = (ids == tok.mask_token_id).nonzero().flatten().tolist()
     logits = out.logits if hasattr(out, "logits") else out.prediction_logits
     probs = logits[0, positions].float().softmax(-1).cpu()
-    top = probs.topk(5, dim=-1)
-    ids_cpu = ids.cpu()
-    masks = tuple(
-        tuple(_candidate(tok, ids_cpu, positions, m, int(i), float(s))
-              for s, i in zip(top.values[m].tolist(), top.indices[m].tolist()))
-        for m in range(len(positions)))
+    masks = _top_candidates(tok, ids.cpu(), positions, probs, 5)
     return MaskPredictions(text=text, masks=masks, model=engine.name, note=model_note(engine))
 
 

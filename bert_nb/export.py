@@ -118,7 +118,7 @@ def write_script(finetuned, path: Path) -> str:
     train, held = finetuned._data
     cfg = dict(finetuned.training_config)
     cfg["label_names"] = [str(n) for n in finetuned.label_names]
-    base_name = finetuned.name.split("+")[0]
+    base_name = finetuned.base_name
     if base_name in PACKAGED:
         cfg["packaged"] = [PACKAGED[base_name].package, PACKAGED[base_name].folder]
     train_csv, eval_csv = f"{path.stem}_train.csv", f"{path.stem}_eval.csv"

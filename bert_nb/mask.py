@@ -135,12 +135,7 @@ def fill_mask(engine, text: str, top_k: int = 5, targets: Sequence[str] | str | 
     if target_list:
         masks = _score_targets(engine, model, text, enc, positions, probs, target_list, top_k)
     else:
-        top = probs.topk(min(top_k, probs.shape[-1]), dim=-1)
-        masks = tuple(
-            tuple(_candidate(tok, enc["input_ids"][0], positions, m, int(i), float(s))
-                  for s, i in zip(top.values[m].tolist(), top.indices[m].tolist()))
-            for m in range(len(positions))
-        )
+        masks = _top_candidates(tok, enc["input_ids"][0], positions, probs, top_k)
     filling = _joint(engine, model, enc, positions) if joint and positions else None
     notes = [n for n in (_lost_note(lost, len(positions)), model_note(engine)) if n]
     return MaskPredictions(text=text, masks=masks, joint=filling,
@@ -148,12 +143,17 @@ def fill_mask(engine, text: str, top_k: int = 5, targets: Sequence[str] | str | 
                            model=engine.name, note=" ".join(notes) or None)
 
 
+def typed_masks(tokenizer, text: str) -> str:
+    """The text with each typed ``[MASK]`` written as the model's own mask token (``<mask>`` for RoBERTa)."""
+    mask = tokenizer.mask_token
+    return text.replace(MASK, mask) if mask and mask != MASK else text
+
+
 def _normalise_masks(engine, text: str) -> str:
     mask = engine.tokenizer.mask_token
     if mask is None:
         raise BertNbError(f"The tokenizer of '{engine.name}' has no mask token; load a masked-LM such as 'default-mlm'.")
-    if mask != MASK:
-        text = text.replace(MASK, mask)
+    text = typed_masks(engine.tokenizer, text)
     if mask not in text:
         raise BertNbError(f"No {MASK} in the text; write {MASK} where a word is missing, "
                           f"for example 'Paris is the {MASK} of France.'")
@@ -203,11 +203,13 @@ def _position_logits(engine, model, batch, positions):
 
 def _mlm_head(model):
     """The module mapping hidden states to vocabulary logits, where the model has one."""
+    import torch
+
     cls = getattr(model, "cls", None)  # BERT: BertOnlyMLMHead / BertPreTrainingHeads
     if cls is not None and hasattr(cls, "predictions"):
         return cls.predictions
     for name in ("lm_head", "predictions"):  # RoBERTa family, ALBERT
-        if isinstance(getattr(model, name, None), __import__("torch").nn.Module):
+        if isinstance(getattr(model, name, None), torch.nn.Module):
             return getattr(model, name)
     return None
 
@@ -215,6 +217,16 @@ def _mlm_head(model):
 def _logits(engine, model, enc):
     out = engine.forward(dict(enc), model=model)
     return out.logits if hasattr(out, "logits") else out.prediction_logits
+
+
+def _top_candidates(tok, ids, positions, probs, top_k: int):
+    """The ``top_k`` fillers of every mask from its (M, V) probabilities."""
+    top = probs.topk(min(top_k, probs.shape[-1]), dim=-1)
+    return tuple(
+        tuple(_candidate(tok, ids, positions, m, int(i), float(s))
+              for s, i in zip(top.values[m].tolist(), top.indices[m].tolist()))
+        for m in range(len(positions))
+    )
 
 
 def _candidate(tok, ids, positions, m, token_id, score) -> MaskCandidate:

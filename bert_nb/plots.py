@@ -251,6 +251,7 @@ def attention_heatmap(att, layer: int = -1, head: int | None = None, *, hide_spe
         fig = make_subplots(rows=1, cols=2, column_widths=[0.72, 0.28], horizontal_spacing=0.12,
                             subplot_titles=[esc(s.title), "fillers for the first [MASK]"])
         fig.add_trace(heat, row=1, col=1)
+        fig.update_xaxes(tickangle=-60, row=1, col=1)
         cands = list(reversed(preds.masks[0]))
         fig.add_trace(go.Bar(x=[c.score for c in cands], y=[esc(c.token_str) for c in cands], orientation="h",
                              marker_color="#5c6bc0", hovertemplate="%{y}: %{x:.4f}<extra></extra>"), row=1, col=2)
@@ -259,13 +260,13 @@ def attention_heatmap(att, layer: int = -1, head: int | None = None, *, hide_spe
     else:
         fig = go.Figure(heat)
         fig.update_yaxes(autorange="reversed")
+        fig.update_xaxes(tickangle=-60)
     side = max(len(rows), len(cols))
     fig.update_layout(
         title=dict(text=esc(title) if title else f"Attention: {esc(s.title)}{note}"),
         height=height or min(max(320, 160 + 18 * side), 900), width=width, template=template,
         margin=dict(l=10, r=10, t=60, b=10),
     )
-    fig.update_xaxes(tickangle=-60, row=1, col=1) if preds is not None and preds.masks else fig.update_xaxes(tickangle=-60)
     return _tidy(fig)
 
 

@@ -217,8 +217,8 @@ class FineTuned(Engine):
     """A fine-tuned classifier: an :class:`Engine` with its history, metrics and label names."""
 
     def __init__(self, base: Engine, model, state: TrainingState, label_names, config: dict, data=None):
-        super().__init__(f"{base.name.split('+')[0]}+finetuned", base.source, base.tokenizer, model, base.device,
-                         base.dtype)
+        self.base_name = getattr(base, "base_name", base.name)  # the pre-trained model it started from
+        super().__init__(f"{self.base_name}+finetuned", base.source, base.tokenizer, model, base.device, base.dtype)
         self.state = state
         self.label_names = list(label_names)
         self.training_config = config

@@ -122,6 +122,14 @@ class TestingShell:
         result.raise_error()
         return result.result
 
+    def usage_error(self, source: str) -> str:
+        """Run a cell that must fail with a UsageError; its message."""
+        from IPython.core.error import UsageError
+
+        with pytest.raises(UsageError) as err:
+            self.run_cell(source)
+        return str(err.value)
+
     def __getattr__(self, name):
         return getattr(self.ip, name)
 

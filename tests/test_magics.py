@@ -19,12 +19,6 @@ def sh(shell, tiny_path):
     magics.model, magics.device, magics.dtype = saved
 
 
-def _usage(shell, source) -> str:
-    with pytest.raises(UsageError) as err:
-        shell.run_cell(source)
-    return str(err.value)
-
-
 def test_help_lists_every_subcommand(sh, capsys):
     assert sh.run_cell("%bert --help") is None
     out = capsys.readouterr().out
@@ -106,13 +100,13 @@ def test_results_display_as_escaped_html_and_text(sh):
     ("%%bert\ntext", "Name a subcommand"),
 ])
 def test_mistakes_are_one_sentence_usage_errors(sh, source, phrase):
-    message = _usage(sh, source)
+    message = sh.usage_error(source)
     assert phrase in message
     assert "\n" not in message and "Traceback" not in message
 
 
 def test_missing_model_is_a_usage_error_and_kernel_lives(sh):
-    message = _usage(sh, "%bert load some-org/not-cached-bert")
+    message = sh.usage_error("%bert load some-org/not-cached-bert")
     assert "'default' or 'default-mlm'" in message
     assert sh.run_cell("1 + 1") == 2
 
