@@ -218,8 +218,9 @@ def _blocks(matrix, rows, cols, limit):
     re, ce = edges(len(rows)), edges(len(cols))
     if len(re) - 1 == len(rows) and len(ce) - 1 == len(cols):
         return matrix, rows, cols, ""
-    out = np.array([[matrix[a:b, c:d].sum(axis=1).mean() for c, d in zip(ce[:-1], ce[1:])]
-                    for a, b in zip(re[:-1], re[1:])])
+    matrix = np.asarray(matrix, dtype=np.float64)
+    summed = np.add.reduceat(np.add.reduceat(matrix, re[:-1], axis=0), ce[:-1], axis=1)
+    out = summed / np.diff(re)[:, None]
 
     def label(names, e):
         return [names[a] if b - a == 1 else f"{names[a]} … {names[b - 1]}" for a, b in zip(e[:-1], e[1:])]

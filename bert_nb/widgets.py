@@ -210,26 +210,29 @@ class AttentionPanel(_Panel):
         return result
 
     def redraw(self) -> None:
-        """Re-slice the stored weights for the controls and update the figure in place."""
+        """Re-slice the stored weights for the controls and update the figure in place.
+
+        The figure comes from the same builders as ``%bert attention`` (so inputs over 256
+        pieces are block-averaged); only its heatmap trace and title go to the FigureWidget.
+        """
         if self.result is None:
             return
-        from .attentions import focus, select
+        from .attentions import focus
+        from .plots import attention_heatmap, token_focus
 
         self.head.disabled = self.average.value
         if self.token.value >= 0:
-            f = focus(self.result, int(self.token.value))
-            L, H, T = f.weights.shape
-            z, x = f.weights.reshape(L * H, T), [esc(f"{t} {i}") for i, t in enumerate(f.tokens)]
-            y, title = [f"L{l} H{h}" for l in range(L) for h in range(H)], f"where '{esc(f.token)}' looks, every layer and head"
+            built = token_focus(focus(self.result, int(self.token.value)))
         else:
-            s = select(self.result, layer=self.layer.value, head=None if self.average.value else self.head.value,
-                       hide_special=self.hide_special.value)
-            z, x, y, title = s.matrix, [esc(c) for c in s.columns], [esc(r) for r in s.rows], esc(s.title)
+            built = attention_heatmap(self.result, self.layer.value,
+                                      None if self.average.value else self.head.value,
+                                      hide_special=self.hide_special.value)
+        heat = built.data[0]
         with self.figure.batch_update():
             trace = self.figure.data[0]
-            trace.z, trace.x, trace.y = z, x, y
-            self.figure.layout.title.text = title
-            self.figure.layout.height = min(max(320, 160 + 18 * len(y)), 900)
+            trace.z, trace.x, trace.y, trace.hovertemplate = heat.z, heat.x, heat.y, heat.hovertemplate
+            self.figure.layout.title.text = built.layout.title.text
+            self.figure.layout.height = built.layout.height
         preds = self.result.predictions
         self._say(preds.to_text().splitlines()[0] if preds is not None else f"{len(self.result.tokens)} pieces")
 
