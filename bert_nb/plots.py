@@ -351,7 +351,9 @@ def loss_curve(history, epochs=None, *, title: str | None = None, height: int | 
                                  mode="lines+markers", yaxis="y2", line=dict(color=color, dash="dot")))
     fig.update_layout(
         title=dict(text=esc(title) if title else "Training"), xaxis_title="step", yaxis_title="loss",
-        yaxis2=dict(title="accuracy / F1", overlaying="y", side="right", range=[0, 1]),
+        # fixed 0.2 steps: an overlaying axis otherwise copies the loss axis's tick positions (0.192, 0.405, ...)
+        yaxis2=dict(title="accuracy / F1", overlaying="y", side="right", range=[0, 1], tickmode="linear",
+                    tick0=0, dtick=0.2, showgrid=False),
         legend=dict(orientation="h", y=-0.2), height=height or 380, width=width, template=template,
         margin=dict(l=10, r=10, t=50, b=10),
     )

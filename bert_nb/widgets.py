@@ -133,7 +133,8 @@ class SimilarityPanel(_Panel):
         self.texts = widgets.Textarea(value=texts, description="Texts", rows=6, layout=widgets.Layout(width="95%"))
         self.pooling = widgets.Dropdown(options=["mean", "cls", "max"], value=pooling if pooling != "word" else "mean",
                                         description="Pooling")
-        self.word_mode = widgets.Checkbox(value=pooling == "word", description="word mode: compare the [bracketed] word")
+        self.word_mode = widgets.Checkbox(value=pooling == "word", description="word mode: compare the [bracketed] word",
+                                          indent=False, layout=widgets.Layout(width="auto"))
         self.button = widgets.Button(description="Compare", button_style="primary")
         self.figure = go.FigureWidget()
         self.button.on_click(lambda _: self.compare())
@@ -180,8 +181,8 @@ class AttentionPanel(_Panel):
         self.hide_special = widgets.Checkbox(value=False, description="hide [CLS]/[SEP]")
         self.token = widgets.Dropdown(options=[("(none)", -1)], value=-1, description="Follow")
         self.figure = go.FigureWidget(go.Heatmap(z=[[0]], colorscale="Blues", zmin=0))
-        self.figure.update_yaxes(autorange="reversed")
-        self.figure.update_xaxes(tickangle=-60)
+        self.figure.update_yaxes(autorange="reversed", automargin=True)
+        self.figure.update_xaxes(tickangle=-60, automargin=True)  # the builders' small margins grow to fit labels
         self.button.on_click(lambda _: self.run())
         for control in (self.layer, self.head, self.average, self.hide_special, self.token):
             control.observe(lambda _: self.redraw(), names="value")
@@ -232,7 +233,7 @@ class AttentionPanel(_Panel):
             trace = self.figure.data[0]
             trace.z, trace.x, trace.y, trace.hovertemplate = heat.z, heat.x, heat.y, heat.hovertemplate
             self.figure.layout.title.text = built.layout.title.text
-            self.figure.layout.height = built.layout.height
+            self.figure.layout.height, self.figure.layout.margin = built.layout.height, built.layout.margin
         preds = self.result.predictions
         self._say(preds.to_text().splitlines()[0] if preds is not None else f"{len(self.result.tokens)} pieces")
 
@@ -256,6 +257,8 @@ class LiveTraining(widgets.VBox):
         self._time = time.perf_counter
         self.state = state or TrainingState()
         self.figure = go.FigureWidget(loss_curve([], []))
+        self.figure.add_annotation(text="the loss appears here at the first log", showarrow=False, xref="paper",
+                                   yref="paper", x=0.5, y=0.5, font=dict(color="#888", size=14))
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="steps")
         self.label = widgets.HTML()
         self.stop = widgets.Button(description="Stop", button_style="warning",
@@ -306,6 +309,8 @@ class LiveTraining(widgets.VBox):
             self.figure.data[1].x, self.figure.data[1].y = [r["step"] for r in e], [r.get("loss") for r in e]
             for trace, key in ((self.figure.data[2], "accuracy"), (self.figure.data[3], "f1")):
                 trace.x, trace.y = [r["step"] for r in e], [r.get(key) for r in e]
+            if (h or e) and self.figure.layout.annotations:
+                self.figure.layout.annotations = ()
 
     def __repr__(self) -> str:
         return f"LiveTraining(step {self.state.step} of {self.state.total_steps})"
@@ -329,7 +334,8 @@ class FinetunePanel(_Panel):
         self.data, self.text_column, self.label_column = data, text, label
         self.preview = widgets.HTML(self._preview())
         self.epochs = widgets.BoundedFloatText(value=2, min=0.1, max=50, step=1, description="epochs")
-        self.learning_rate = widgets.FloatLogSlider(value=1e-4, base=10, min=-6, max=-3, description="learning rate")
+        self.learning_rate = widgets.FloatLogSlider(value=1e-4, base=10, min=-6, max=-3, description="learning rate",
+                                                    style={"description_width": "initial"})
         self.batch_size = widgets.Dropdown(options=[8, 16, 32, 64], value=16, description="batch size")
         self.max_length = widgets.Dropdown(options=[32, 64, 128, 256], value=64, description="max length")
         self.start_button = widgets.Button(description="Start", button_style="primary")
@@ -337,10 +343,12 @@ class FinetunePanel(_Panel):
         self.live = LiveTraining()
         self.metrics = widgets.HTML()
         self.confusion = go.FigureWidget()
+        # hidden until a run has a confusion matrix: an empty figure is a large blank box
+        self._confusion_box = widgets.Box([self.confusion], layout=widgets.Layout(display="none"))
         self._thread = None
         self.children = [self.preview, widgets.HBox([self.epochs, self.learning_rate]),
                          widgets.HBox([self.batch_size, self.max_length, self.start_button]),
-                         self.live, self.metrics, self.confusion, self.status]
+                         self.live, self.metrics, self._confusion_box, self.status]
 
     def _preview(self) -> str:
         counts = self.data[self.label_column].value_counts() if self.label_column in self.data else {}
@@ -385,6 +393,7 @@ class FinetunePanel(_Panel):
         self.metrics.value = finetune_html(self.result)
         if self.result.confusion is not None:
             _refresh(self.confusion, confusion_matrix(self.result.confusion, self.result.label_names))
+            self._confusion_box.layout.display = None
         stopped = self.result.stopped_early
         self._say(f"stopped at step {stopped['step']}; the model so far is in .result" if stopped
                   else "done; the model is in .result")

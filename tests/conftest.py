@@ -16,6 +16,8 @@ WORDS = ("the cat sat on mat dog ran fast it purred a an and is was hello world 
 
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
+    parser.addoption("--browser", action="store_true", default=False,
+                     help="also run the notebooks in JupyterLab in headless Chromium (tests marked browser)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -31,6 +33,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU; none on this machine"))
         if "slow" in item.keywords and not config.getoption("--runslow"):
             item.add_marker(pytest.mark.skip(reason="slow; run with --runslow"))
+        if "browser" in item.keywords and not config.getoption("--browser"):
+            item.add_marker(pytest.mark.skip(reason="real browser; run with --browser (make test does)"))
 
 
 def _vocab() -> list[str]:

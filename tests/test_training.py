@@ -195,9 +195,11 @@ def test_figures_and_html(clf):
 def test_live_view_updates_in_place(tiny_vocab_engine, toy):
     live = LiveTraining()
     figure = live.figure
+    assert "first log" in figure.layout.annotations[0].text  # a placeholder, not an empty frame
     finetune(tiny_vocab_engine, toy, epochs=1, batch_size=8, max_length=16, callbacks=[live.callback()], state=live.state)
     assert live.figure is figure and len(figure.data[0].x) >= 1 and len(figure.data[1].x) == 1
     assert live.progress.value == live.progress.max and live.label.value.startswith("done")
+    assert not figure.layout.annotations
 
 
 def test_finetune_magics(shell, tiny_vocab_engine):
@@ -225,12 +227,14 @@ def test_finetune_magics(shell, tiny_vocab_engine):
 def test_finetune_panel(tiny_vocab_engine, toy):
     panel = FinetunePanel(tiny_vocab_engine, data=toy)
     assert "48 examples" in panel.preview.value
+    assert panel._confusion_box.layout.display == "none"  # no blank figure before a run
     panel.epochs.value = 1
     panel.max_length.value = 32
     panel.start()
     result = panel.join(timeout=120)
     assert isinstance(result, FineTuned) and "done" in panel.status.value
     assert "accuracy" in panel.metrics.value and panel.confusion.data[0].type == "heatmap"
+    assert panel._confusion_box.layout.display is None
 
 
 def test_same_seed_same_model(tiny_vocab_engine, toy):

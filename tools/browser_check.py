@@ -3,7 +3,9 @@
 For each notebook: open it, Run All, wait for the kernel, then check that no widget failed to
 display, no cell raised, every Plotly figure rendered (plot SVGs counted against the figures
 the notebook produces), and that nothing was requested from outside 127.0.0.1. In
-04_attention, moving the AttentionPanel's layer slider must change its figure. Screenshots go
+every AttentionPanel, moving the layer slider must change its figure; in the dashboard, every
+tab must draw. Geometry is checked too: no widget drawn blank, no figure or widget wider than
+its cell, no Plotly label cut off, no figure taller than a screen. Screenshots go
 to build/screenshots/, a JSON report to build/browser_check.json.
 
 Needs Debian's chromium (`apt-get install chromium`) and `pip install playwright jupyterlab`;
@@ -125,20 +127,114 @@ def check(notebook: Path, expected: int, page, shots: Path, timeout_s: float, ex
         "plot_svgs": page.locator(".js-plotly-plot svg.main-svg").count(),
         "plots_expected": expected,
     }
-    if name.startswith("04_"):
-        result["slider_changes_figure"] = _move_slider(page)
     suffix = "" if page.ui == "lab" else "-notebook7"
+    result["layout"] = page.evaluate(LAYOUT_JS)
+    if page.locator(".jp-OutputArea-output .widget-slider:visible", has_text="Layer").count():  # an AttentionPanel
+        result["slider_changes_figure"] = _move_slider(page)
+    if page.locator(".jp-OutputArea-output .widget-tab").count():
+        result["dashboard_tabs"] = _dashboard_tabs(page, shots / f"{notebook.stem}{suffix}")
     page.screenshot(path=str(shots / f"{notebook.stem}{suffix}.png"), full_page=True)
+    _output_shots(page, shots / f"{notebook.stem}{suffix}")
     result["external_requests"] = external[before:]
-    result["ok"] = (finished and not result["widget_errors"] and not result["cell_errors"]
-                    and result["plots_rendered"] >= result["plots_expected"] and not result["external_requests"]
-                    and result.get("slider_changes_figure", True))
+    result["problems"] = _problems(result)
+    result["ok"] = not result["problems"]
     return result
+
+
+def _problems(result: dict) -> list[str]:
+    """What a user would see wrong, one line each; empty when the notebook passed."""
+    out = []
+    if not result["finished"]:
+        out.append("Run All did not finish")
+    if result["widget_errors"]:
+        out.append(f"{result['widget_errors']} 'Error displaying widget'")
+    if result["cell_errors"]:
+        out.append(f"{result['cell_errors']} cells raised")
+    if result["plots_rendered"] < result["plots_expected"]:
+        out.append(f"{result['plots_rendered']} of {result['plots_expected']} Plotly figures drew")
+    if result["external_requests"]:
+        out.append(f"requests left 127.0.0.1: {result['external_requests'][:3]}")
+    if result.get("slider_changes_figure") is False:
+        out.append("moving the attention layer slider did not change its figure")
+    for key, what in (("blank_widgets", "widgets drew blank"), ("overflowing", "outputs wider than the notebook"),
+                      ("clipped_labels", "figure labels cut off"), ("too_tall", "figures taller than 1,100 px")):
+        if result["layout"][key]:
+            out.append(f"{what}: {result['layout'][key][:5]}")
+    for tab in result.get("dashboard_tabs", []):
+        if not tab["ok"]:
+            out.append(f"dashboard tab '{tab['tab']}' drew blank ({tab})")
+    return out
+
+
+# Geometry of what drew: widget outputs with no size, figure or widget outputs wider than
+# their cell, Plotly labels outside the figure's own SVG, figures taller than a screen.
+# Figures inside hidden tabs have no size and are checked by _dashboard_tabs instead.
+LAYOUT_JS = """() => {
+  const live = [...document.querySelectorAll('.jp-OutputArea-output')]
+    .filter(o => o.matches('.js-plotly-plot') || o.querySelector('.jupyter-widgets, .js-plotly-plot'));
+  const name = (o, i) => i + ':' + (o.textContent || '').trim().slice(0, 30);
+  const res = {blank_widgets: [], overflowing: [], clipped_labels: [], too_tall: []};
+  live.forEach((o, i) => {
+    const r = o.getBoundingClientRect();
+    if (o.querySelector('.jupyter-widgets') && (r.height < 20 || r.width < 50)) res.blank_widgets.push(name(o, i));
+    if (o.scrollWidth > o.clientWidth + 4) res.overflowing.push(name(o, i) + ` (${o.scrollWidth} > ${o.clientWidth} px)`);
+  });
+  document.querySelectorAll('.js-plotly-plot').forEach((p, i) => {
+    const svg = p.querySelector('svg.main-svg');
+    if (!svg) return;
+    const box = svg.getBoundingClientRect();
+    if (box.width === 0) return;
+    if (box.height > 1100) res.too_tall.push(i + ` (${Math.round(box.height)} px)`);
+    p.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .gtitle').forEach(t => {
+      const r = t.getBoundingClientRect();
+      if (r.width && (r.left < box.left - 2 || r.right > box.right + 2 || r.top < box.top - 2 || r.bottom > box.bottom + 2))
+        res.clipped_labels.push(i + ':' + t.textContent.slice(0, 30));
+    });
+  });
+  return res;
+}"""
+
+
+def _dashboard_tabs(page, stem: Path) -> list[dict]:
+    """Open each tab of the dashboard; its panel must draw, figures included, at a usable size."""
+    tabs_widget = page.locator(".jp-OutputArea-output .widget-tab").last
+    tabs_widget.scroll_into_view_if_needed()
+    labels = tabs_widget.locator(".lm-TabBar-tab")
+    seen = []
+    for i in range(labels.count()):
+        label = labels.nth(i)
+        name = label.inner_text().strip()
+        label.click()
+        time.sleep(1.5)
+        panel = tabs_widget.locator(".widget-tab-contents > .jupyter-widgets:not(.lm-mod-hidden)").first
+        box = panel.bounding_box() or {"width": 0, "height": 0}
+        plots = [b for b in (s.bounding_box() for s in panel.locator(".js-plotly-plot svg.main-svg").all()) if b]
+        tab = {"tab": name, "height": round(box["height"]), "plots": len(plots),
+               "plot_widths": [round(b["width"]) for b in plots]}
+        tab["ok"] = box["height"] > 60 and all(b["width"] > 200 and b["height"] > 100 for b in plots)
+        if panel.locator(".widget-slider", has_text="Layer").count():
+            tab["slider_changes_figure"] = _move_slider(page)
+            tab["ok"] = tab["ok"] and tab["slider_changes_figure"]
+        tabs_widget.screenshot(path=f"{stem}-dashboard-{i}-{name}.png")
+        seen.append(tab)
+    return seen
+
+
+def _output_shots(page, stem: Path) -> None:
+    """One picture per figure or widget output, so every output can be looked at, not only the first screen."""
+    stem.mkdir(parents=True, exist_ok=True)
+    outputs = page.locator(".jp-OutputArea-output.js-plotly-plot, .jp-OutputArea-output:has(.js-plotly-plot), "
+                           ".jp-OutputArea-output:has(.jupyter-widgets)")
+    for i in range(outputs.count()):
+        try:
+            outputs.nth(i).screenshot(path=str(stem / f"{i:02d}.png"), timeout=10_000)
+        except Exception as err:  # a picture is a convenience, not a check
+            print(f"no screenshot of output {i}: {err}", file=sys.stderr)
 
 
 def _move_slider(page) -> bool:
     """Click the AttentionPanel's layer slider track; its figure's title must change."""
-    slider = page.locator(".widget-slider", has_text="Layer").last
+    slider = page.locator(".widget-slider:visible", has_text="Layer").last
     if not slider.count():
         return False
     slider.scroll_into_view_if_needed()
@@ -154,61 +250,123 @@ def _move_slider(page) -> bool:
     return False
 
 
+class Session:
+    """One Jupyter server on blank copies of the notebooks, and one headless Chromium driving it.
+
+    ``with Session(ui="lab") as s: s.check(path)``. Every request that leaves 127.0.0.1 is
+    blocked and recorded. A notebook that fails is run once more on a fresh copy, in a fresh
+    page, and both attempts are reported: the result says which attempt passed.
+    """
+
+    def __init__(self, notebooks, ui: str = "lab", chromium: str | None = None, out: Path = ROOT / "build",
+                 timeout_s: float = 600, retries: int = 1):
+        self.sources = [Path(p) for p in notebooks]
+        self.ui, self.timeout_s, self.retries = ui, timeout_s, retries
+        self.chromium = chromium or shutil.which("chromium") or "/usr/bin/chromium"
+        self.out, self.shots = Path(out), Path(out) / "screenshots"
+        self.results: list[dict] = []
+        self.external: list[str] = []
+
+    def __enter__(self) -> "Session":
+        from playwright.sync_api import sync_playwright
+
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.work = Path(tempfile.mkdtemp(prefix="bert_nb-browser-"))
+        for src in self.sources:
+            _blank_copy(src, self.work / src.name)
+        self.port, self.token = _free_port(), secrets.token_hex(16)
+        self.server = _start_lab(self.work, self.port, self.token, self.work / ".settings", self.ui)
+        self.started = time.time()
+        try:
+            self._pw = sync_playwright().start()
+            self.browser = self._pw.chromium.launch(executable_path=self.chromium, args=FLAGS, headless=True)
+            self.context = self.browser.new_context(viewport={"width": 1400, "height": 1400})
+            self.context.route("**/*", self._guard)
+        except BaseException:
+            self._stop_server()
+            raise
+        return self
+
+    def _guard(self, route):
+        url = route.request.url
+        if urlparse(url).hostname in ("127.0.0.1", "localhost") or url.startswith(("data:", "blob:")):
+            return route.continue_()
+        self.external.append(url)
+        return route.abort()
+
+    def check(self, source: Path) -> dict:
+        """Run one notebook (retried once on a fresh copy if it fails) and return what was seen."""
+        source = Path(source)
+        attempts = []
+        for attempt in range(1 + self.retries):
+            name = source.name if attempt == 0 else f"retry{attempt}-{source.name}"
+            if attempt:
+                _blank_copy(source, self.work / name)  # the first copy may have been autosaved with outputs
+            page = self.context.new_page()  # one page and one workspace per run
+            page.base, page.token, page.ui = f"http://127.0.0.1:{self.port}", self.token, self.ui
+            t0 = time.time()
+            try:
+                result = check(self.work / name, _expected_plots(source), page, self.shots, self.timeout_s,
+                               self.external)
+            except Exception as err:  # a browser-side time-out is a failed attempt, not a crash
+                result = {"notebook": name, "ok": False, "problems": [f"{type(err).__name__}: {str(err)[:300]}"]}
+            finally:
+                page.close()
+            result["seconds"] = round(time.time() - t0, 1)
+            attempts.append(result)
+            if result["ok"]:
+                break
+        final = dict(attempts[-1], notebook=source.name, attempts=len(attempts))
+        if len(attempts) > 1:
+            final["earlier_problems"] = [a["problems"] for a in attempts[:-1]]
+        self.results.append(final)
+        return final
+
+    def report(self) -> dict:
+        report = {"ui": self.ui, "seconds": round(time.time() - self.started, 1), "results": self.results,
+                  "ok": bool(self.results) and all(r["ok"] for r in self.results)}
+        name = "browser_check.json" if self.ui == "lab" else "browser_check_notebook7.json"
+        (self.out / name).write_text(json.dumps(report, indent=2))
+        return report
+
+    def _stop_server(self):
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+
+    def __exit__(self, *exc):
+        try:
+            self.browser.close()
+            self._pw.stop()
+        finally:
+            self._stop_server()
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", help="default: every notebook in notebooks/")
-    ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    ap.add_argument("--chromium", default=None, help="the browser binary (default: Debian's chromium on PATH)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
+    ap.add_argument("--retries", type=int, default=1, help="fresh runs of a notebook that failed")
     ap.add_argument("--out", default=str(ROOT / "build"))
     ap.add_argument("--ui", choices=["lab", "notebook"], default="lab",
                     help="JupyterLab, or the classic-style Notebook 7 interface")
     args = ap.parse_args(argv)
 
-    from playwright.sync_api import sync_playwright
-
-    out = Path(args.out)
-    shots = out / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bert_nb-browser-"))
-    sources = [Path(p) for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
-    for src in sources:
-        _blank_copy(src, work / src.name)
-    port, token = _free_port(), secrets.token_hex(16)
-    lab = _start_lab(work, port, token, work / ".settings", args.ui)
-    results, started = [], time.time()
-    external: list[str] = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=args.chromium, args=FLAGS, headless=True)
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-
-            def guard(route):
-                host = urlparse(route.request.url).hostname
-                if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
-                    return route.continue_()
-                external.append(route.request.url)
-                return route.abort()
-
-            context.route("**/*", guard)
-            for nb in sources:
-                page = context.new_page()  # one page and one workspace per notebook
-                page.base, page.token, page.ui = f"http://127.0.0.1:{port}", token, args.ui
-                t0 = time.time()
-                result = check(work / nb.name, _expected_plots(nb), page, shots, args.timeout, external)
-                page.close()
-                result["seconds"] = round(time.time() - t0, 1)
-                results.append(result)
-                print(json.dumps(result), flush=True)
-            browser.close()
-    finally:
-        lab.terminate()
-        lab.wait(timeout=30)
-    report = {"seconds": round(time.time() - started, 1), "results": results,
-              "ok": all(r["ok"] for r in results)}
-    report["ui"] = args.ui
-    (out / f"browser_check{'' if args.ui == 'lab' else '_notebook7'}.json").write_text(json.dumps(report, indent=2))
-    print(f"{'OK' if report['ok'] else 'FAILED'}: {len(results)} notebooks in {report['seconds']} s; "
-          f"screenshots in {shots}")
+    sources = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    with Session(sources, ui=args.ui, chromium=args.chromium, out=Path(args.out), timeout_s=args.timeout,
+                 retries=args.retries) as session:
+        for nb in session.sources:
+            print(json.dumps(session.check(nb)), flush=True)
+        report = session.report()
+    print(f"{'OK' if report['ok'] else 'FAILED'}: {len(report['results'])} notebooks in {report['seconds']} s; "
+          f"screenshots in {session.shots}")
+    for r in report["results"]:
+        if not r["ok"]:
+            print(f"  {r['notebook']}: {'; '.join(r['problems'])}")
     return 0 if report["ok"] else 1
 
 
