@@ -1,4 +1,4 @@
-"""Every notebook run in a real JupyterLab (and the two widget-heavy ones in Notebook 7) in headless Chromium.
+"""Every notebook run in a real JupyterLab in headless Chromium (Notebook 7: test_browser_notebook7.py).
 
 Marked ``browser``: they run with ``--browser``, as ``make test`` does after installing Debian's
 chromium and the ``browser`` extra. The checks themselves live in ``tools/browser_check.py``.
@@ -20,7 +20,8 @@ WIDGET_HEAVY = ["00_tour.ipynb", "04_attention.ipynb"]  # the dashboard, and the
 pytestmark = pytest.mark.browser
 
 
-def _session(ui: str):
+def session_for(ui: str):
+    """A browser Session over the notebooks of that interface, or a skip that says what is missing."""
     if importlib.util.find_spec("playwright") is None:
         pytest.skip("Playwright is not installed: pip install -e '.[browser]' (make test does)")
     if not shutil.which("chromium"):
@@ -34,26 +35,19 @@ def _session(ui: str):
 
 @pytest.fixture(scope="module")
 def lab():
-    with _session("lab") as session:
+    with session_for("lab") as session:
         yield session
         session.report()
 
 
-@pytest.fixture(scope="module")
-def notebook7():
-    with _session("notebook") as session:
-        yield session
-        session.report()
-
-
-def _verdict(result: dict) -> str:
+def verdict(result: dict) -> str:
     return f"{result['notebook']}: {'; '.join(result['problems'])} (screenshots in build/screenshots/)"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_in_jupyterlab(lab, name):
     result = lab.check(ROOT / "notebooks" / name)
-    assert result["ok"], _verdict(result)
+    assert result["ok"], verdict(result)
     assert result["plots_rendered"] >= result["plots_expected"] and not result["external_requests"]
 
 
@@ -66,8 +60,3 @@ def test_dashboard_tabs_all_draw(lab):
     assert all(t["ok"] for t in tabs.values()), tabs
     assert tabs["attention"]["slider_changes_figure"]
 
-
-@pytest.mark.parametrize("name", WIDGET_HEAVY)
-def test_notebook_in_notebook7(notebook7, name):
-    result = notebook7.check(ROOT / "notebooks" / name)
-    assert result["ok"], _verdict(result)

@@ -271,6 +271,7 @@ class Session:
         from playwright.sync_api import sync_playwright
 
         self.shots.mkdir(parents=True, exist_ok=True)
+        self._clear_old_shots()
         self.work = Path(tempfile.mkdtemp(prefix="bert_nb-browser-"))
         for src in self.sources:
             _blank_copy(src, self.work / src.name)
@@ -286,6 +287,18 @@ class Session:
             self._stop_server()
             raise
         return self
+
+    def _clear_old_shots(self) -> None:
+        """Remove this interface's pictures of these notebooks from an earlier run, so none is stale."""
+        suffix = "" if self.ui == "lab" else "-notebook7"
+        for src in self.sources:
+            stem = f"{src.stem}{suffix}"
+            for old in [self.shots / f"{stem}.png", self.shots / stem, *self.shots.glob(f"{stem}-dashboard-*.png"),
+                        *self.shots.glob(f"retry*-{stem}*")]:
+                if old.is_dir():
+                    shutil.rmtree(old)
+                elif old.exists():
+                    old.unlink()
 
     def _guard(self, route):
         url = route.request.url
@@ -312,6 +325,7 @@ class Session:
                 result = {"notebook": name, "ok": False, "problems": [f"{type(err).__name__}: {str(err)[:300]}"]}
             finally:
                 page.close()
+                self._shut_down_kernels()
             result["seconds"] = round(time.time() - t0, 1)
             attempts.append(result)
             if result["ok"]:
@@ -321,6 +335,20 @@ class Session:
             final["earlier_problems"] = [a["problems"] for a in attempts[:-1]]
         self.results.append(final)
         return final
+
+    def _shut_down_kernels(self) -> None:
+        """End the notebooks' kernels once checked, so models do not pile up in memory."""
+        import urllib.request
+
+        base, auth = f"http://127.0.0.1:{self.port}/api/sessions", {"Authorization": f"token {self.token}"}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(base, headers=auth), timeout=10) as r:
+                sessions = json.load(r)
+            for sess in sessions:
+                req = urllib.request.Request(f"{base}/{sess['id']}", headers=auth, method="DELETE")
+                urllib.request.urlopen(req, timeout=30).close()
+        except OSError as err:  # the check goes on; only memory is at stake
+            print(f"could not shut the kernels down: {err}", file=sys.stderr)
 
     def report(self) -> dict:
         report = {"ui": self.ui, "seconds": round(time.time() - self.started, 1), "results": self.results,
