@@ -15,6 +15,9 @@ __all__ = ["esc", "token_html", "mask_html", "corruption_html", "nsp_html", "bat
 
 SEGMENT_COLORS = ("#e3effc", "#fdebd8")  # segment A (blue), segment B (orange)
 SPECIAL_COLOR = "#ececec"
+# Text on those light fills is always dark; other secondary text inherits the theme's colour, faded,
+# so the views read in light and dark themes alike.
+INK = "#1a1a1a"
 _SPECIAL_TEXT = {"[UNK]": "#c62828", "<unk>": "#c62828", "[MASK]": "#6a1b9a", "<mask>": "#6a1b9a",
                  "[PAD]": "#9e9e9e", "<pad>": "#9e9e9e"}
 
@@ -37,18 +40,18 @@ def token_html(tokens, *, title: str | None = None) -> str:
     blocks = [_one_html(t) for t in items]
     head = f'<div style="font-weight:600;margin-bottom:4px">{esc(title)}</div>' if title else ""
     legend = (
-        '<div style="font-size:11px;color:#555;margin-top:2px">'
-        f'<span style="background:{SEGMENT_COLORS[0]};padding:0 4px">segment A</span> '
-        f'<span style="background:{SEGMENT_COLORS[1]};padding:0 4px">segment B</span> '
-        f'<span style="background:{SPECIAL_COLOR};padding:0 4px;font-weight:600">special</span> '
-        '<span style="color:#888">##continuation</span> · one box per word · hover a piece '
+        '<div style="font-size:11px;color:inherit;opacity:.75;margin-top:2px">'
+        f'<span style="background:{SEGMENT_COLORS[0]};color:{INK};padding:0 4px">segment A</span> '
+        f'<span style="background:{SEGMENT_COLORS[1]};color:{INK};padding:0 4px">segment B</span> '
+        f'<span style="background:{SPECIAL_COLOR};color:{INK};padding:0 4px;font-weight:600">special</span> '
+        '<span style="opacity:.6">##continuation</span> · one box per word · hover a piece '
         "for its id and character offsets</div>"
     )
     return f'<div class="bert-nb-tokens">{head}{"".join(blocks)}{legend}</div>'
 
 
 def _one_html(t) -> str:
-    header = (f'<div style="font-size:12px;color:#444;margin:6px 0 3px">{esc(t.model)} · '
+    header = (f'<div style="font-size:12px;color:inherit;opacity:.75;margin:6px 0 3px">{esc(t.model)} · '
               f"{len(t)} pieces · A: {esc(_quote(t.text))}")
     if t.pair is not None:
         header += f" · B: {esc(_quote(t.pair))}"
@@ -65,7 +68,7 @@ def _word_box(t, group) -> str:
     bg = SPECIAL_COLOR if special else SEGMENT_COLORS[t.segment[group[0]] % 2]
     border = "border-style:dashed;" if special else ""
     pieces = "".join(_piece(t, pos) for pos in group)
-    return f'<span style="{_BOX};{border}background:{bg}">{pieces}</span>'
+    return f'<span style="{_BOX};{border}background:{bg};color:{INK}">{pieces}</span>'
 
 
 def _piece(t, pos: int) -> str:
@@ -112,14 +115,14 @@ def mask_html(predictions) -> str:
     for m, cands in enumerate(predictions.masks):
         cells = "".join(
             f'<td title="{esc(c.sequence)}" style="padding:1px 8px">{esc(c.token_str)} '
-            f'<span style="color:#777">{c.score:.3g}</span></td>' for c in cands)
+            f'<span style="opacity:.6">{c.score:.3g}</span></td>' for c in cands)
         rows.append(f'<tr><th style="padding:1px 8px;text-align:left">[MASK] {m}</th>{cells}</tr>')
     joint = ""
     if predictions.joint:
         j = predictions.joint
         joint = (f'<div style="font-size:12px">joint filling ({j.score:.3g}, decided in order '
                  f'{esc(list(j.order))}): <b>{esc(j.sequence)}</b></div>')
-    return (f'<div class="bert-nb-mask"><div style="font-size:12px;color:#444">{esc(predictions.model)} · '
+    return (f'<div class="bert-nb-mask"><div style="font-size:12px;color:inherit;opacity:.75">{esc(predictions.model)} · '
             f"{esc(predictions.text)}</div><table>{''.join(rows)}</table>{joint}"
             f"{_note_html(predictions.note)}</div>")
 
@@ -133,13 +136,14 @@ def corruption_html(corruption) -> str:
         if pred is not None:
             hover += f" · predicted {pred} ({'right' if pred == orig else 'wrong'})"
         border = "" if fate == "untouched" else (";outline:2px solid #2e7d32" if pred == orig else ";outline:2px solid #c62828")
-        spans.append(f'<span title="{esc(hover)}" style="{_PIECE};background:{FATE_COLORS[fate]};'
+        ink = "" if fate == "untouched" else f"color:{INK};"
+        spans.append(f'<span title="{esc(hover)}" style="{_PIECE};background:{FATE_COLORS[fate]};{ink}'
                      f'margin:0 3px 5px 0;border-radius:3px{border}">{esc(shown)}</span>')
     c = corruption.counts()
     acc = "n/a" if corruption.accuracy is None else f"{corruption.accuracy:.0%}"
-    legend = " ".join(f'<span style="background:{FATE_COLORS[f]};padding:0 4px">{f} {c[f]}</span>'
+    legend = " ".join(f'<span style="background:{FATE_COLORS[f]};color:{INK};padding:0 4px">{f} {c[f]}</span>'
                       for f in ("masked", "random", "kept"))
-    summary = (f'<div style="font-size:12px;color:#444">picked {len(corruption.picked)} of '
+    summary = (f'<div style="font-size:12px;color:inherit;opacity:.75">picked {len(corruption.picked)} of '
                f"{corruption.candidates} pieces (rate {corruption.rate:g}): {legend} · recovered {acc} "
                "(green outline: predicted back, red: missed) · hover a piece for its original</div>")
     return (f'<div class="bert-nb-corrupt"><div style="display:flex;flex-wrap:wrap">{"".join(spans)}</div>'
@@ -167,14 +171,14 @@ def similarity_html(sim) -> str:
             f'<td style="padding:2px 6px;text-align:right;background:rgba(33,113,181,{max(0.0, float(v)) * 0.6:.2f})">'
             f"{float(v):.3f}</td>" for v in sim.matrix[i])
         rows.append(f'<tr><th style="text-align:left;padding:2px 6px">[{i}] {esc(r)}</th>{cells}</tr>')
-    return (f'<div class="bert-nb-similarity"><div style="font-size:12px;color:#444">cosine similarity, '
+    return (f'<div class="bert-nb-similarity"><div style="font-size:12px;color:inherit;opacity:.75">cosine similarity, '
             f"{esc(sim.pooling)} pooling, {esc(sim.model)}</div>"
             f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table></div>")
 
 
 def projection_html(proj) -> str:
     """A summary line and the coordinates table."""
-    return (f'<div class="bert-nb-projection"><div style="font-size:12px;color:#444">{esc(proj.to_text())}</div>'
+    return (f'<div class="bert-nb-projection"><div style="font-size:12px;color:inherit;opacity:.75">{esc(proj.to_text())}</div>'
             f"{proj.to_frame().round(3).to_html(index=False, escape=True)}</div>")
 
 
@@ -187,7 +191,7 @@ def attention_html(att) -> str:
     rows = "".join(f"<tr><td>{esc(i)}</td><td>→</td><td>{esc(j)}</td><td>{w:.3f}</td></tr>"
                    for i, j, w in s.strongest(8))
     preds = mask_html(att.predictions) if att.predictions is not None else ""
-    return (f'<div class="bert-nb-attention"><div style="font-size:12px;color:#444">attention of {esc(att.model)}: '
+    return (f'<div class="bert-nb-attention"><div style="font-size:12px;color:inherit;opacity:.75">attention of {esc(att.model)}: '
             f"{att.layers} layers x {att.heads} heads over {len(att.tokens)} pieces; {esc(s.title)}; "
             f"strongest links:</div><table>{rows}</table>{preds}</div>")
 
@@ -206,5 +210,5 @@ def finetune_html(finetuned) -> str:
         frame = pd.DataFrame(finetuned.confusion, index=[f"true {n}" for n in names],
                              columns=[f"predicted {n}" for n in names])
         confusion = frame.to_html(escape=True)
-    return (f'<div class="bert-nb-finetune"><div style="font-size:12px;color:#444">{esc(info.summary())} · '
+    return (f'<div class="bert-nb-finetune"><div style="font-size:12px;color:inherit;opacity:.75">{esc(info.summary())} · '
             f"{esc(info.note or '')}</div>{table}{confusion}</div>")

@@ -39,8 +39,8 @@ class _Panel(widgets.VBox):
         self.status = widgets.HTML()
 
     def _say(self, text: str, error: bool = False) -> None:
-        color = "#b71c1c" if error else "#555"
-        self.status.value = f'<span style="color:{color};font-size:12px">{esc(text)}</span>'
+        color = "color:#d32f2f" if error else "color:inherit;opacity:.75"  # readable in light and dark themes
+        self.status.value = f'<span style="{color};font-size:12px">{esc(text)}</span>'
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.engine.name})"
@@ -51,7 +51,7 @@ class _Panel(widgets.VBox):
         summary = f"{type(self).__name__} on {self.engine.name}"
         if self.result is not None:
             summary += f": {getattr(self.result, 'to_text', lambda: repr(self.result))().splitlines()[0]}"
-        bundle["text/html"] = f"<div style='font-size:12px;color:#555'>{esc(summary)} (live in a running kernel)</div>"
+        bundle["text/html"] = f"<div style='font-size:12px;opacity:.75'>{esc(summary)} (live in a running kernel)</div>"
         bundle["text/plain"] = repr(self)
         return bundle
 
@@ -431,7 +431,7 @@ class Dashboard(widgets.VBox):
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs) or {}
-        bundle["text/html"] = (f"<div style='font-size:12px;color:#555'>bert_nb dashboard on {esc(self.engine.name)}: "
+        bundle["text/html"] = (f"<div style='font-size:12px;opacity:.75'>bert_nb dashboard on {esc(self.engine.name)}: "
                                f"{esc(', '.join(self.panels))} (live in a running kernel)</div>")
         bundle["text/plain"] = repr(self)
         return bundle

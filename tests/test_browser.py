@@ -20,7 +20,7 @@ WIDGET_HEAVY = ["00_tour.ipynb", "04_attention.ipynb"]  # the dashboard, and the
 pytestmark = pytest.mark.browser
 
 
-def session_for(ui: str):
+def session_for(ui: str, names: list[str] | None = None, dark: bool = False):
     """A browser Session over the notebooks of that interface, or a skip that says what is missing."""
     if importlib.util.find_spec("playwright") is None:
         pytest.skip("Playwright is not installed: pip install -e '.[browser]' (make test does)")
@@ -29,8 +29,8 @@ def session_for(ui: str):
     sys.path.insert(0, str(ROOT / "tools"))
     from browser_check import Session
 
-    names = NOTEBOOKS if ui == "lab" else WIDGET_HEAVY
-    return Session([ROOT / "notebooks" / n for n in names], ui=ui, out=ROOT / "build")
+    names = names or (NOTEBOOKS if ui == "lab" else WIDGET_HEAVY)
+    return Session([ROOT / "notebooks" / n for n in names], ui=ui, out=ROOT / "build", dark=dark)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ display, no cell raised, every Plotly figure rendered (plot SVGs counted against
 the notebook produces), and that nothing was requested from outside 127.0.0.1. In
 every AttentionPanel, moving the layer slider must change its figure; in the dashboard, every
 tab must draw. Geometry is checked too: no widget drawn blank, no figure or widget wider than
-its cell, no Plotly label cut off, no figure taller than a screen. Screenshots go
+its cell, no Plotly label cut off, no figure taller than a screen, no bert_nb text with a
+contrast ratio under 3 (run with --dark for the dark theme). Screenshots go
 to build/screenshots/, a JSON report to build/browser_check.json.
 
 Needs Debian's chromium (`apt-get install chromium`) and `pip install playwright jupyterlab`;
@@ -39,10 +40,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_lab(folder: Path, port: int, token: str, settings: Path, ui: str = "lab") -> subprocess.Popen:
+def _start_lab(folder: Path, port: int, token: str, settings: Path, ui: str = "lab", dark: bool = False) -> subprocess.Popen:
     settings.mkdir(parents=True, exist_ok=True)
     notes = settings / "@jupyterlab" / "apputils-extension"
     notes.mkdir(parents=True, exist_ok=True)
+    if dark:
+        (notes / "themes.jupyterlab-settings").write_text(json.dumps({"theme": "JupyterLab Dark"}))
     (notes / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     tracker = settings / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True, exist_ok=True)  # render every cell, not only the visible ones
@@ -127,7 +130,7 @@ def check(notebook: Path, expected: int, page, shots: Path, timeout_s: float, ex
         "plot_svgs": page.locator(".js-plotly-plot svg.main-svg").count(),
         "plots_expected": expected,
     }
-    suffix = "" if page.ui == "lab" else "-notebook7"
+    suffix = page.suffix
     result["layout"] = page.evaluate(LAYOUT_JS)
     if page.locator(".jp-OutputArea-output .widget-slider:visible", has_text="Layer").count():  # an AttentionPanel
         result["slider_changes_figure"] = _move_slider(page)
@@ -157,8 +160,9 @@ def _problems(result: dict) -> list[str]:
     if result.get("slider_changes_figure") is False:
         out.append("moving the attention layer slider did not change its figure")
     for key, what in (("blank_widgets", "widgets drew blank"), ("overflowing", "outputs wider than the notebook"),
-                      ("clipped_labels", "figure labels cut off"), ("too_tall", "figures taller than 1,100 px")):
-        if result["layout"][key]:
+                      ("clipped_labels", "figure labels cut off"), ("too_tall", "figures taller than 1,100 px"),
+                      ("low_contrast", "text hard to read against its background")):
+        if result["layout"].get(key):
             out.append(f"{what}: {result['layout'][key][:5]}")
     for tab in result.get("dashboard_tabs", []):
         if not tab["ok"]:
@@ -166,9 +170,10 @@ def _problems(result: dict) -> list[str]:
     return out
 
 
-# Geometry of what drew: widget outputs with no size, figure or widget outputs wider than
-# their cell, Plotly labels outside the figure's own SVG, figures taller than a screen.
-# Figures inside hidden tabs have no size and are checked by _dashboard_tabs instead.
+# What drew, measured: widget outputs with no size, figure or widget outputs wider than their
+# cell, Plotly labels outside the figure's own SVG, figures taller than a screen, and bert_nb
+# text with too little contrast against its background (the dark theme's light text on a
+# light box, say). Figures inside hidden tabs have no size and are checked by _dashboard_tabs.
 LAYOUT_JS = """() => {
   const live = [...document.querySelectorAll('.jp-OutputArea-output')]
     .filter(o => o.matches('.js-plotly-plot') || o.querySelector('.jupyter-widgets, .js-plotly-plot'));
@@ -190,6 +195,27 @@ LAYOUT_JS = """() => {
       if (r.width && (r.left < box.left - 2 || r.right > box.right + 2 || r.top < box.top - 2 || r.bottom > box.bottom + 2))
         res.clipped_labels.push(i + ':' + t.textContent.slice(0, 30));
     });
+  });
+  // text of bert_nb's views and panel status lines must stand out from what is behind it
+  // (WCAG contrast ratio >= 3, after the opacity used for secondary text)
+  const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = c => { const f = v => (v /= 255) <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+                     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const behind = el => { for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c; }
+    return [255, 255, 255]; };
+  const fade = el => { let o = 1; for (let e = el; e; e = e.parentElement) o *= parseFloat(getComputedStyle(e).opacity); return o; };
+  const views = '.jp-OutputArea-output [class^="bert-nb-"], .jp-OutputArea-output .widget-html-content';
+  res.low_contrast = [];
+  document.querySelectorAll(`${views}, :is(${views}) *`).forEach(el => {
+    const own = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+    if (!own || !el.getClientRects().length) return;
+    const bg = behind(el), fg = rgb(getComputedStyle(el).color), o = fade(el);
+    const seen = [0, 1, 2].map(i => fg[i] * o + bg[i] * (1 - o));
+    const [a, b] = [lum(seen), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 3) res.low_contrast.push(own.slice(0, 20) + ` (${ratio.toFixed(1)})`);
   });
   return res;
 }"""
@@ -259,7 +285,9 @@ class Session:
     """
 
     def __init__(self, notebooks, ui: str = "lab", chromium: str | None = None, out: Path = ROOT / "build",
-                 timeout_s: float = 600, retries: int = 1):
+                 timeout_s: float = 600, retries: int = 1, dark: bool = False):
+        self.dark = dark
+        self.suffix = ("" if ui == "lab" else "-notebook7") + ("-dark" if dark else "")
         self.sources = [Path(p) for p in notebooks]
         self.ui, self.timeout_s, self.retries = ui, timeout_s, retries
         self.chromium = chromium or shutil.which("chromium") or "/usr/bin/chromium"
@@ -276,7 +304,7 @@ class Session:
         for src in self.sources:
             _blank_copy(src, self.work / src.name)
         self.port, self.token = _free_port(), secrets.token_hex(16)
-        self.server = _start_lab(self.work, self.port, self.token, self.work / ".settings", self.ui)
+        self.server = _start_lab(self.work, self.port, self.token, self.work / ".settings", self.ui, self.dark)
         self.started = time.time()
         try:
             self._pw = sync_playwright().start()
@@ -290,7 +318,7 @@ class Session:
 
     def _clear_old_shots(self) -> None:
         """Remove this interface's pictures of these notebooks from an earlier run, so none is stale."""
-        suffix = "" if self.ui == "lab" else "-notebook7"
+        suffix = self.suffix
         for src in self.sources:
             stem = f"{src.stem}{suffix}"
             for old in [self.shots / f"{stem}.png", self.shots / stem, *self.shots.glob(f"{stem}-dashboard-*.png"),
@@ -317,6 +345,7 @@ class Session:
                 _blank_copy(source, self.work / name)  # the first copy may have been autosaved with outputs
             page = self.context.new_page()  # one page and one workspace per run
             page.base, page.token, page.ui = f"http://127.0.0.1:{self.port}", self.token, self.ui
+            page.suffix = self.suffix
             t0 = time.time()
             try:
                 result = check(self.work / name, _expected_plots(source), page, self.shots, self.timeout_s,
@@ -351,10 +380,9 @@ class Session:
             print(f"could not shut the kernels down: {err}", file=sys.stderr)
 
     def report(self) -> dict:
-        report = {"ui": self.ui, "seconds": round(time.time() - self.started, 1), "results": self.results,
+        report = {"ui": self.ui, "dark": self.dark, "seconds": round(time.time() - self.started, 1), "results": self.results,
                   "ok": bool(self.results) and all(r["ok"] for r in self.results)}
-        name = "browser_check.json" if self.ui == "lab" else "browser_check_notebook7.json"
-        (self.out / name).write_text(json.dumps(report, indent=2))
+        (self.out / f"browser_check{self.suffix}.json").write_text(json.dumps(report, indent=2))
         return report
 
     def _stop_server(self):
@@ -382,11 +410,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "build"))
     ap.add_argument("--ui", choices=["lab", "notebook"], default="lab",
                     help="JupyterLab, or the classic-style Notebook 7 interface")
+    ap.add_argument("--dark", action="store_true", help="the interface's dark theme")
     args = ap.parse_args(argv)
 
     sources = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
     with Session(sources, ui=args.ui, chromium=args.chromium, out=Path(args.out), timeout_s=args.timeout,
-                 retries=args.retries) as session:
+                 retries=args.retries, dark=args.dark) as session:
         for nb in session.sources:
             print(json.dumps(session.check(nb)), flush=True)
         report = session.report()
