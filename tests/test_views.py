@@ -74,3 +74,16 @@ def test_token_table_default_title_mentions_truncation(minilm):
 @pytest.mark.parametrize("text", ["plain", "a\u0000b", "tab\there"])
 def test_plain_text_view_is_one_line_per_text(minilm, text):
     assert len(bert_nb.tokenize(minilm, text).to_text().splitlines()) == 1
+
+
+def test_light_fills_carry_their_own_dark_ink(minilm):
+    """Text on a light box sets its colour, so a dark theme's light text never lands on it."""
+    from bert_nb.render import INK, corruption_html
+
+    mlm = bert_nb.load("default-mlm", device="cpu")
+    pages = [token_html(bert_nb.tokenize(minilm, "Tokenization isn't magic.", "It is WordPiece.")),
+             corruption_html(bert_nb.corrupt(mlm, "The quick brown fox jumps over the lazy dog.", seed=0))]
+    for page in pages:
+        filled = re.findall(r'style="([^"]*background:(?!transparent)[^"]*)"', page)
+        assert filled and all(f"color:{INK}" in style for style in filled), page[:300]
+        assert "color:#444" not in page and "color:#555" not in page  # fixed greys vanish on dark backgrounds
