@@ -174,7 +174,7 @@ def _problems(result: dict) -> list[str]:
 # cell, Plotly labels outside the figure's own SVG, figures taller than a screen, and bert_nb
 # text with too little contrast against its background (the dark theme's light text on a
 # light box, say). Figures inside hidden tabs have no size and are checked by _dashboard_tabs.
-LAYOUT_JS = """() => {
+LAYOUT_JS = r"""() => {
   const live = [...document.querySelectorAll('.jp-OutputArea-output')]
     .filter(o => o.matches('.js-plotly-plot') || o.querySelector('.jupyter-widgets, .js-plotly-plot'));
   const name = (o, i) => i + ':' + (o.textContent || '').trim().slice(0, 30);
