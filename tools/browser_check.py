@@ -110,6 +110,7 @@ def _blank_copy(src: Path, dst: Path) -> None:
 
 
 def check(notebook: Path, expected: int, page, shots: Path, timeout_s: float, external: list[str]) -> dict:
+    """Open ``notebook`` in ``page``, Run All, and measure what a user would see (see the module doc)."""
     name = notebook.name
     before = len(external)
     if page.ui == "lab":
@@ -166,7 +167,7 @@ def _problems(result: dict) -> list[str]:
             out.append(f"{what}: {result['layout'][key][:5]}")
     for tab in result.get("dashboard_tabs", []):
         if not tab["ok"]:
-            out.append(f"dashboard tab '{tab['tab']}' drew blank ({tab})")
+            out.append(f"dashboard tab '{tab['tab']}' did not draw, or its slider did nothing ({tab})")
     return out
 
 
