@@ -257,8 +257,10 @@ class LiveTraining(widgets.VBox):
         self._time = time.perf_counter
         self.state = state or TrainingState()
         self.figure = go.FigureWidget(loss_curve([], []))
+        # until the first log: a note where the curve will be, and no empty axes
         self.figure.add_annotation(text="the loss appears here at the first log", showarrow=False, xref="paper",
                                    yref="paper", x=0.5, y=0.5, font=dict(color="#888", size=14))
+        self._show_axes(False)
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="steps")
         self.label = widgets.HTML()
         self.stop = widgets.Button(description="Stop", button_style="warning",
@@ -311,6 +313,11 @@ class LiveTraining(widgets.VBox):
                 trace.x, trace.y = [r["step"] for r in e], [r.get(key) for r in e]
             if (h or e) and self.figure.layout.annotations:
                 self.figure.layout.annotations = ()
+                self._show_axes(True)
+
+    def _show_axes(self, visible: bool) -> None:
+        for axis in (self.figure.layout.xaxis, self.figure.layout.yaxis, self.figure.layout.yaxis2):
+            axis.visible = visible
 
     def __repr__(self) -> str:
         return f"LiveTraining(step {self.state.step} of {self.state.total_steps})"

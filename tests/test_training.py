@@ -196,10 +196,11 @@ def test_live_view_updates_in_place(tiny_vocab_engine, toy):
     live = LiveTraining()
     figure = live.figure
     assert "first log" in figure.layout.annotations[0].text  # a placeholder, not an empty frame
+    assert figure.layout.xaxis.visible is False and figure.layout.yaxis2.visible is False
     finetune(tiny_vocab_engine, toy, epochs=1, batch_size=8, max_length=16, callbacks=[live.callback()], state=live.state)
     assert live.figure is figure and len(figure.data[0].x) >= 1 and len(figure.data[1].x) == 1
     assert live.progress.value == live.progress.max and live.label.value.startswith("done")
-    assert not figure.layout.annotations
+    assert not figure.layout.annotations and figure.layout.xaxis.visible and figure.layout.yaxis.visible
 
 
 def test_finetune_magics(shell, tiny_vocab_engine):
