@@ -18,6 +18,7 @@ SPECIAL_COLOR = "#ececec"
 # Text on those light fills is always dark; other secondary text inherits the theme's colour, faded,
 # so the views read in light and dark themes alike.
 INK = "#1a1a1a"
+MUTED = "color:inherit;opacity:.75"
 _SPECIAL_TEXT = {"[UNK]": "#c62828", "<unk>": "#c62828", "[MASK]": "#6a1b9a", "<mask>": "#6a1b9a",
                  "[PAD]": "#9e9e9e", "<pad>": "#9e9e9e"}
 
@@ -40,7 +41,7 @@ def token_html(tokens, *, title: str | None = None) -> str:
     blocks = [_one_html(t) for t in items]
     head = f'<div style="font-weight:600;margin-bottom:4px">{esc(title)}</div>' if title else ""
     legend = (
-        '<div style="font-size:11px;color:inherit;opacity:.75;margin-top:2px">'
+        f'<div style="font-size:11px;{MUTED};margin-top:2px">'
         f'<span style="background:{SEGMENT_COLORS[0]};color:{INK};padding:0 4px">segment A</span> '
         f'<span style="background:{SEGMENT_COLORS[1]};color:{INK};padding:0 4px">segment B</span> '
         f'<span style="background:{SPECIAL_COLOR};color:{INK};padding:0 4px;font-weight:600">special</span> '
@@ -51,7 +52,7 @@ def token_html(tokens, *, title: str | None = None) -> str:
 
 
 def _one_html(t) -> str:
-    header = (f'<div style="font-size:12px;color:inherit;opacity:.75;margin:6px 0 3px">{esc(t.model)} · '
+    header = (f'<div style="font-size:12px;{MUTED};margin:6px 0 3px">{esc(t.model)} · '
               f"{len(t)} pieces · A: {esc(_quote(t.text))}")
     if t.pair is not None:
         header += f" · B: {esc(_quote(t.pair))}"
@@ -122,7 +123,7 @@ def mask_html(predictions) -> str:
         j = predictions.joint
         joint = (f'<div style="font-size:12px">joint filling ({j.score:.3g}, decided in order '
                  f'{esc(list(j.order))}): <b>{esc(j.sequence)}</b></div>')
-    return (f'<div class="bert-nb-mask"><div style="font-size:12px;color:inherit;opacity:.75">{esc(predictions.model)} · '
+    return (f'<div class="bert-nb-mask"><div style="font-size:12px;{MUTED}">{esc(predictions.model)} · '
             f"{esc(predictions.text)}</div><table>{''.join(rows)}</table>{joint}"
             f"{_note_html(predictions.note)}</div>")
 
@@ -143,7 +144,7 @@ def corruption_html(corruption) -> str:
     acc = "n/a" if corruption.accuracy is None else f"{corruption.accuracy:.0%}"
     legend = " ".join(f'<span style="background:{FATE_COLORS[f]};color:{INK};padding:0 4px">{f} {c[f]}</span>'
                       for f in ("masked", "random", "kept"))
-    summary = (f'<div style="font-size:12px;color:inherit;opacity:.75">picked {len(corruption.picked)} of '
+    summary = (f'<div style="font-size:12px;{MUTED}">picked {len(corruption.picked)} of '
                f"{corruption.candidates} pieces (rate {corruption.rate:g}): {legend} · recovered {acc} "
                "(green outline: predicted back, red: missed) · hover a piece for its original</div>")
     return (f'<div class="bert-nb-corrupt"><div style="display:flex;flex-wrap:wrap">{"".join(spans)}</div>'
@@ -171,14 +172,14 @@ def similarity_html(sim) -> str:
             f'<td style="padding:2px 6px;text-align:right;background:rgba(33,113,181,{max(0.0, float(v)) * 0.6:.2f})">'
             f"{float(v):.3f}</td>" for v in sim.matrix[i])
         rows.append(f'<tr><th style="text-align:left;padding:2px 6px">[{i}] {esc(r)}</th>{cells}</tr>')
-    return (f'<div class="bert-nb-similarity"><div style="font-size:12px;color:inherit;opacity:.75">cosine similarity, '
+    return (f'<div class="bert-nb-similarity"><div style="font-size:12px;{MUTED}">cosine similarity, '
             f"{esc(sim.pooling)} pooling, {esc(sim.model)}</div>"
             f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table></div>")
 
 
 def projection_html(proj) -> str:
     """A summary line and the coordinates table."""
-    return (f'<div class="bert-nb-projection"><div style="font-size:12px;color:inherit;opacity:.75">{esc(proj.to_text())}</div>'
+    return (f'<div class="bert-nb-projection"><div style="font-size:12px;{MUTED}">{esc(proj.to_text())}</div>'
             f"{proj.to_frame().round(3).to_html(index=False, escape=True)}</div>")
 
 
@@ -191,7 +192,7 @@ def attention_html(att) -> str:
     rows = "".join(f"<tr><td>{esc(i)}</td><td>→</td><td>{esc(j)}</td><td>{w:.3f}</td></tr>"
                    for i, j, w in s.strongest(8))
     preds = mask_html(att.predictions) if att.predictions is not None else ""
-    return (f'<div class="bert-nb-attention"><div style="font-size:12px;color:inherit;opacity:.75">attention of {esc(att.model)}: '
+    return (f'<div class="bert-nb-attention"><div style="font-size:12px;{MUTED}">attention of {esc(att.model)}: '
             f"{att.layers} layers x {att.heads} heads over {len(att.tokens)} pieces; {esc(s.title)}; "
             f"strongest links:</div><table>{rows}</table>{preds}</div>")
 
@@ -210,5 +211,5 @@ def finetune_html(finetuned) -> str:
         frame = pd.DataFrame(finetuned.confusion, index=[f"true {n}" for n in names],
                              columns=[f"predicted {n}" for n in names])
         confusion = frame.to_html(escape=True)
-    return (f'<div class="bert-nb-finetune"><div style="font-size:12px;color:inherit;opacity:.75">{esc(info.summary())} · '
+    return (f'<div class="bert-nb-finetune"><div style="font-size:12px;{MUTED}">{esc(info.summary())} · '
             f"{esc(info.note or '')}</div>{table}{confusion}</div>")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from .errors import BertNbError
-from .render import esc
+from .render import MUTED, esc
 
 __all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "FinetunePanel", "LiveTraining",
            "Dashboard", "dashboard", "PANELS", "panel"]
@@ -21,6 +21,11 @@ def _refresh(figure_widget, fig) -> None:
         figure_widget.data = ()
         figure_widget.add_traces(list(fig.data))
         figure_widget.layout = fig.layout
+
+
+def _summary_html(summary: str) -> str:
+    """The static stand-in for a live widget in saved notebooks and viewers without widget state."""
+    return f"<div style='font-size:12px;opacity:.75'>{esc(summary)} (live in a running kernel)</div>"
 
 
 class _Panel(widgets.VBox):
@@ -39,7 +44,7 @@ class _Panel(widgets.VBox):
         self.status = widgets.HTML()
 
     def _say(self, text: str, error: bool = False) -> None:
-        color = "color:#d32f2f" if error else "color:inherit;opacity:.75"  # readable in light and dark themes
+        color = "color:#d32f2f" if error else MUTED  # readable in light and dark themes
         self.status.value = f'<span style="{color};font-size:12px">{esc(text)}</span>'
 
     def __repr__(self) -> str:
@@ -51,7 +56,7 @@ class _Panel(widgets.VBox):
         summary = f"{type(self).__name__} on {self.engine.name}"
         if self.result is not None:
             summary += f": {getattr(self.result, 'to_text', lambda: repr(self.result))().splitlines()[0]}"
-        bundle["text/html"] = f"<div style='font-size:12px;opacity:.75'>{esc(summary)} (live in a running kernel)</div>"
+        bundle["text/html"] = _summary_html(summary)
         bundle["text/plain"] = repr(self)
         return bundle
 
@@ -438,8 +443,7 @@ class Dashboard(widgets.VBox):
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs) or {}
-        bundle["text/html"] = (f"<div style='font-size:12px;opacity:.75'>bert_nb dashboard on {esc(self.engine.name)}: "
-                               f"{esc(', '.join(self.panels))} (live in a running kernel)</div>")
+        bundle["text/html"] = _summary_html(f"bert_nb dashboard on {self.engine.name}: {', '.join(self.panels)}")
         bundle["text/plain"] = repr(self)
         return bundle
 

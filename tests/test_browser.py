@@ -26,7 +26,8 @@ def session_for(ui: str, names: list[str] | None = None, dark: bool = False):
         pytest.skip("Playwright is not installed: pip install -e '.[browser]' (make test does)")
     if not shutil.which("chromium"):
         pytest.skip("Debian's chromium is not installed: apt-get install chromium (make test tries)")
-    sys.path.insert(0, str(ROOT / "tools"))
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools"))
     from browser_check import Session
 
     names = names or (NOTEBOOKS if ui == "lab" else WIDGET_HEAVY)

@@ -319,15 +319,14 @@ class Session:
 
     def _clear_old_shots(self) -> None:
         """Remove this interface's pictures of these notebooks from an earlier run, so none is stale."""
-        suffix = self.suffix
         for src in self.sources:
-            stem = f"{src.stem}{suffix}"
-            for old in [self.shots / f"{stem}.png", self.shots / stem, *self.shots.glob(f"{stem}-dashboard-*.png"),
-                        *self.shots.glob(f"retry*-{stem}*")]:
-                if old.is_dir():
-                    shutil.rmtree(old)
-                elif old.exists():
-                    old.unlink()
+            for stem in (f"{src.stem}{self.suffix}", f"retry*-{src.stem}{self.suffix}"):  # first runs, then reruns
+                olds = [*self.shots.glob(f"{stem}.png"), *self.shots.glob(stem), *self.shots.glob(f"{stem}-dashboard-*.png")]
+                for old in olds:
+                    if old.is_dir():
+                        shutil.rmtree(old)
+                    else:
+                        old.unlink()
 
     def _guard(self, route):
         url = route.request.url
