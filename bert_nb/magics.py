@@ -305,13 +305,17 @@ class BertMagics(Magics, Configurable):
             return self._store(args, project(sim.embeddings[0], method=args.project))
         return self._store(args, sim)
 
+    def _variable(self, name: str, hint: str):
+        """The user's variable ``name``, or a usage error that says how to make it."""
+        if name not in self.shell.user_ns:
+            raise UsageError(f"No variable '{name}'; {hint}.")
+        return self.shell.user_ns[name]
+
     def _search(self, args, cell):
         from .embeddings import search
 
         queries = [ln.strip() for ln in self._lines(cell, "search")]
-        if args.corpus not in self.shell.user_ns:
-            raise UsageError(f"No variable '{args.corpus}'; define it first, e.g. `{args.corpus} = ['text one', 'text two']`.")
-        corpus = self.shell.user_ns[args.corpus]
+        corpus = self._variable(args.corpus, f"define it first, e.g. `{args.corpus} = ['text one', 'text two']`")
         if hasattr(corpus, "columns"):  # a DataFrame: take its text column
             column = args.text or "text"
             if column not in corpus.columns:
@@ -347,10 +351,8 @@ class BertMagics(Magics, Configurable):
         from .training import finetune
 
         if args.data is not None:
-            if args.data not in self.shell.user_ns:
-                raise UsageError(f"No variable '{args.data}'; load data first, e.g. "
-                                 f"`{args.data} = bert_nb.datasets.load('rotten_tomatoes', split='train').head(400)`.")
-            data = self.shell.user_ns[args.data]
+            data = self._variable(args.data, "load data first, e.g. "
+                                  f"`{args.data} = bert_nb.datasets.load('rotten_tomatoes', split='train').head(400)`")
         else:
             data = self._inline_examples(cell)
         kwargs = _given(args, text="text", label="label", epochs="epochs", learning_rate="lr",
@@ -387,9 +389,8 @@ class BertMagics(Magics, Configurable):
 
     def _predict(self, args, cell):
         lines = [ln.strip() for ln in self._lines(cell, "predict")]
-        model = self._engine() if args.model is None else self.shell.user_ns.get(args.model)
-        if model is None:
-            raise UsageError(f"No variable '{args.model}'; fine-tune first with `%%bert finetune -o {args.model}`.")
+        model = self._engine() if args.model is None else \
+            self._variable(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
         if not hasattr(model, "predict"):
             raise UsageError(f"'{getattr(model, 'name', args.model)}' is not a fine-tuned classifier; "
                              "fine-tune one with %%bert finetune, then `%bert use VAR`.")

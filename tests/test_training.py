@@ -218,6 +218,7 @@ def test_finetune_magics(shell, tiny_vocab_engine):
     assert got.label_names == ["n", "p"]
     for source, phrase in [("%%bert finetune\ngood movie pos", "is not `text<TAB>label`"),
                            ("%bert finetune --data nothing", "No variable 'nothing'"),
+                           ("%%bert predict --model nothing\nhi", "No variable 'nothing'; fine-tune first"),
                            ("%bert use nothing", "does not hold a model"),
                            ("%%bert predict\nhello", "is not a fine-tuned classifier")]:
         with pytest.raises(UsageError, match=phrase):
