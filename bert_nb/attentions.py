@@ -182,7 +182,9 @@ class AttentionSlice:
         """The ``k`` largest weights as (from, to, weight)."""
         import numpy as np
 
-        flat = np.argsort(self.matrix, axis=None)[::-1][:k]
+        from ._ranking import top_indices
+
+        flat = top_indices(self.matrix, k)
         return [(self.rows[i], self.columns[j], float(self.matrix[i, j]))
                 for i, j in zip(*np.unravel_index(flat, self.matrix.shape))]
 
@@ -246,9 +248,11 @@ class Focus:
         """The ``k`` largest weights to other pieces as (layer, head, piece, weight)."""
         import numpy as np
 
+        from ._ranking import top_indices
+
         w = self.weights.copy()
         w[:, :, self.position] = -1  # looking at itself is not a link
-        flat = np.argsort(w, axis=None)[::-1][:k]
+        flat = top_indices(w, k)
         labels = _labels(self.tokens)
         return [(int(l), int(h), labels[t], float(w[l, h, t])) for l, h, t in zip(*np.unravel_index(flat, w.shape))]
 
@@ -286,6 +290,7 @@ class Recomputed:
     model: "object"
     layer: int
     tokens: tuple[str, ...]
+    tolerance: float = 1e-5  # float32 rounding; bf16/fp16 engines differ more
 
     @property
     def max_difference(self) -> float:
@@ -294,10 +299,17 @@ class Recomputed:
 
         return float(np.abs(self.by_hand - self.model).max())
 
+    @property
+    def matches(self) -> bool:
+        """Whether the two agree within :attr:`tolerance`."""
+        return self.max_difference < self.tolerance
+
     def to_text(self) -> str:
-        """One line: the layer and how closely the two agree."""
+        """One line: the layer and whether the two agree (the claim, not float noise)."""
+        agreement = (f"max |difference| < {self.tolerance:g}: they match" if self.matches
+                     else f"max |difference| = {self.max_difference:.2e}, above {self.tolerance:g}")
         return (f"layer {self.layer}: softmax(QK^T/sqrt(d_k)) by hand vs the model's attention, "
-                f"{self.by_hand.shape[0]} heads, max |difference| = {self.max_difference:.2e}")
+                f"{self.by_hand.shape[0]} heads, {agreement}")
 
 
 def recompute(engine, text: str, layer: int = 0) -> Recomputed:
@@ -329,7 +341,8 @@ def recompute(engine, text: str, layer: int = 0) -> Recomputed:
         k = k.view(-1, heads, d).transpose(0, 1)
         by_hand = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)  # (H, T, T)
     return Recomputed(by_hand=by_hand.cpu().numpy(), model=out.attentions[layer][0].float().cpu().numpy(),
-                      layer=layer, tokens=tuple(engine.tokenizer.convert_ids_to_tokens(enc["input_ids"][0])))
+                      layer=layer, tokens=tuple(engine.tokenizer.convert_ids_to_tokens(enc["input_ids"][0])),
+                      tolerance=1e-5 if engine.dtype == torch.float32 else 1e-2)
 
 
 def _query_key(encoder, layer: int):

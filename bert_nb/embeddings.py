@@ -261,13 +261,18 @@ class Similarity:
         return pd.DataFrame(self.matrix, index=list(self.rows), columns=list(self.columns))
 
     def most_similar(self, k: int = 3) -> list[tuple[str, str, float]]:
-        """The ``k`` most similar distinct pairs (off the diagonal when comparing a list with itself)."""
+        """The ``k`` most similar distinct pairs (off the diagonal when comparing a list with itself).
+
+        Pairs are ranked on the similarity rounded to 3 places, ties in reading order.
+        """
         import numpy as np
+
+        from ._ranking import top_indices
 
         mat = np.array(self.matrix, dtype=float)
         if self.rows == self.columns:
             mat[np.tril_indices_from(mat)] = -np.inf
-        flat = np.argsort(mat, axis=None)[::-1][:k]
+        flat = top_indices(mat, k)
         return [(self.rows[i], self.columns[j], float(mat[i, j]))
                 for i, j in zip(*np.unravel_index(flat, mat.shape)) if np.isfinite(mat[i, j])]
 

@@ -88,8 +88,16 @@ def test_token_focus(minilm):
 def test_qkv_by_hand_matches_the_model(minilm, layer):
     r = recompute(minilm, SENTENCE, layer=layer)
     assert r.by_hand.shape == r.model.shape == (12, len(r.tokens), len(r.tokens))
-    assert r.max_difference < 1e-5
-    assert "max |difference|" in r.to_text()
+    assert r.max_difference < 1e-5 and r.matches
+    assert r.to_text().endswith("max |difference| < 1e-05: they match")
+
+
+def test_a_recomputation_that_disagrees_states_the_difference():
+    from bert_nb.attentions import Recomputed
+
+    ones = np.ones((2, 3, 3), dtype=np.float32)
+    r = Recomputed(by_hand=ones, model=ones * 0.99, layer=1, tokens=("a", "b", "c"))
+    assert not r.matches and "max |difference| = 1.00e-02, above 1e-05" in r.to_text()
 
 
 def test_qkv_by_hand_on_another_layout(tmp_path):
@@ -187,3 +195,13 @@ def test_attention_panel_block_averages_long_inputs(minilm):
     np.testing.assert_allclose(np.sum(trace.z, axis=1), 1, atol=0.03)  # block rows stay distributions
     panel.layer.value = 3
     assert len(panel.figure.data[0].z) == 256 and "layer 3" in panel.figure.layout.title.text
+
+
+def test_rankings_compare_displayed_values_and_break_ties_by_position():
+    from bert_nb._ranking import top_indices
+
+    # 0.4120001 and 0.412 print alike; another CPU may round them the other way round
+    values = np.array([[0.1, 0.4120001], [0.412, 0.9]])
+    assert list(top_indices(values, 3)) == [3, 1, 2]
+    assert list(top_indices(values.T, 3)) == [3, 1, 2]  # same order after a transpose: ties by position
+    assert list(top_indices([np.nan, 0.2, -np.inf, 0.3], 4)) == [3, 1, 0, 2]

@@ -87,3 +87,23 @@ def test_light_fills_carry_their_own_dark_ink(minilm):
         filled = re.findall(r'style="([^"]*background:(?!transparent)[^"]*)"', page)
         assert filled and all(f"color:{INK}" in style for style in filled), page[:300]
         assert "color:#444" not in page and "color:#555" not in page  # fixed greys vanish on dark backgrounds
+
+
+def test_describe_names_what_is_drawn_and_ignores_float_noise():
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from bert_nb.plots import describe
+
+    def heatmap(z, labels):
+        fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, text=[[f"{v:.2f}" for v in row] for row in z]))
+        return fig.update_layout(title="Cosine <b>similarity</b>", xaxis_title="piece")
+
+    z = np.array([[1.0, 0.31234567], [0.31234567, 1.0]])
+    text = describe(heatmap(z, ["a &amp; b", "c"]))
+    assert text.splitlines() == ["figure: Cosine similarity", "heatmap: 2 x 2; x: a & b, c; y: a & b, c; text: 1.00, 0.31, 0.31, 1.00",
+                                 "axes: xaxis 'piece'"]
+    assert describe(heatmap(z + 1e-7, ["a &amp; b", "c"])) == text  # another CPU's last bits: same account
+    assert describe(heatmap(z, ["a", "c"])) != text  # other labels: another account
+    bars = go.Figure([go.Bar(x=[0.1, 0.2], y=["x", "y"], orientation="h", name="m")] * 3)
+    assert "3 x bar (h) 'm': 2 bars; y: x, y" in describe(bars)
