@@ -23,7 +23,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
 
     import bert_nb
-    from bert_nb.widgets import AttentionPanel
+    from bert_nb.panels import AttentionPanel
 
     engine = bert_nb.load("default", device="cpu")
     words = "the animal did not cross the street because it was too tired and the road was wide".split()

@@ -62,7 +62,7 @@ def main(argv=None) -> dict:
 
     # 2. bert_nb.finetune with the live view
     try:  # the widget view where ipywidgets is installed, the text line elsewhere
-        from bert_nb.widgets import LiveTraining
+        from bert_nb.panels import LiveTraining
 
         live = LiveTraining()
         callbacks, state, view = [live.callback()], live.state, "widget"

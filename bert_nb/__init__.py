@@ -25,7 +25,7 @@ _EXPORTS = {
     "embed": "embeddings", "Embeddings": "embeddings", "similarity": "embeddings", "Similarity": "embeddings",
     "project": "embeddings", "Projection": "embeddings", "search": "embeddings",
     "evaluate_sts": "embeddings", "StsScore": "embeddings",
-    "dashboard": "widgets",
+    "dashboard": "panels",
     "finetune": "training", "finetune_mlm": "training", "FineTuned": "training",
     "attention": "attentions", "Attention": "attentions", "recompute": "attentions", "focus": "attentions",
     "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
@@ -36,7 +36,7 @@ __all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extensio
 
 # modules are nouns, API functions verbs: `bert_nb.embed` is the function, `bert_nb.embeddings` its module
 _SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "export", "datasets", "plots", "render",
-               "widgets", "magics", "errors")
+               "panels", "widgets", "magics", "errors")
 
 
 def __getattr__(name):

@@ -17,7 +17,6 @@ import signal
 import tempfile
 import threading
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import Engine, quiet_transformers
@@ -333,7 +332,7 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
     epochs, learning_rate, batch_size, max_length, warmup_ratio, seed
         AdamW with a linear schedule warming up over ``warmup_ratio`` of the steps.
     callbacks : list of transformers.TrainerCallback, optional
-        Extra callbacks (the live views of bert_nb.widgets are such callbacks).
+        Extra callbacks (the live views of bert_nb.panels are such callbacks).
     state : TrainingState, optional
         Pass one to stop training from elsewhere (``state.request_stop()``).
 

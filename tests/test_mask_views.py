@@ -89,7 +89,7 @@ def test_nsp_magic_on_a_model_with_the_head(shell, tiny_path):
     ("%%bert corrupt --rate 2\nhello", "rate must be a fraction"),
     ("%%bert nsp\nno separator", "Line 1 has no '|||'"),
     ("%%bert nsp\na ||| b", "no next-sentence-prediction head"),
-    ("%bert panel nope", "invalid choice"),
+    ("%bert panel nope", "Unknown panel 'nope'; choose one of tokenize, mask"),
 ])
 def test_masking_mistakes_are_usage_errors(sh, source, phrase):
     message = sh.usage_error(source)

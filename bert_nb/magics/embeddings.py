@@ -1,0 +1,56 @@
+"""``%%bert similarity`` and ``%%bert search``: sentences in embedding space."""
+
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+
+from ._common import Command, given, out_option
+
+
+def _similarity_options(p):
+    p.add_argument("--pooling", choices=["mean", "cls", "max", "word"], help="how to pool pieces (default mean)")
+    p.add_argument("--layer", type=int, help="hidden layer: 0 embeddings ... L last (default -1)")
+    p.add_argument("--project", choices=["pca", "umap"], help="show a 2-D projection instead of the matrix")
+    out_option(p)
+
+
+def similarity(magics, args, cell):
+    """Cosine similarity of the cell's lines, or their 2-D projection."""
+    from ..embeddings import project, similarity as run
+
+    lines = [ln.strip() for ln in magics._lines(cell, "similarity")]
+    sim = run(magics._engine(), lines, **given(args, pooling="pooling", layer="layer"))
+    if args.project:
+        return magics._store(args, project(sim.embeddings[0], method=args.project))
+    return magics._store(args, sim)
+
+
+def _search_options(p):
+    p.add_argument("--corpus", required=True, metavar="VAR",
+                   help="a list of texts, a pandas Series or DataFrame, or Embeddings from bert_nb.embed")
+    p.add_argument("--text", metavar="COL", help="the text column when the corpus is a DataFrame (default text)")
+    p.add_argument("--top-k", type=int, help="hits per query (default 5)")
+    out_option(p)
+
+
+def search(magics, args, cell):
+    """The corpus texts closest to each line."""
+    from ..embeddings import search as run
+
+    queries = [ln.strip() for ln in magics._lines(cell, "search")]
+    corpus = magics._variable(args.corpus, f"define it first, e.g. `{args.corpus} = ['text one', 'text two']`")
+    if hasattr(corpus, "columns"):  # a DataFrame: take its text column
+        column = args.text or "text"
+        if column not in corpus.columns:
+            raise UsageError(f"'{args.corpus}' has no column '{column}'; name one with --text "
+                             f"({', '.join(map(str, corpus.columns))}).")
+        corpus = corpus[column]
+    return magics._store(args, run(magics._engine(), queries, corpus, **given(args, top_k="top_k")))
+
+
+COMMANDS = (
+    Command("similarity", "%%bert similarity: cosine similarity of the lines; [word] in brackets with --pooling word (alias: embed)",
+            _similarity_options, similarity, order=60, aliases=("embed",)),
+    Command("search", "%%bert search --corpus VAR: the corpus texts closest to each line",
+            _search_options, search, order=70),
+)

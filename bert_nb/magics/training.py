@@ -1,0 +1,85 @@
+"""``%%bert finetune`` and ``%%bert predict``: train a classifier with a live curve, then use it."""
+
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+
+from ._common import Command, given, out_option
+
+
+def _finetune_options(p):
+    p.add_argument("--data", metavar="VAR", help="a DataFrame, CSV path or list of (text, label) in a variable")
+    p.add_argument("--text", metavar="COL", help="text column (default text)")
+    p.add_argument("--label", metavar="COL", help="label column (default label)")
+    p.add_argument("--epochs", type=float, help="passes over the data (default 3)")
+    p.add_argument("--lr", type=float, help="learning rate (default 5e-5)")
+    p.add_argument("--batch-size", type=int, help="examples per step (default 16)")
+    p.add_argument("--max-length", type=int, help="pieces per example (default 128)")
+    p.add_argument("--eval-fraction", type=float, help="share held out for evaluation (default 0.2)")
+    out_option(p, "the fine-tuned model")
+
+
+def finetune(magics, args, cell):
+    """Fine-tune the active model on --data or the cell's text<TAB>label lines."""
+    from ..training import finetune as run
+
+    if args.data is not None:
+        data = magics._variable(args.data, "load data first, e.g. "
+                                f"`{args.data} = bert_nb.datasets.load('rotten_tomatoes', split='train').head(400)`")
+    else:
+        data = _inline_examples(magics, cell)
+    kwargs = given(args, text="text", label="label", epochs="epochs", learning_rate="lr",
+                   batch_size="batch_size", max_length="max_length", eval_fraction="eval_fraction")
+    callbacks, state = _training_view(magics.shell)
+    return magics._store(args, run(magics._engine(), data, callbacks=callbacks, state=state, **kwargs))
+
+
+def _inline_examples(magics, cell):
+    pairs = []
+    for n, line in enumerate(magics._lines(cell, "finetune"), 1):
+        text, tab, label = line.rpartition("\t")
+        if not tab or not text.strip() or not label.strip():
+            raise UsageError(f"Line {n} is not `text<TAB>label`; separate the label with a tab, "
+                             "or pass a DataFrame with --data VAR.")
+        pairs.append((text.strip(), label.strip()))
+    return pairs
+
+
+def _training_view(shell):
+    """A live widget view in a notebook, a text progress line elsewhere."""
+    from ..training import TrainingState, text_progress
+
+    if type(shell).__name__ == "ZMQInteractiveShell":
+        from IPython.display import display
+
+        from ..panels import LiveTraining
+
+        live = LiveTraining(stop_button=False)  # the kernel is busy: interrupt it to stop
+        live.label.value = "interrupt the kernel (■) to stop after the current step"
+        display(live)
+        return [live.callback()], live.state
+    return [text_progress()], TrainingState()
+
+
+def _predict_options(p):
+    p.add_argument("--model", metavar="VAR", help="a fine-tuned model in a variable (default: the active model)")
+    out_option(p)
+
+
+def predict(magics, args, cell):
+    """A fine-tuned classifier's label and probabilities for each line."""
+    lines = [ln.strip() for ln in magics._lines(cell, "predict")]
+    model = magics._engine() if args.model is None else \
+        magics._variable(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
+    if not hasattr(model, "predict"):
+        raise UsageError(f"'{getattr(model, 'name', args.model)}' is not a fine-tuned classifier; "
+                         "fine-tune one with %%bert finetune, then `%bert use VAR`.")
+    return magics._store(args, model.predict(lines))
+
+
+COMMANDS = (
+    Command("finetune", "%%bert finetune --data VAR (or text<TAB>label lines): train a classifier, live curve",
+            _finetune_options, finetune, order=90),
+    Command("predict", "%%bert predict [--model VAR]: a fine-tuned classifier's label for each line",
+            _predict_options, predict, order=100),
+)

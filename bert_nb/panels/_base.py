@@ -1,0 +1,61 @@
+"""What every panel shares: an engine, a status line, ``result``, a stable repr and a static stand-in."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from ..render import MUTED, esc
+
+
+def _refresh(figure_widget, fig) -> None:
+    """Replace a FigureWidget's traces and layout with ``fig``'s, in one update."""
+    with figure_widget.batch_update():
+        figure_widget.data = ()
+        figure_widget.add_traces(list(fig.data))
+        figure_widget.layout = fig.layout
+
+
+def _summary_html(summary: str) -> str:
+    """The static stand-in for a live widget in saved notebooks and viewers without widget state."""
+    return f"<div style='font-size:12px;opacity:.75'>{esc(summary)} (live in a running kernel)</div>"
+
+
+class _Panel(widgets.VBox):
+    """Shared parts: an engine, a status line, ``result`` and a stable repr."""
+
+    default_model = "default"
+    name = ""  # the dashboard tab and `%bert panel NAME`; set by each panel
+    tab_order = 100
+    needs = ""  # what an engine must have when for_engine refuses it: "load a classifier ..."
+
+    @classmethod
+    def for_engine(cls, engine):
+        """This panel over the dashboard's engine, or None where the engine cannot serve it."""
+        return cls(engine)
+
+    def __init__(self, engine=None, **kwargs):
+        super().__init__(**kwargs)
+        if engine is None:
+            from ..engine import load
+
+            engine = load(self.default_model)
+        self.engine = engine
+        self.result = None
+        self.status = widgets.HTML()
+
+    def _say(self, text: str, error: bool = False) -> None:
+        color = "color:#d32f2f" if error else MUTED  # readable in light and dark themes
+        self.status.value = f'<span style="{color};font-size:12px">{esc(text)}</span>'
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.engine.name})"
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The live widget, plus a static summary for saved notebooks and viewers without widget state."""
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        summary = f"{type(self).__name__} on {self.engine.name}"
+        if self.result is not None:
+            summary += f": {getattr(self.result, 'to_text', lambda: repr(self.result))().splitlines()[0]}"
+        bundle["text/html"] = _summary_html(summary)
+        bundle["text/plain"] = repr(self)
+        return bundle

@@ -1,0 +1,183 @@
+"""The fine-tuning panel and the live training view (loss curve, progress, Stop)."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from ..errors import BertNbError
+from ..render import esc
+from ._base import _Panel, _refresh
+
+
+class LiveTraining(widgets.VBox):
+    """A live loss curve, a progress bar with time left and a Stop button for one training run.
+
+    Pass ``live.callback()`` in ``finetune(..., callbacks=[...], state=live.state)``; the
+    figure is a FigureWidget whose traces are updated in place at every log.
+    """
+
+    def __init__(self, state=None, stop_button: bool = True):
+        super().__init__()
+        import time
+
+        import plotly.graph_objects as go
+
+        from ..plots import loss_curve
+        from ..training import TrainingState
+
+        self._time = time.perf_counter
+        self.state = state or TrainingState()
+        self.figure = go.FigureWidget(loss_curve([], []))
+        # until the first log: a note where the curve will be, and no empty axes
+        self.figure.add_annotation(text="the loss appears here at the first log", showarrow=False, xref="paper",
+                                   yref="paper", x=0.5, y=0.5, font=dict(color="#888", size=14))
+        self._show_axes(False)
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="steps")
+        self.label = widgets.HTML()
+        self.stop = widgets.Button(description="Stop", button_style="warning",
+                                   tooltip="stop after the current step; the model and its history are kept")
+        self.stop.on_click(lambda _: self._stop())
+        row = [self.progress, self.label] + ([self.stop] if stop_button else [])
+        self.children = [widgets.HBox(row), self.figure]
+        self._start = None
+
+    def _stop(self):
+        self.state.request_stop()
+        self.label.value = "stopping after this step..."
+
+    def callback(self):
+        """The Trainer callback that drives this view."""
+        from transformers import TrainerCallback
+
+        live = self
+
+        class _Live(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kw):
+                live._start = live._time()
+                live.progress.max = max(state.max_steps, 1)
+
+            def on_step_end(self, args, state, control, **kw):
+                live.progress.value = state.global_step
+                spent = live._time() - live._start
+                left = spent / state.global_step * (state.max_steps - state.global_step) if state.global_step else 0
+                live.label.value = f"{state.global_step}/{state.max_steps} steps, about {left:.0f} s left"
+
+            def on_log(self, args, state, control, logs=None, **kw):
+                live.redraw()
+
+            def on_train_end(self, args, state, control, **kw):
+                stopped = live.state.stopped_at
+                live.label.value = (f"stopped at step {stopped['step']}" if stopped else "done") + \
+                    f" in {live._time() - live._start:.0f} s"
+                live.redraw()
+
+        return _Live()
+
+    def redraw(self) -> None:
+        """Put the state's history into the figure's traces, in place."""
+        h = [r for r in self.state.history if "loss" in r]
+        e = self.state.epochs
+        with self.figure.batch_update():
+            self.figure.data[0].x, self.figure.data[0].y = [r["step"] for r in h], [r["loss"] for r in h]
+            self.figure.data[1].x, self.figure.data[1].y = [r["step"] for r in e], [r.get("loss") for r in e]
+            for trace, key in ((self.figure.data[2], "accuracy"), (self.figure.data[3], "f1")):
+                trace.x, trace.y = [r["step"] for r in e], [r.get(key) for r in e]
+            if (h or e) and self.figure.layout.annotations:
+                self.figure.layout.annotations = ()
+                self._show_axes(True)
+
+    def _show_axes(self, visible: bool) -> None:
+        for axis in (self.figure.layout.xaxis, self.figure.layout.yaxis, self.figure.layout.yaxis2):
+            axis.visible = visible
+
+    def __repr__(self) -> str:
+        return f"LiveTraining(step {self.state.step} of {self.state.total_steps})"
+
+
+class FinetunePanel(_Panel):
+    """Data preview and label counts, hyperparameters, Start/Stop, the live curve, metrics at the end.
+
+    Training runs in a background thread, so the Stop button answers while it runs;
+    ``join()`` waits for it (tests and scripts).
+    """
+
+    name = "finetune"  # its tab in the dashboard and `%bert panel finetune`
+    tab_order = 50
+
+    def __init__(self, engine=None, data=None, text: str = "text", label: str = "label"):
+        super().__init__(engine)
+        import plotly.graph_objects as go
+
+        if data is None:
+            from ..datasets import load as load_dataset
+
+            data = load_dataset("rotten_tomatoes", split="train").sample(400, random_state=0)
+        self.data, self.text_column, self.label_column = data, text, label
+        self.preview = widgets.HTML(self._preview())
+        self.epochs = widgets.BoundedFloatText(value=2, min=0.1, max=50, step=1, description="epochs")
+        self.learning_rate = widgets.FloatLogSlider(value=1e-4, base=10, min=-6, max=-3, description="learning rate",
+                                                    style={"description_width": "initial"})
+        self.batch_size = widgets.Dropdown(options=[8, 16, 32, 64], value=16, description="batch size")
+        self.max_length = widgets.Dropdown(options=[32, 64, 128, 256], value=64, description="max length")
+        self.start_button = widgets.Button(description="Start", button_style="primary")
+        self.start_button.on_click(lambda _: self.start())
+        self.live = LiveTraining()
+        self.metrics = widgets.HTML()
+        self.confusion = go.FigureWidget()
+        # hidden until a run has a confusion matrix: an empty figure is a large blank box
+        self._confusion_box = widgets.Box([self.confusion], layout=widgets.Layout(display="none"))
+        self._thread = None
+        self.children = [self.preview, widgets.HBox([self.epochs, self.learning_rate]),
+                         widgets.HBox([self.batch_size, self.max_length, self.start_button]),
+                         self.live, self.metrics, self._confusion_box, self.status]
+
+    def _preview(self) -> str:
+        counts = self.data[self.label_column].value_counts() if self.label_column in self.data else {}
+        return (f"<div style='font-size:12px'>{len(self.data)} examples; labels: "
+                f"{esc(', '.join(f'{k}: {v}' for k, v in dict(counts).items()))}</div>"
+                + self.data.head(5).to_html(index=False, escape=True))
+
+    def start(self):
+        """Start training in the background; the Stop button stops it after the current step."""
+        from ..training import TrainingState
+
+        if self._thread is not None and self._thread.is_alive():
+            self._say("Training is running; press Stop first.", error=True)
+            return None
+        import threading
+
+        self.live.state = TrainingState()
+        self._say("training...")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def join(self, timeout: float | None = None):
+        """Wait for the training started by ``start`` and return its result."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result
+
+    def _run(self):
+        from ..plots import confusion_matrix
+        from ..render import finetune_html
+        from ..training import finetune
+
+        try:
+            self.result = finetune(self.engine, self.data, text=self.text_column, label=self.label_column,
+                                   epochs=self.epochs.value, learning_rate=self.learning_rate.value,
+                                   batch_size=self.batch_size.value, max_length=self.max_length.value,
+                                   callbacks=[self.live.callback()], state=self.live.state)
+        except BertNbError as err:
+            self._say(str(err), error=True)
+            return
+        self.metrics.value = finetune_html(self.result)
+        if self.result.confusion is not None:
+            _refresh(self.confusion, confusion_matrix(self.result.confusion, self.result.label_names))
+            self._confusion_box.layout.display = None
+        stopped = self.result.stopped_early
+        self._say(f"stopped at step {stopped['step']}; the model so far is in .result" if stopped
+                  else "done; the model is in .result")
+
+
+PANELS = (FinetunePanel,)  # the dashboard finds its tabs here

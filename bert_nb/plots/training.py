@@ -1,0 +1,61 @@
+"""Figures of fine-tuning: the loss curve and the confusion matrix."""
+
+from __future__ import annotations
+
+from ..render import esc, finetune_html
+from ._common import tidy
+
+__all__ = ["loss_curve", "confusion_matrix", "finetune_figure"]
+
+
+def loss_curve(history, epochs=None, *, title: str | None = None, height: int | None = None,
+               width: int | None = None, template: str | None = None):
+    """Training loss per logging step, and evaluation loss and accuracy/F1 per epoch (right axis)."""
+    import plotly.graph_objects as go
+
+    rows = list(history.to_dict("records") if hasattr(history, "to_dict") else history)
+    epochs = list(epochs.to_dict("records") if hasattr(epochs, "to_dict") else (epochs or []))
+    train = [r for r in rows if "loss" in r and r.get("loss") == r.get("loss")]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[r["step"] for r in train], y=[r["loss"] for r in train], name="train loss",
+                             mode="lines", line=dict(color="#1f77b4")))
+    fig.add_trace(go.Scatter(x=[e["step"] for e in epochs], y=[e.get("loss") for e in epochs], name="eval loss",
+                             mode="lines+markers", line=dict(color="#d62728")))
+    for key, color in (("accuracy", "#2ca02c"), ("f1", "#9467bd")):
+        fig.add_trace(go.Scatter(x=[e["step"] for e in epochs], y=[e.get(key) for e in epochs], name=f"eval {key}",
+                                 mode="lines+markers", yaxis="y2", line=dict(color=color, dash="dot")))
+    fig.update_layout(
+        title=dict(text=esc(title) if title else "Training"), xaxis_title="step", yaxis_title="loss",
+        # fixed 0.2 steps: an overlaying axis otherwise copies the loss axis's tick positions (0.192, 0.405, ...)
+        yaxis2=dict(title="accuracy / F1", overlaying="y", side="right", range=[0, 1], tickmode="linear",
+                    tick0=0, dtick=0.2, showgrid=False),
+        legend=dict(orientation="h", y=-0.2), height=height or 380, width=width, template=template,
+        margin=dict(l=10, r=10, t=50, b=10),
+    )
+    return tidy(fig)
+
+
+def confusion_matrix(matrix, labels, *, title: str | None = None, height: int | None = None,
+                     width: int | None = None, template: str | None = None):
+    """Counts of true (rows) against predicted (columns) labels, with the counts written in the cells."""
+    import plotly.graph_objects as go
+
+    names = [esc(str(n)) for n in labels]
+    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues", text=matrix, texttemplate="%{text}",
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))
+    fig.update_yaxes(autorange="reversed", title_text="true")
+    fig.update_xaxes(title_text="predicted")
+    fig.update_layout(title=dict(text=esc(title) if title else "Confusion matrix"),
+                      height=height or 160 + 50 * len(names), width=width or 200 + 60 * len(names),
+                      template=template, margin=dict(l=10, r=10, t=50, b=10))
+    return tidy(fig)
+
+
+def finetune_figure(finetuned, **kwargs):
+    """The loss curve of a fine-tuned engine (its display figure)."""
+    return loss_curve(finetuned.state.history, finetuned.state.epochs, **kwargs)
+
+
+VIEWS = {  # result type -> (its module, HTML view, figure builder)
+    "FineTuned": ("bert_nb.training", finetune_html, finetune_figure),
+}
