@@ -28,6 +28,8 @@ _EXPORTS = {
     "dashboard": "panels",
     "finetune": "training", "finetune_mlm": "training", "FineTuned": "training",
     "attention": "attentions", "Attention": "attentions", "recompute": "attentions", "focus": "attentions",
+    "explain": "explanations", "Explanation": "explanations", "Explanations": "explanations",
+    "faithfulness": "explanations", "Faithfulness": "explanations",
     "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
 }
 
@@ -35,7 +37,7 @@ __all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extensio
 
 
 # modules are nouns, API functions verbs: `bert_nb.embed` is the function, `bert_nb.embeddings` its module
-_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "export", "datasets", "plots", "render",
+_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "explanations", "export", "datasets", "plots", "render",
                "panels", "widgets", "magics", "errors")
 
 

@@ -9,11 +9,12 @@ so a new panel adds a module and grows nothing shared.
 from .attentions import AttentionPanel
 from .dashboard import Dashboard, dashboard, panel, panel_classes
 from .embeddings import SimilarityPanel
+from .explanations import ExplainPanel
 from .mask import MaskPanel
 from .tokens import TokenizePanel
 from .training import FinetunePanel, LiveTraining
 
-__all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "FinetunePanel", "LiveTraining",
+__all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "ExplainPanel", "FinetunePanel", "LiveTraining",
            "Dashboard", "dashboard", "PANELS", "panel", "panel_classes"]
 
 

@@ -1,0 +1,684 @@
+"""Why did the model decide? Token attributions for a classifier, a [MASK] and a similarity.
+
+- :func:`explain`: one quantity, one or more methods. The quantity depends on the model
+  and the input: a fine-tuned classifier's label probability, a masked-LM's probability
+  of a word at the [MASK], or the cosine similarity of two texts' pooled embeddings.
+- Methods: ``integrated_gradients`` and ``gradient_x_input`` (Captum, on the word
+  embeddings, so positions and segments stay fixed), ``occlusion`` (Captum's feature
+  ablation: each word's pieces replaced by [MASK], all words in one batch),
+  ``attention`` (last layer, [CLS] row, mean of heads) and ``attention_rollout``
+  (Abnar & Zuidema 2020).
+- :func:`faithfulness`: deletion tests (comprehensiveness, sufficiency, AOPC) that say which
+  method this model agrees with, next to a random word order that every method must beat.
+
+Integrated gradients' scores sum to ``value - baseline_value`` up to ``delta``; the
+baseline is the same sequence with every piece but [CLS]/[SEP] replaced by [PAD].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .errors import BertNbError
+
+__all__ = ["explain", "Explanation", "Explanations", "METHODS", "faithfulness", "Faithfulness"]
+
+METHODS = ("integrated_gradients", "gradient_x_input", "occlusion", "attention", "attention_rollout")
+_SHORT = {"ig": "integrated_gradients", "gxi": "gradient_x_input", "rollout": "attention_rollout"}
+_GRADIENT = ("integrated_gradients", "gradient_x_input")
+_LABELS = {"integrated_gradients": "integrated gradients", "gradient_x_input": "gradient × input",
+           "occlusion": "occlusion", "attention": "attention ([CLS], last layer)",
+           "attention_rollout": "attention rollout"}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Signed scores per piece for one quantity and one method.
+
+    ``tokens``, ``scores``, ``start``/``end`` (character offsets in the piece's own text;
+    None for [CLS]/[SEP]) and ``segment`` (0: ``text``, 1: ``pair``) are aligned.
+    """
+
+    text: str
+    pair: str | None
+    tokens: tuple[str, ...]
+    scores: "object"  # (T,) float array, signed: positive pieces raise the quantity
+    start: tuple
+    end: tuple
+    segment: tuple[int, ...]
+    word: tuple  # word index within its segment, None for specials
+    target: str
+    kind: str  # "label", "mask" or "similarity"
+    method: str
+    value: float
+    baseline_value: float | None = None
+    delta: float | None = None
+    model: str = ""
+    note: str | None = None
+
+    @property
+    def quantity(self) -> str:
+        """What the scores explain, in words."""
+        return {"label": f"P(label = {self.target})", "mask": f"P([MASK] = {self.target})",
+                "similarity": "cosine similarity"}[self.kind]
+
+    def to_frame(self):
+        """One row per piece: piece, segment, start, end, score."""
+        import pandas as pd
+
+        return pd.DataFrame({"piece": self.tokens, "segment": ["AB"[s] for s in self.segment],
+                             "start": pd.array(self.start, dtype="Int64"), "end": pd.array(self.end, dtype="Int64"),
+                             "score": self.scores})
+
+    def words(self):
+        """Pieces merged into words by the tokenizer's word boundaries (CJK characters one word each).
+
+        Columns ``word, start, end, score`` (and ``segment`` for a pair); a word's score is the
+        sum of its pieces' scores.
+        """
+        import pandas as pd
+
+        rows: dict[tuple[int, int], list] = {}
+        for i, (seg, w) in enumerate(zip(self.segment, self.word)):
+            if w is None:
+                continue
+            row = rows.setdefault((seg, w), [seg, self.start[i], self.end[i], 0.0])
+            row[2] = self.end[i]
+            row[3] += float(self.scores[i])
+        texts = (self.text, self.pair or "")
+        frame = pd.DataFrame([{"word": texts[seg][s:e], "start": s, "end": e, "score": score, "segment": "AB"[seg]}
+                              for seg, s, e, score in rows.values()])
+        if frame.empty:
+            frame = pd.DataFrame(columns=["word", "start", "end", "score", "segment"])
+        return frame if self.pair is not None else frame.drop(columns="segment")
+
+    def top_words(self, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` words with the largest scores, ties in reading order."""
+        from ._ranking import top_indices
+
+        words = self.words()
+        return [(words.word.iloc[i], float(words.score.iloc[i])) for i in top_indices(words.score.to_numpy(), k, 4)]
+
+    def to_text(self) -> str:
+        """What was explained, its value, and the words that raised it most."""
+        head = f"{_LABELS[self.method]} for {self.quantity} = {self.value:.3f} ({self.model})"
+        if self.delta is not None:
+            head += f"; scores sum to value - baseline ({self.value - self.baseline_value:.3f}) within |delta| {_bound(self.delta)}"
+        top = ", ".join(f"{w} {s:+.3f}" for w, s in self.top_words(5))
+        lines = [head, f"top words: {top}"]
+        return "\n".join(lines + ([f"note: {self.note}"] if self.note else []))
+
+    def __repr__(self) -> str:
+        return f"Explanation({self.method}, {self.quantity}, {len(self.tokens)} pieces)"
+
+    def _repr_html_(self) -> str:
+        from .plots.explanations import explanation_html
+
+        return explanation_html(self)
+
+
+@dataclass(frozen=True)
+class Explanations:
+    """Several methods' explanations of the same quantity on the same input."""
+
+    items: tuple[Explanation, ...]
+
+    def __getitem__(self, method: str) -> Explanation:
+        method = _SHORT.get(method, method)
+        for item in self.items:
+            if item.method == method:
+                return item
+        raise KeyError(f"no {method!r} here; methods: {', '.join(e.method for e in self.items)}")
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods, in the order they were asked for."""
+        return tuple(e.method for e in self.items)
+
+    def to_frame(self):
+        """One row per word, one column per method (each method's word scores)."""
+        frames = [e.words().set_index(["word", "start", "end"] + (["segment"] if e.pair is not None else []))["score"]
+                  .rename(e.method) for e in self.items]
+        import pandas as pd
+
+        return pd.concat(frames, axis=1).reset_index()
+
+    def to_text(self) -> str:
+        """Each method's summary, one after another."""
+        return "\n".join(e.to_text() for e in self.items)
+
+    def __repr__(self) -> str:
+        return f"Explanations({', '.join(self.methods)})"
+
+    def _repr_html_(self) -> str:
+        from .plots.explanations import explanation_html
+
+        return "".join(explanation_html(e) for e in self.items)
+
+
+def _bound(delta: float) -> str:
+    """|delta| against a fixed threshold: the claim a reader needs, the same on every CPU."""
+    return "< 0.001" if abs(delta) < 1e-3 else f"= {abs(delta):.1e}, more steps would shrink it"
+
+
+# -- the quantity to explain ---------------------------------------------------
+@dataclass
+class _Setup:
+    """The encoded input(s) and the function from word embeddings to the explained quantity."""
+
+    kind: str
+    target: str
+    encodings: list  # one or two BatchEncodings (text, pair), batch of 1
+    quantity: Callable  # quantity(*word_embeddings) -> (B,) tensor
+    note: str | None
+
+
+def _setup(engine, text: str, pair: str | None, target) -> _Setup:
+    _check_text(text, "text")
+    if pair is not None:
+        _check_text(pair, "pair")
+        return _similarity_setup(engine, text, pair, target)
+    if "classification" in engine.heads:
+        return _label_setup(engine, text, target)
+    from .mask import MASK, typed_masks
+
+    if "mlm" in engine.heads and (engine.tokenizer.mask_token or MASK) in typed_masks(engine.tokenizer, text):
+        return _mask_setup(engine, typed_masks(engine.tokenizer, text), target)
+    if "mlm" in engine.heads:
+        raise BertNbError(f"The text has no {MASK}; write one {MASK} where a word is missing to explain "
+                          f"the prediction, or pass pair='another sentence' to explain a similarity.")
+    raise BertNbError(f"'{engine.name}' is neither a classifier nor a masked-LM; fine-tune a classifier "
+                      "(bert_nb.finetune), load a masked-LM and give a text with one [MASK], "
+                      "or pass pair='another sentence' to explain a similarity.")
+
+
+def _check_text(text, name: str) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise BertNbError(f"The {name} is empty; give a sentence to explain.")
+
+
+def _encode(engine, text: str, max_length: int | None = None):
+    """Tokenize with truncation and offsets; a note when pieces were cut."""
+    tok = engine.tokenizer
+    limit = max_length or engine.max_length
+    enc = tok(text, truncation=True, max_length=limit, return_offsets_mapping=True, return_tensors="pt")
+    full = len(tok(text, verbose=False)["input_ids"])
+    cut = full - enc["input_ids"].shape[1]
+    return enc, (f"Truncated: {cut} pieces cut to fit the limit of {limit} pieces; "
+                 "only the rest is explained." if cut > 0 else None)
+
+
+def _inputs(engine, enc) -> dict:
+    keep = ("attention_mask", "token_type_ids")
+    return engine.to_device({k: v for k, v in enc.items() if k in keep})
+
+
+def _forward(engine, model, embeds, enc, **kwargs):
+    """``model`` on word embeddings (B, T, H): BERT adds positions and segments itself."""
+    extra = {k: v.expand(embeds.shape[0], -1) for k, v in _inputs(engine, enc).items()}
+    with engine.autocast():
+        return model(inputs_embeds=embeds, **extra, **kwargs)
+
+
+def _label_setup(engine, text, target) -> _Setup:
+    import torch
+
+    names = [str(n) for n in (getattr(engine, "label_names", None) or
+                              [engine.config.id2label[i] for i in range(engine.config.num_labels)])]
+    enc, note = _encode(engine, text, getattr(engine, "training_config", {}).get("max_length"))
+    model = engine.model
+    if target is None:
+        with torch.inference_mode():
+            logits = model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})).logits
+        index = int(logits[0].argmax())
+    elif isinstance(target, int) and not isinstance(target, bool):
+        if not 0 <= target < len(names):
+            raise BertNbError(f"Label index {target} is out of range; this classifier has labels 0 to {len(names) - 1} "
+                              f"({', '.join(names)}).")
+        index = target
+    elif str(target) in names:
+        index = names.index(str(target))
+    else:
+        raise BertNbError(f"'{target}' is not one of this classifier's labels; choose one of {', '.join(names)}.")
+
+    def quantity(embeds):
+        return _forward(engine, model, embeds, enc).logits.float().softmax(-1)[:, index]
+
+    return _Setup("label", names[index], [enc], quantity, note)
+
+
+def _mask_setup(engine, text, target) -> _Setup:
+    import torch
+
+    from .mask import MASK, _target_pieces
+
+    tok = engine.tokenizer
+    if text.count(tok.mask_token) > 1:
+        raise BertNbError(f"The text has {text.count(tok.mask_token)} {MASK}s; explain one at a time: "
+                          f"keep one {MASK} and write the other words out.")
+    enc, note = _encode(engine, text)
+    ids = enc["input_ids"][0]
+    if int((ids == tok.mask_token_id).sum()) == 0:
+        raise BertNbError(f"The {MASK} is beyond the model's limit of {engine.max_length} pieces; "
+                          "shorten the text before it.")
+    position = int((ids == tok.mask_token_id).nonzero()[0, 0])
+    model = engine.head("mlm")
+    if target is None:
+        with torch.inference_mode():
+            logits = model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})).logits
+        token_id = int(logits[0, position].argmax())
+    else:
+        pieces = _target_pieces(tok, str(target))
+        if len(pieces) != 1:
+            raise BertNbError(f"Target '{target}' is {len(pieces)} pieces in this vocabulary "
+                              f"({' '.join(tok.convert_ids_to_tokens(pieces))}); choose a one-piece word.")
+        token_id = pieces[0]
+
+    def quantity(embeds):
+        return _forward(engine, model, embeds, enc).logits[:, position].float().softmax(-1)[:, token_id]
+
+    return _Setup("mask", tok.convert_ids_to_tokens(token_id), [enc], quantity, note)
+
+
+def _similarity_setup(engine, text, pair, target) -> _Setup:
+    import torch
+
+    from .embeddings import _sentence_max_length
+
+    if target is not None:
+        raise BertNbError("A similarity has no target; leave target out when you pass pair=.")
+    limit = _sentence_max_length(engine)
+    (enc_a, note_a), (enc_b, note_b) = _encode(engine, text, limit), _encode(engine, pair, limit)
+    encoder = engine.encoder
+
+    def pooled(embeds, enc):
+        hidden = _forward(engine, encoder, embeds, enc).last_hidden_state.float()  # (B, T, H)
+        mask = _inputs(engine, enc)["attention_mask"].expand(embeds.shape[0], -1).unsqueeze(-1).float()
+        return (hidden * mask).sum(1) / mask.sum(1)  # mean pooling, as bert_nb.similarity
+
+    def quantity(embeds_a, embeds_b):
+        return torch.nn.functional.cosine_similarity(pooled(embeds_a, enc_a), pooled(embeds_b, enc_b), dim=-1)
+
+    note = " ".join(n for n in (note_a, note_b) if n) or None
+    return _Setup("similarity", "similarity", [enc_a, enc_b], quantity, note)
+
+
+# -- the methods ----------------------------------------------------------------
+def _word_embeddings(engine):
+    return engine.encoder.get_input_embeddings()
+
+
+def _embeds(engine, enc):
+    return _word_embeddings(engine)(engine.to_device({"input_ids": enc["input_ids"]})["input_ids"]).detach()
+
+
+def _baseline_ids(engine, enc):
+    """Every piece but the special ones replaced by [PAD]."""
+    import torch
+
+    tok = engine.tokenizer
+    ids = enc["input_ids"].clone()
+    specials = torch.tensor(tok.get_special_tokens_mask(ids[0].tolist(), already_has_special_tokens=True)).bool()
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    ids[0, ~specials] = pad
+    return ids
+
+
+def _integrated_gradients(engine, setup, steps):
+    import torch
+    from captum.attr import IntegratedGradients
+
+    inputs = tuple(_embeds(engine, enc) for enc in setup.encodings)
+    baselines = tuple(_word_embeddings(engine)(engine.to_device({"i": _baseline_ids(engine, enc)})["i"]).detach()
+                      for enc in setup.encodings)
+    ig = IntegratedGradients(setup.quantity)
+    with torch.enable_grad():
+        attributions, delta = ig.attribute(inputs, baselines=baselines, n_steps=steps,
+                                           internal_batch_size=_ig_batch(steps), return_convergence_delta=True)
+    with torch.inference_mode():
+        base = float(setup.quantity(*baselines)[0])
+    scores = [a[0].float().sum(-1).detach().cpu().numpy() for a in attributions]  # per piece: sum over hidden
+    return scores, {"baseline_value": base, "delta": float(delta[0])}
+
+
+def _ig_batch(steps: int) -> int:
+    return max(1, min(steps, 64))
+
+
+def _gradient_x_input(engine, setup, steps):
+    import torch
+    from captum.attr import InputXGradient
+
+    inputs = tuple(_embeds(engine, enc) for enc in setup.encodings)
+    with torch.enable_grad():
+        attributions = InputXGradient(setup.quantity).attribute(tuple(x.clone().requires_grad_() for x in inputs))
+    return [a[0].float().sum(-1).detach().cpu().numpy() for a in attributions], {}
+
+
+def _occlusion(engine, setup, steps):
+    """Each word's pieces replaced by [MASK] (by the mask embedding), every word in one batch."""
+    import torch
+    from captum.attr import FeatureAblation
+
+    tok = engine.tokenizer
+    inputs = tuple(_embeds(engine, enc) for enc in setup.encodings)
+    filler = tok.mask_token_id if tok.mask_token_id is not None else tok.unk_token_id
+    baseline = _word_embeddings(engine).weight[filler].detach()  # (H,)
+    masks, groups, n = [], [], 1  # group 0: specials, never ablated on their own
+    for enc in setup.encodings:
+        words = enc.word_ids(0)
+        group = torch.tensor([0 if w is None else n + w for w in words])
+        n += max((w for w in words if w is not None), default=-1) + 1
+        groups.append(group)
+        masks.append(group.view(1, -1, 1).expand(1, -1, inputs[0].shape[-1]).to(inputs[0].device))
+    with torch.inference_mode():
+        attributions = FeatureAblation(setup.quantity).attribute(
+            inputs, baselines=tuple(baseline.expand_as(x) for x in inputs), feature_mask=tuple(masks),
+            perturbations_per_eval=32)
+    scores = []
+    for a, group in zip(attributions, groups):
+        per_piece = a[0, :, 0].float().cpu().numpy().copy()  # the word's drop, on each of its pieces
+        sizes = torch.bincount(group).numpy()
+        per_piece = per_piece / sizes[group.numpy()]  # shared among the word's pieces: words() sums back
+        per_piece[group.numpy() == 0] = 0.0
+        scores.append(per_piece)
+    return scores, {}
+
+
+def _attention_weights(engine, setup):
+    """(L, H, T, T) attention of each input, from the explained model's own encoder."""
+    import torch
+
+    from .attentions import _eager
+
+    out = []
+    model = engine.encoder
+    for enc in setup.encodings:
+        batch = engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})
+        with _eager(model), torch.inference_mode():
+            att = model(**batch, output_attentions=True).attentions
+        out.append(torch.stack([a[0].float() for a in att]).cpu())
+    return out
+
+
+def _attention(engine, setup, steps):
+    return [w[-1].mean(0)[0].numpy() for w in _attention_weights(engine, setup)], {}
+
+
+def _attention_rollout(engine, setup, steps):
+    """Abnar & Zuidema (2020): head-mean attention plus the residual, multiplied through the layers."""
+    import torch
+
+    scores = []
+    for w in _attention_weights(engine, setup):
+        T = w.shape[-1]
+        rollout = torch.eye(T)
+        for layer in w:  # (H, T, T), first layer first
+            a = 0.5 * layer.mean(0) + 0.5 * torch.eye(T)
+            rollout = (a / a.sum(-1, keepdim=True)) @ rollout
+        scores.append(rollout[0].numpy())
+    return scores, {}
+
+
+_RUN = {"integrated_gradients": _integrated_gradients, "gradient_x_input": _gradient_x_input,
+        "occlusion": _occlusion, "attention": _attention, "attention_rollout": _attention_rollout}
+
+
+def _methods(method) -> list[str]:
+    asked = [method] if isinstance(method, str) else list(method)
+    if asked == ["all"]:
+        return list(METHODS)
+    out = []
+    for m in asked:
+        name = _SHORT.get(m, m)
+        if name not in METHODS:
+            raise BertNbError(f"Unknown method '{m}'; choose from {', '.join(METHODS)} "
+                              "(short: ig, gxi, rollout), a list of them, or 'all'.")
+        out.append(name)
+    if not out:
+        raise BertNbError("No method given; choose from " + ", ".join(METHODS) + ".")
+    return out
+
+
+def explain(model, text: str, target=None, method: str | Sequence[str] = "integrated_gradients", *,
+            pair: str | None = None, steps: int = 50):
+    """Explain one decision: signed scores per piece for a label, a [MASK] word or a similarity.
+
+    Parameters
+    ----------
+    model : Engine
+        A fine-tuned classifier (``FineTuned``), a masked-LM engine, or any encoder with ``pair``.
+    text : str
+        The input. For a masked-LM, exactly one ``[MASK]``.
+    target : str or int, optional
+        The label (name or index) or the candidate word at the mask; default the model's own
+        top prediction. Not used with ``pair``.
+    method : str or list of str
+        One of :data:`METHODS` (short names ``ig``, ``gxi``, ``rollout``), a list, or ``"all"``.
+    pair : str, optional
+        A second text: explain the cosine similarity of the two mean-pooled embeddings.
+    steps : int
+        Integrated-gradients steps (Gauss-Legendre); more steps, smaller ``delta``.
+
+    Returns
+    -------
+    Explanation, or Explanations when ``method`` is a list or ``"all"``.
+
+    Examples
+    --------
+    >>> e = bert_nb.explain(clf, "A moving, beautifully acted film.")         # doctest: +SKIP
+    >>> e.words()                                                               # doctest: +SKIP
+    >>> bert_nb.explain(mlm, "Paris is the [MASK] of France.", method="all")    # doctest: +SKIP
+    """
+    methods = _methods(method)
+    if not isinstance(steps, int) or steps < 1:
+        raise BertNbError(f"steps must be a positive whole number, not {steps!r}.")
+    if getattr(model, "quantize", None) and any(m in _GRADIENT for m in methods):
+        raise BertNbError(f"'{model.name}' is quantized to int8 and has no gradients; load it without "
+                          "quantize= to use gradient methods, or choose occlusion or attention.")
+    setup = _setup(model, text, pair, target)
+    model.model.eval()
+    import torch
+
+    with torch.inference_mode():
+        value = float(setup.quantity(*(_embeds(model, enc) for enc in setup.encodings))[0])
+    items = tuple(_explanation(model, setup, name, value, text, pair, steps) for name in methods)
+    return items[0] if isinstance(method, str) and method != "all" else Explanations(items)
+
+
+def _explanation(engine, setup, method, value, text, pair, steps) -> Explanation:
+    import numpy as np
+
+    scores, extra = _RUN[method](engine, setup, steps)
+    tokens, start, end, segment, word = [], [], [], [], []
+    tok = engine.tokenizer
+    for seg, enc in enumerate(setup.encodings):
+        ids = enc["input_ids"][0].tolist()
+        words = enc.word_ids(0)
+        tokens += tok.convert_ids_to_tokens(ids)
+        for (s, e), w in zip(enc["offset_mapping"][0].tolist(), words):
+            start.append(None if w is None else int(s))
+            end.append(None if w is None else int(e))
+        segment += [seg] * len(ids)
+        word += list(words)
+    return Explanation(text=text, pair=pair, tokens=tuple(tokens), scores=np.concatenate(scores).astype(float),
+                       start=tuple(start), end=tuple(end), segment=tuple(segment), word=tuple(word),
+                       target=setup.target, kind=setup.kind, method=method, value=value,
+                       model=engine.name, note=setup.note, **extra)
+
+
+# -- faithfulness -------------------------------------------------------------------
+# For each text and method the words are ranked by score. Deleting the top share of words
+# should lower the predicted probability a lot (comprehensiveness, higher is better); keeping
+# only them should lower it little (sufficiency, lower is better). AOPC averages each over the
+# shares. A method that does not beat `random` (a seeded random word order) explains nothing
+# about this model. Deletion cuts words out by character offsets and re-tokenizes.
+@dataclass(frozen=True)
+class Faithfulness:
+    """Deletion curves per method (``curves``) and their AOPC summary (``to_frame()``)."""
+
+    curves: "object"  # DataFrame: method, fraction, comprehensiveness, sufficiency (means over texts)
+    texts: int
+    model: str
+    target: str  # what was measured, in words
+
+    def to_frame(self):
+        """Per method: AOPC comprehensiveness (higher is better), AOPC sufficiency (lower is better),
+        and whether it beats the random order on both."""
+        aopc = self.curves.groupby("method", sort=False)[["comprehensiveness", "sufficiency"]].mean()
+        aopc.columns = ["aopc_comprehensiveness", "aopc_sufficiency"]
+        rand = aopc.loc["random"]
+        aopc["beats_random"] = ((aopc.aopc_comprehensiveness > rand.aopc_comprehensiveness) &
+                                (aopc.aopc_sufficiency < rand.aopc_sufficiency))
+        aopc.loc["random", "beats_random"] = False
+        return aopc.reset_index()
+
+    def best(self) -> str:
+        """The method with the highest AOPC comprehensiveness minus AOPC sufficiency."""
+        frame = self.to_frame()
+        gap = frame.aopc_comprehensiveness - frame.aopc_sufficiency
+        return str(frame.method.iloc[int(gap.to_numpy().argmax())])
+
+    def to_text(self) -> str:
+        """A line on what was measured, then the AOPC table."""
+        frame = self.to_frame()
+        lines = [f"faithfulness of {len(frame) - 1} methods on {self.texts} texts ({self.model}, {self.target}); "
+                 "AOPC over the shares of words deleted"]
+        for r in frame.itertuples():
+            mark = "" if r.method == "random" else ("  beats random" if r.beats_random else "  does not beat random")
+            lines.append(f"  {r.method:<22} comprehensiveness {r.aopc_comprehensiveness:+.3f}  "
+                         f"sufficiency {r.aopc_sufficiency:+.3f}{mark}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Faithfulness({self.texts} texts, methods={', '.join(dict.fromkeys(self.curves.method))})"
+
+
+def faithfulness(model, texts: str | Sequence[str],
+                 methods: Sequence[str] = ("integrated_gradients", "gradient_x_input", "occlusion", "attention",
+                                           "attention_rollout"),
+                 fractions: Sequence[float] = (0.1, 0.2, 0.3, 0.5), seed: int = 0, steps: int = 50) -> Faithfulness:
+    """Comprehensiveness and sufficiency of each method's word ranking, next to a random ranking.
+
+    Parameters
+    ----------
+    model : Engine
+        A fine-tuned classifier (the predicted label's probability is measured) or a
+        masked-LM with texts that each hold one ``[MASK]`` (the top filler's probability;
+        the [MASK] itself is never deleted).
+    texts : str or list of str
+        The texts to test on; more texts, steadier numbers.
+    methods : list of str
+        Methods of :func:`bert_nb.explain`; ``random`` is always added as the baseline.
+    fractions : list of float
+        Shares of each text's words to delete (at least one word each).
+    seed : int
+        Seed of the random ranking.
+
+    Returns
+    -------
+    Faithfulness: ``.curves`` (per method and fraction), ``.to_frame()`` (AOPC per method).
+
+    Examples
+    --------
+    >>> bert_nb.faithfulness(clf, reviews.text[:20]).to_frame()   # doctest: +SKIP
+    """
+    import numpy as np
+    import pandas as pd
+
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise BertNbError("Give one or more non-empty texts to test on.")
+    fractions = _fractions(fractions)
+    names = _methods(list(methods))
+    probability = _probability(model)
+    rng = np.random.default_rng(seed)
+    rows, target = [], None
+    for text in texts:
+        explained = explain(model, text, method=names, steps=steps)
+        first = explained.items[0]
+        target = first.quantity if target is None else target
+        words = first.words()
+        keep_out = _protected(model, words)
+        rankings = {e.method: _ranking(e.words().score.to_numpy(), keep_out) for e in explained.items}
+        rankings["random"] = _ranking(rng.permutation(len(words)).astype(float), keep_out)
+        variants = []
+        for method, order in rankings.items():
+            for f in fractions:
+                top = order[:max(1, int(round(f * len(order))))] if len(order) else []
+                variants.append((method, f, _without(text, words, top), _only(text, words, top, keep_out)))
+        probs = probability([v for _, _, a, b in variants for v in (a, b)], first.target)
+        for i, (method, f, _, _) in enumerate(variants):
+            rows.append({"method": method, "fraction": f, "comprehensiveness": first.value - probs[2 * i],
+                         "sufficiency": first.value - probs[2 * i + 1]})
+    curves = pd.DataFrame(rows).groupby(["method", "fraction"], sort=False).mean().reset_index()
+    return Faithfulness(curves=curves, texts=len(texts), model=model.name,
+                        target=("predicted label" if "classification" in model.heads else "top [MASK] filler"))
+
+
+def _fractions(fractions) -> list[float]:
+    fractions = sorted(float(f) for f in fractions)
+    if not fractions or not all(0 < f <= 1 for f in fractions):
+        raise BertNbError(f"fractions must be shares of words between 0 and 1, for example (0.1, 0.2, 0.3, 0.5); got {fractions}.")
+    return fractions
+
+
+def _protected(model, words) -> set[int]:
+    """Words never deleted: the [MASK] a masked-LM predicts."""
+    from .mask import MASK
+
+    mask = model.tokenizer.mask_token or MASK
+    return {i for i, w in enumerate(words.word) if w in (mask, MASK)}
+
+
+def _ranking(scores, keep_out: set[int]) -> list[int]:
+    """Word indices by score, largest first (ties in reading order), protected words left out."""
+    from ._ranking import top_indices
+
+    return [int(i) for i in top_indices(scores, len(scores), 6) if int(i) not in keep_out]
+
+
+def _without(text: str, words, drop) -> str:
+    """``text`` with the words ``drop`` cut out by character offsets; spaces tidied."""
+    spans = sorted((int(words.start.iloc[i]), int(words.end.iloc[i])) for i in drop)
+    out, at = [], 0
+    for s, e in spans:
+        out.append(text[at:s])
+        at = e
+    out.append(text[at:])
+    return " ".join("".join(out).split())
+
+
+def _only(text: str, words, keep, protected: set[int]) -> str:
+    """Only the words ``keep`` (and any protected word), in their order, joined by spaces."""
+    chosen = sorted(set(int(i) for i in keep) | protected)
+    return " ".join(text[int(words.start.iloc[i]):int(words.end.iloc[i])] for i in chosen)
+
+
+def _probability(model):
+    """A function: texts, target -> the target's probability for each text (batched)."""
+
+    tok = model.tokenizer
+
+    def run(texts: list[str], target: str):
+        out = []
+        for start in range(0, len(texts), 32):
+            chunk = [t if t.strip() else (tok.unk_token or "") for t in texts[start:start + 32]]
+            enc = tok(chunk, padding=True, truncation=True, max_length=model.max_length, return_tensors="pt")
+            logits = model.forward(dict(enc)).logits.float()
+            if "classification" in model.heads:
+                index = [str(n) for n in getattr(model, "label_names", model.config.id2label.values())].index(target)
+                out += logits.softmax(-1)[:, index].tolist()
+            else:
+                ids = enc["input_ids"]
+                token = tok.convert_tokens_to_ids(target)
+                for row in range(len(chunk)):
+                    where = (ids[row] == tok.mask_token_id).nonzero()
+                    out.append(float(logits[row, int(where[0, 0])].softmax(-1)[token]) if len(where) else 0.0)
+        return out
+
+    if not ({"classification", "mlm"} & set(model.heads)):
+        raise BertNbError(f"'{model.name}' has no prediction to test; faithfulness needs a fine-tuned classifier "
+                          "or a masked-LM with one [MASK] per text.")
+    return run

@@ -1,0 +1,85 @@
+"""The explain panel: a text, a method and a target; the coloured text and the top-word bars update in place."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from ..errors import BertNbError
+from ._base import _Panel, _refresh
+
+_METHODS = [("integrated gradients", "integrated_gradients"), ("gradient × input", "gradient_x_input"),
+            ("occlusion", "occlusion"), ("attention", "attention"), ("attention rollout", "attention_rollout")]
+_PREDICTED = "(the model's prediction)"
+
+
+class ExplainPanel(_Panel):
+    """Explain a classifier's label or a masked-LM's [MASK] word: which words raised or lowered it."""
+
+    name = "explain"  # its tab in the dashboard and `%bert panel explain`
+    tab_order = 45
+    default_model = "default-mlm"
+    needs = "load a fine-tuned classifier (`%bert use VAR`) or a masked-LM such as 'default-mlm'"
+
+    @classmethod
+    def for_engine(cls, engine):
+        """Only classifiers and masked-LMs have a decision to explain."""
+        return cls(engine) if {"classification", "mlm"} & set(engine.heads) else None
+
+    def __init__(self, engine=None, text: str | None = None, method: str = "integrated_gradients"):
+        super().__init__(engine)
+        import plotly.graph_objects as go
+
+        classifier = "classification" in self.engine.heads
+        text = text or ("A moving, beautifully acted film." if classifier else "Paris is the [MASK] of France.")
+        self.text = widgets.Text(value=text, description="Text", layout=widgets.Layout(width="95%"))
+        self.method = widgets.Dropdown(options=_METHODS, value=method, description="Method")
+        labels = [str(n) for n in getattr(self.engine, "label_names", None) or
+                  self.engine.config.id2label.values()] if classifier else []
+        self.target = widgets.Dropdown(options=[_PREDICTED, *labels], value=_PREDICTED, description="Target")
+        self.button = widgets.Button(description="Explain", button_style="primary")
+        self.view = widgets.HTML()
+        self.figure = go.FigureWidget()
+        self._updating = False  # True while the panel itself changes the target's options
+        self.button.on_click(lambda _: self.run())
+        for control in (self.method, self.target):
+            control.observe(lambda _: None if self._updating else self.run(), names="value")
+        self.children = [widgets.HBox([self.text, self.button]), widgets.HBox([self.method, self.target]),
+                         self.view, self.figure, self.status]
+        self.run()
+
+    def run(self):
+        """Explain the text box for the chosen method and target; redraw in place."""
+        from ..explanations import explain
+        from ..plots.explanations import explanation_bar, explanation_html
+
+        target = None if self.target.value == _PREDICTED else self.target.value
+        try:
+            result = explain(self.engine, self.text.value, target, self.method.value)
+        except BertNbError as err:
+            self._say(str(err), error=True)
+            return None
+        self.result = result
+        if "mlm" in self.engine.heads and "classification" not in self.engine.heads:
+            self._candidates()
+        self.view.value = explanation_html(result)
+        _refresh(self.figure, explanation_bar(result))
+        self._say(f"{len(result.tokens)} pieces; {result.method} in {result.model}")
+        return result
+
+    def _candidates(self) -> None:
+        """The mask's top fillers as targets, keeping the chosen one when it is still there."""
+        from ..mask import fill_mask
+
+        top = [c.token_str for c in fill_mask(self.engine, self.text.value, top_k=5).masks[0]]
+        chosen = self.target.value
+        options = [_PREDICTED, *dict.fromkeys(top + ([chosen] if chosen != _PREDICTED else []))]
+        if list(self.target.options) != options:
+            self._updating = True
+            try:
+                self.target.options = options
+                self.target.value = chosen if chosen in options else _PREDICTED
+            finally:
+                self._updating = False
+
+
+PANELS = (ExplainPanel,)
