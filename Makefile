@@ -18,7 +18,8 @@ NBVAL := -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:ca
 AVX2_PATH := MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1
 GENERIC_PATH := ATEN_CPU_CAPABILITY=default
 
-.PHONY: setup demo test lab bench notebooks notebooks-roundtrip lock browser-setup chromium browser-test clean
+.PHONY: setup demo test lab bench notebooks nbval-avx2 notebooks-roundtrip roundtrip-store roundtrip-check lock \
+	browser-setup chromium browser-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,19 +40,29 @@ demo: setup
 		--ExecutePreprocessor.timeout=600
 	@echo "Tour executed on the packaged model: $(abspath $(OUTDIR))/00_tour.html"
 
-# pytest (API, magics, panels, and every notebook in JupyterLab and Notebook 7 in headless chromium), then nbval
-# of the stored notebooks on another CPU code path than the one they were stored on, then the round trip
+# pytest (API, magics, panels, and every notebook in JupyterLab and Notebook 7 in headless chromium); then, side by
+# side on the two cores, nbval of the stored notebooks on another CPU code path than the one they were stored on and
+# the round trip's re-store; then the round trip's check
 test: setup browser-setup
 	$(BIN)/python -m pytest tests --browser
+	$(MAKE) --no-print-directory -j2 nbval-avx2 roundtrip-store
+	$(MAKE) --no-print-directory roundtrip-check
+
+# the stored notebooks checked on MKL/oneDNN's AVX2 kernels, one thread
+nbval-avx2: setup
 	$(AVX2_PATH) $(BIN)/python $(NBVAL) notebooks
-	$(MAKE) notebooks-roundtrip
 
 # re-store every notebook (as `make notebooks` does) in build/ on ATen's generic kernels, then check them on the default path
-notebooks-roundtrip: setup
+notebooks-roundtrip: roundtrip-store
+	$(MAKE) --no-print-directory roundtrip-check
+
+roundtrip-store: setup
 	rm -rf $(OUTDIR)/roundtrip && mkdir -p $(OUTDIR)/roundtrip && cp notebooks/*.ipynb $(OUTDIR)/roundtrip/
-	$(GENERIC_PATH) $(BIN)/jupyter nbconvert --to notebook --execute --inplace $(OUTDIR)/roundtrip/*.ipynb \
-		--ExecutePreprocessor.timeout=600
+	OMP_NUM_THREADS=1 $(GENERIC_PATH) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		$(OUTDIR)/roundtrip/*.ipynb --ExecutePreprocessor.timeout=600
 	$(BIN)/python tools/strip_widget_state.py $(OUTDIR)/roundtrip/*.ipynb
+
+roundtrip-check: setup
 	$(BIN)/python $(NBVAL) $(OUTDIR)/roundtrip
 
 # Playwright, JupyterLab and Notebook 7 from PyPI; Debian's chromium (no browser download).
@@ -77,6 +88,7 @@ bench: setup
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/attention.py
 	$(BIN)/python bench/finetune.py
+	$(BIN)/python bench/explain.py
 
 # re-run every notebook in place (the stored outputs are what nbval compares); widget state is dropped
 notebooks: setup

@@ -1,4 +1,5 @@
-"""Drop stored widget state from notebooks: it is megabytes of JavaScript and changes every run."""
+"""Drop what changes every run from stored notebooks: widget state (megabytes of JavaScript)
+and each cell's execution timestamps; the outputs stay."""
 
 import glob
 import sys
@@ -7,5 +8,8 @@ import nbformat
 
 for path in sys.argv[1:] or glob.glob("notebooks/*.ipynb"):
     nb = nbformat.read(path, as_version=4)
-    if nb.metadata.pop("widgets", None) is not None:
+    changed = nb.metadata.pop("widgets", None) is not None
+    for cell in nb.cells:
+        changed |= cell.metadata.pop("execution", None) is not None
+    if changed:
         nbformat.write(nb, path)
