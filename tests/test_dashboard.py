@@ -33,3 +33,17 @@ def test_panel_all_magic(shell):
     shell.run_cell("%bert load default --device cpu")
     board = shell.run_cell("%bert panel all")
     assert isinstance(board, Dashboard) and board.engine.name == "default"
+
+
+def test_explain_tab_only_where_there_is_a_decision(mini_mlm, shell):
+    from bert_nb.panels import ExplainPanel, panel_classes
+
+    board = bert_nb.dashboard(mini_mlm)
+    assert list(board.panels) == ["tokenize", "mask", "similarity", "attention", "explain", "finetune"]
+    assert isinstance(board.panels["explain"], ExplainPanel) and board.panels["explain"].engine is mini_mlm
+    assert list(panel_classes()) == ["tokenize", "mask", "similarity", "attention", "explain", "finetune"]
+    shell.run_cell("%bert load default --device cpu")
+    assert "The explain panel does not work with 'default'; load a fine-tuned classifier" in \
+        shell.usage_error("%bert panel explain")
+    shell.run_cell("%bert load default-mlm --device cpu")
+    assert isinstance(shell.run_cell("%bert panel explain"), ExplainPanel)
