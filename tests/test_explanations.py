@@ -256,3 +256,17 @@ def test_panel_follows_method_and_target(mini_mlm, tiny_clf, minilm):
     assert ExplainPanel.for_engine(minilm) is None
     with pytest.raises(BertNbError, match="explain panel does not work with 'default'"):
         panel("explain", minilm)
+
+
+def test_other_layouts_without_segments(tmp_path, tiny_base_path):
+    """DistilBERT has no token_type_ids and names its parts differently: every method still runs."""
+    cfg = transformers.DistilBertConfig(vocab_size=120, dim=32, n_layers=2, n_heads=2, hidden_dim=37,
+                                        max_position_embeddings=64)
+    torch.manual_seed(0)
+    transformers.DistilBertForMaskedLM(cfg).save_pretrained(tmp_path / "distil")
+    tok = transformers.AutoTokenizer.from_pretrained(tiny_base_path)
+    tok.save_pretrained(tmp_path / "distil")
+    engine = bert_nb.load(str(tmp_path / "distil"), device="cpu")
+    every = explain(engine, "the cat sat on the [MASK]", method="all")
+    ig = every["ig"]
+    assert every.methods == METHODS and abs(ig.scores.sum() - (ig.value - ig.baseline_value)) <= abs(ig.delta) + 1e-6
