@@ -30,6 +30,9 @@ _EXPORTS = {
     "attention": "attentions", "Attention": "attentions", "recompute": "attentions", "focus": "attentions",
     "explain": "explanations", "Explanation": "explanations", "Explanations": "explanations",
     "faithfulness": "explanations", "Faithfulness": "explanations",
+    "embedding_parts": "internals", "EmbeddingParts": "internals", "positions": "internals",
+    "Positions": "internals", "layers": "internals", "LayerStates": "internals", "logit_lens": "internals",
+    "LogitLens": "internals", "probe": "internals", "Probe": "internals",
     "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
 }
 
@@ -37,7 +40,7 @@ __all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extensio
 
 
 # modules are nouns, API functions verbs: `bert_nb.embed` is the function, `bert_nb.embeddings` its module
-_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "explanations", "export", "datasets", "plots", "render",
+_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "explanations", "internals", "export", "datasets", "plots", "render",
                "panels", "widgets", "magics", "errors")
 
 

@@ -10,11 +10,12 @@ from .attentions import AttentionPanel
 from .dashboard import Dashboard, dashboard, panel, panel_classes
 from .embeddings import SimilarityPanel
 from .explanations import ExplainPanel
+from .internals import LayerPanel
 from .mask import MaskPanel
 from .tokens import TokenizePanel
 from .training import FinetunePanel, LiveTraining
 
-__all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "ExplainPanel", "FinetunePanel", "LiveTraining",
+__all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "ExplainPanel", "LayerPanel", "FinetunePanel", "LiveTraining",
            "Dashboard", "dashboard", "PANELS", "panel", "panel_classes"]
 
 
