@@ -1,16 +1,18 @@
 """The dashboard: every panel in tabs sharing one engine, with a static fallback."""
 
 import bert_nb
-from bert_nb.widgets import AttentionPanel, Dashboard, FinetunePanel, MaskPanel, SimilarityPanel, TokenizePanel
+from bert_nb.widgets import (AttentionPanel, Dashboard, FinetunePanel, LayerPanel, MaskPanel, SimilarityPanel,
+                             TokenizePanel)
 
 
 def test_dashboard_tabs_share_the_engine(minilm):
     board = bert_nb.dashboard(minilm)
     assert isinstance(board, Dashboard)
-    assert [board.tabs.get_title(i) for i in range(5)] == ["tokenize", "mask", "similarity", "attention", "finetune"]
+    assert [board.tabs.get_title(i) for i in range(6)] == ["tokenize", "mask", "similarity", "attention", "layers",
+                                                           "finetune"]
     kinds = [type(p) for p in board.tabs.children]
-    assert kinds == [TokenizePanel, MaskPanel, SimilarityPanel, AttentionPanel, FinetunePanel]
-    shared = [board.panels[n].engine for n in ("tokenize", "similarity", "attention", "finetune")]
+    assert kinds == [TokenizePanel, MaskPanel, SimilarityPanel, AttentionPanel, LayerPanel, FinetunePanel]
+    shared = [board.panels[n].engine for n in ("tokenize", "similarity", "attention", "layers", "finetune")]
     assert all(e is minilm for e in shared)
     assert board.panels["mask"].engine.name == "default-mlm"  # the default model has no masked-LM head
     assert "default" in board.status.value and "cpu" in board.status.value and "encoder only" in board.status.value
@@ -19,7 +21,7 @@ def test_dashboard_tabs_share_the_engine(minilm):
 def test_static_fallback_for_saved_notebooks(minilm):
     board = bert_nb.dashboard(minilm)
     bundle = board._repr_mimebundle_()
-    assert bundle["text/plain"] == "Dashboard(model=default, panels=tokenize, mask, similarity, attention, finetune)"
+    assert bundle["text/plain"] == "Dashboard(model=default, panels=tokenize, mask, similarity, attention, layers, finetune)"
     assert "bert_nb dashboard on default" in bundle["text/html"]
     panel = board.panels["tokenize"]
     panel.text.value = "<script>x</script>"
@@ -39,9 +41,9 @@ def test_explain_tab_only_where_there_is_a_decision(mini_mlm, shell):
     from bert_nb.panels import ExplainPanel, panel_classes
 
     board = bert_nb.dashboard(mini_mlm)
-    assert list(board.panels) == ["tokenize", "mask", "similarity", "attention", "explain", "finetune"]
+    assert list(board.panels) == ["tokenize", "mask", "similarity", "attention", "layers", "explain", "finetune"]
     assert isinstance(board.panels["explain"], ExplainPanel) and board.panels["explain"].engine is mini_mlm
-    assert list(panel_classes()) == ["tokenize", "mask", "similarity", "attention", "explain", "finetune"]
+    assert list(panel_classes()) == ["tokenize", "mask", "similarity", "attention", "layers", "explain", "finetune"]
     shell.run_cell("%bert load default --device cpu")
     assert "The explain panel does not work with 'default'; load a fine-tuned classifier" in \
         shell.usage_error("%bert panel explain")
