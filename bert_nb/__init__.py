@@ -33,6 +33,9 @@ _EXPORTS = {
     "embedding_parts": "internals", "EmbeddingParts": "internals", "positions": "internals",
     "Positions": "internals", "layers": "internals", "LayerStates": "internals", "logit_lens": "internals",
     "LogitLens": "internals", "probe": "internals", "Probe": "internals",
+    "quantize": "compress", "head_importance": "compress", "HeadImportance": "compress", "prune": "compress",
+    "prune_curve": "compress", "PruneCurve": "compress", "distill": "compress", "compare": "compress",
+    "Comparison": "compress",
     "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
 }
 
@@ -40,7 +43,7 @@ __all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extensio
 
 
 # modules are nouns, API functions verbs: `bert_nb.embed` is the function, `bert_nb.embeddings` its module
-_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "explanations", "internals", "export", "datasets", "plots", "render",
+_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "explanations", "internals", "compress", "surgery", "export", "datasets", "plots", "render",
                "panels", "widgets", "magics", "errors")
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 from .errors import BertNbError, MissingHeadError, ModelLoadError
 
-__all__ = ["Engine", "EngineInfo", "load", "cached", "remember", "clear_cache", "loaded", "packaged_models", "PACKAGED"]
+__all__ = ["Engine", "EngineInfo", "load", "cached", "remember", "clear_cache", "loaded", "packaged_models", "PACKAGED",
+           "native_dtypes", "cpu_bf16_note"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class EngineInfo:
     max_length: int
     vocab_size: int
     note: str | None = None
+    cpu: str | None = None  # on the CPU: whether it computes bf16 natively
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""
@@ -120,7 +122,7 @@ class EngineInfo:
             f"device     {self.device}  dtype {self.dtype}"
             + (f"  quantize {self.quantize}" if self.quantize else ""),
             f"memory     {_mib(self.memory_bytes)}  max length {self.max_length} pieces",
-        ] + ([f"note       {self.note}"] if self.note else []))
+        ] + ([f"cpu        {self.cpu}"] if self.cpu else []) + ([f"note       {self.note}"] if self.note else []))
 
 
 class Engine:
@@ -173,6 +175,15 @@ class Engine:
         packaged = PACKAGED.get(self.name)
         return packaged.caveat if packaged else None
 
+    def with_model(self, model, *, name: str, dtype=None, quantize=None) -> "Engine":
+        """A copy of this engine (of the same kind: a classifier stays one) around another ``model``."""
+        import copy
+
+        twin = copy.copy(self)
+        twin.model, twin.name, twin.quantize = model, name, quantize
+        twin.dtype = self.dtype if dtype is None else dtype
+        return twin
+
     def head(self, kind: str):
         """The model with the head a task needs; a clear error if it has none."""
         if kind not in HEADS:
@@ -201,7 +212,7 @@ class Engine:
             dtype=_SHORT_DTYPE.get(str(self.dtype).removeprefix("torch."), str(self.dtype)),
             quantize=self.quantize, memory_bytes=_model_bytes(self.model),
             max_length=self.max_length, vocab_size=int(getattr(cfg, "vocab_size", 0)),
-            note=self.note,
+            note=_notes(self.note, _pruned_note(cfg)), cpu=cpu_bf16_note() if self.device == "cpu" else None,
         )
 
     def __repr__(self) -> str:
@@ -395,6 +406,55 @@ def _pick_dtype(dtype: str | None, device: str):
     return getattr(torch, _DTYPES[text])
 
 
+_CPU_NATIVE = {"bf16": ("avx512_bf16", "amx_bf16"), "fp16": ("avx512_fp16", "amx_fp16")}
+
+
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo); empty where they cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_dtypes(device: str) -> dict[str, str]:
+    """The reduced float types ``device`` computes natively ('bf16', 'fp16'), each with what provides it."""
+    import torch
+
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        found = {"fp16": "CUDA"}
+        if torch.cuda.is_bf16_supported():
+            found["bf16"] = "CUDA"
+        return found
+    if kind == "mps":
+        return {"fp16": "MPS"}
+    flags = _cpu_flags()
+    return {name: next(f for f in need if f in flags) for name, need in _CPU_NATIVE.items() if flags & set(need)}
+
+
+def cpu_bf16_note() -> str:
+    """One sentence: whether this CPU runs bf16 natively, and what that means for speed."""
+    has = native_dtypes("cpu").get("bf16")
+    if has:
+        return f"native bf16 ({has}): --dtype bf16 runs about 2x faster than fp32"
+    return "no native bf16 (avx512_bf16 or AMX): fp32, or --quantize int8, are the fast choices here"
+
+
+def _notes(*notes) -> str | None:
+    return "; ".join(n for n in notes if n) or None
+
+
+def _pruned_note(config) -> str | None:
+    gone = getattr(config, "bert_nb_pruned_heads", None) or {}
+    n = sum(len(h) for h in gone.values())
+    return f"{n} attention heads pruned" if n else None
+
+
 def _check_quantize(quantize, device, torch_dtype):
     import torch
 
@@ -423,7 +483,12 @@ def _build(name, source, device, torch_dtype, quantize, allow_pickle, trust_remo
     kwargs = dict(common, config=config, use_safetensors=None if allow_pickle else True)
     try:
         with quiet_transformers(transformers):
-            model = _from_pretrained(model_cls, source, kwargs)
+            if local and getattr(config, "bert_nb_pruned_heads", None):
+                from .surgery import rebuild_pruned
+
+                model = rebuild_pruned(model_cls, source, config)
+            else:
+                model = _from_pretrained(model_cls, source, kwargs)
     except (OSError, ValueError, EnvironmentError) as err:
         if not allow_pickle and "safetensors" in str(err).lower():
             raise ModelLoadError(
@@ -435,7 +500,12 @@ def _build(name, source, device, torch_dtype, quantize, allow_pickle, trust_remo
     if quantize == "int8":
         model = _quantize_int8(model)
     log.info("loaded %s on %s (%s)", name, device, torch_dtype)
-    return Engine(name, source, tokenizer, model, device, torch_dtype, quantize)
+    engine = Engine(name, source, tokenizer, model, device, torch_dtype, quantize)
+    if local and (Path(source) / "bert_nb_training.json").is_file():
+        from .training import FineTuned  # a classifier saved by bert_nb: its labels and history come back too
+
+        return FineTuned.from_saved(engine)
+    return engine
 
 
 @contextlib.contextmanager

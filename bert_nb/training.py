@@ -22,7 +22,8 @@ from pathlib import Path
 from .engine import Engine, quiet_transformers
 from .errors import BertNbError
 
-__all__ = ["finetune", "finetune_mlm", "FineTuned", "TrainingState", "metrics_from", "text_progress"]
+__all__ = ["finetune", "finetune_mlm", "FineTuned", "TrainingState", "metrics_from", "text_progress", "fit", "prepare",
+           "classifier_labels"]
 
 _FEW_ROWS = 20
 _UNBALANCED = 0.1  # smallest class / largest class below this: warn
@@ -180,9 +181,10 @@ def _split(frame, label, fraction, seed):
 class _Encoded:
     """A torch-style dataset of tokenized examples (padding happens per batch)."""
 
-    def __init__(self, tokenizer, texts, labels, max_length):
+    def __init__(self, tokenizer, texts, labels, max_length, extra=None):
         self.enc = tokenizer(list(texts), truncation=True, max_length=max_length)
         self.labels = None if labels is None else list(labels)
+        self.extra = extra or {}  # name -> per-example values, handed to the loss as extra_<name>
 
     def __len__(self):
         return len(self.enc["input_ids"])
@@ -191,6 +193,7 @@ class _Encoded:
         item = {k: v[i] for k, v in self.enc.items()}
         if self.labels is not None:
             item["labels"] = self.labels[i]
+        item.update({f"extra_{k}": v[i] for k, v in self.extra.items()})
         return item
 
 
@@ -215,9 +218,11 @@ def metrics_from(labels, predictions, n_classes: int) -> tuple[dict, "object"]:
 class FineTuned(Engine):
     """A fine-tuned classifier: an :class:`Engine` with its history, metrics and label names."""
 
-    def __init__(self, base: Engine, model, state: TrainingState, label_names, config: dict, data=None):
+    def __init__(self, base: Engine, model, state: TrainingState, label_names, config: dict, data=None,
+                 name: str | None = None):
         self.base_name = getattr(base, "base_name", base.name)  # the pre-trained model it started from
-        super().__init__(f"{self.base_name}+finetuned", base.source, base.tokenizer, model, base.device, base.dtype)
+        super().__init__(name or f"{self.base_name}+finetuned", base.source, base.tokenizer, model, base.device,
+                         base.dtype, getattr(base, "quantize", None))
         self.state = state
         self.label_names = list(label_names)
         self.training_config = config
@@ -268,18 +273,45 @@ class FineTuned(Engine):
         return frame
 
     def save(self, path) -> str:
-        """Write a save_pretrained folder (safetensors, tokenizer, label names, history); returns its path."""
+        """Write a save_pretrained folder (safetensors, tokenizer, label names, history); returns its path.
+
+        ``bert_nb.load(path)`` gives the classifier back, pruned or distilled ones included.
+        """
         path = Path(path)
         import transformers
 
+        if self.quantize:
+            raise BertNbError(f"'{self.name}' is {self.quantize}-quantized, which has no safetensors form; save the "
+                              "fp32 model and quantize it again after loading (quantization takes a second).")
         path.mkdir(parents=True, exist_ok=True)
         with quiet_transformers(transformers):
             self.model.save_pretrained(path, safe_serialization=True)
             self.tokenizer.save_pretrained(path)
+        confusion = None if self.confusion is None else self.confusion.tolist()
         (path / "bert_nb_training.json").write_text(json.dumps(
             {"config": self.training_config, "label_names": [str(n) for n in self.label_names],
-             "history": self.state.history, "epochs": self.state.epochs}, indent=2, default=str))
+             "history": self.state.history, "epochs": self.state.epochs, "confusion": confusion,
+             "name": self.name, "base_name": self.base_name, "stopped_at": self.state.stopped_at},
+            indent=2, default=str))
         return str(path)
+
+    @classmethod
+    def from_saved(cls, engine: Engine) -> "FineTuned":
+        """The classifier that :meth:`save` wrote, around the engine :func:`bert_nb.load` built from its folder."""
+        import numpy as np
+
+        saved = json.loads((Path(engine.source) / "bert_nb_training.json").read_text())
+        state = TrainingState()
+        state.history, state.epochs = saved.get("history", []), saved.get("epochs", [])
+        state.stopped_at = saved.get("stopped_at")
+        if saved.get("confusion") is not None:
+            state.confusion = np.asarray(saved["confusion"])
+        names = saved["label_names"]
+        ids = getattr(engine.config, "id2label", None) or {}
+        if len(ids) == len(names):  # the model's own order of labels wins over the file's
+            names = [ids[i] for i in range(len(names))]
+        engine.base_name = saved.get("base_name", engine.name)
+        return cls(engine, engine.model, state, names, saved.get("config", {}), name=engine.name)
 
     def export_script(self, path) -> str:
         """Write a standalone training script (and its data) that reruns this fine-tuning at scale.
@@ -299,6 +331,8 @@ class FineTuned(Engine):
         note = f"fine-tuned classifier; labels: {', '.join(map(str, self.label_names))}"
         if self.stopped_early:
             note += f"; stopped early at step {self.stopped_early['step']}"
+        if base.note:  # pruned heads, say
+            note += f"; {base.note}"
         return replace(base, note=note)
 
     def to_text(self) -> str:
@@ -316,7 +350,8 @@ class FineTuned(Engine):
 def finetune(engine: Engine, data, text: str = "text", label: str = "label", eval_data=None,
              eval_fraction: float = 0.2, epochs: float = 3, learning_rate: float = 5e-5, batch_size: int = 16,
              max_length: int = 128, warmup_ratio: float = 0.1, seed: int = 0, callbacks=None,
-             state: TrainingState | None = None, logging_steps: int | None = None) -> FineTuned:
+             state: TrainingState | None = None, logging_steps: int | None = None,
+             from_model: bool = False) -> FineTuned:
     """Fine-tune ``engine``'s encoder with a new classification head on ``data``.
 
     Parameters
@@ -335,6 +370,9 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
         Extra callbacks (the live views of bert_nb.panels are such callbacks).
     state : TrainingState, optional
         Pass one to stop training from elsewhere (``state.request_stop()``).
+    from_model : bool
+        Continue training ``engine``'s own classifier (a fine-tuned, pruned or distilled one, on
+        a copy, with its labels) instead of a new head on the pre-trained weights.
 
     Returns
     -------
@@ -348,49 +386,110 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
     >>> clf = bert_nb.finetune(bert_nb.load(), data, epochs=1)                     # doctest: +SKIP
     >>> clf.predict(["A triumph.", "A mess."])                                     # doctest: +SKIP
     """
+    import copy
+
     import transformers
 
-    train, dropped = _frame(data, text, label)
-    if eval_data is not None:
-        held, _ = _frame(eval_data, text, label, what="evaluation data")
-    else:
-        held = None
-    names = _check_labels(train, held, label)
-    if held is None:
-        train, held = _split(train, label, eval_fraction, seed)
+    train, held, names, dropped = prepare(data, text, label, eval_data, eval_fraction, seed,
+                                          known=classifier_labels(engine) if from_model else None)
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
-    ids = {name: i for i, name in enumerate(names)}
     transformers.set_seed(seed)  # the new head's initial weights too: the same seed gives the same model
-    with quiet_transformers(transformers):
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            engine.source, num_labels=len(names), id2label={i: str(n) for i, n in enumerate(names)},
-            label2id={str(n): i for i, n in enumerate(names)}, use_safetensors=True,
-            ignore_mismatched_sizes=True).float()  # fp32 master weights; GPUs compute in bf16/fp16 via autocast
-    state = state or TrainingState()
-    train_set = _Encoded(engine.tokenizer, train[text], train[label].map(ids), max_length)
-    eval_set = _Encoded(engine.tokenizer, held[text], held[label].map(ids), max_length) if len(held) else None
-    steps = math.ceil(len(train_set) / batch_size) * epochs
+    if from_model:
+        if engine.quantize:
+            raise BertNbError(f"'{engine.name}' is {engine.quantize}-quantized and cannot train; continue from the "
+                              "fp32 model.")
+        model = copy.deepcopy(engine.model).float().train()
+    else:
+        with quiet_transformers(transformers):
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                engine.source, num_labels=len(names), id2label={i: str(n) for i, n in enumerate(names)},
+                label2id={str(n): i for i, n in enumerate(names)}, use_safetensors=True,
+                ignore_mismatched_sizes=True).float()  # fp32 master weights; GPUs compute in bf16/fp16 via autocast
     config = dict(text=text, label=label, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
                   max_length=max_length, warmup_ratio=warmup_ratio, seed=seed, model=engine.source,
                   dropped_rows=dropped, train_rows=len(train), eval_rows=len(held))
+    state = state or TrainingState()
+    trained = fit(engine, model, train, held, names, config, callbacks=callbacks, state=state,
+                  logging_steps=logging_steps)
+    name = f"{engine.name}+retrained" if from_model else None
+    return FineTuned(engine, trained, state, names, config, data=(train, held), name=name)
+
+
+def classifier_labels(engine) -> list[str]:
+    """The label names of a classifier engine (a fine-tuned one's, or its config's), in the model's order."""
+    if hasattr(engine, "label_names"):
+        return [str(n) for n in engine.label_names]
+    engine.head("classification")
+    ids = engine.config.id2label
+    return [str(ids[i]) for i in range(len(ids))]
+
+
+def prepare(data, text, label, eval_data, eval_fraction, seed, known=None):
+    """Training and held-out frames, the sorted label names and the rows dropped.
+
+    ``known``: a classifier's own labels, which the data must use (any order).
+    """
+    train, dropped = _frame(data, text, label)
+    held = _frame(eval_data, text, label, what="evaluation data")[0] if eval_data is not None else None
+    names = _check_labels(train, held, label)
+    if known is not None:
+        unknown = sorted({str(n) for n in names} - set(known))
+        if unknown:
+            raise BertNbError(f"The data has label(s) {', '.join(unknown)} that the classifier does not know "
+                              f"(its labels: {', '.join(known)}).")
+        names = list(known)
+        train = train.assign(**{label: train[label].astype(str)})
+        held = None if held is None else held.assign(**{label: held[label].astype(str)})
+    if held is None:
+        train, held = _split(train, label, eval_fraction, seed)
+    return train, held, names, dropped
+
+
+def fit(engine, model, train, held, names, config: dict, callbacks=None, state: TrainingState | None = None,
+        logging_steps: int | None = None, trainer_class=None, extra=None):
+    """Train ``model`` on the frames with the Trainer: the one training loop every bert_nb classifier goes through.
+
+    ``extra``: per training row, more inputs for ``trainer_class.compute_loss`` (a distillation's
+    teacher logits). Returns the trained model in eval mode on the engine's device.
+    """
+    import transformers
+
+    text, label = config["text"], config["label"]
+    epochs, batch_size, max_length = config["epochs"], config["batch_size"], config["max_length"]
+    ids = {name: i for i, name in enumerate(names)}
+    train_set = _Encoded(engine.tokenizer, train[text], train[label].map(ids), max_length, extra=extra)
+    eval_set = _Encoded(engine.tokenizer, held[text], held[label].map(ids), max_length) if len(held) else None
+    steps = math.ceil(len(train_set) / batch_size) * epochs
 
     def compute_metrics(pred):
         metrics, confusion = metrics_from(pred.label_ids, pred.predictions.argmax(-1), len(names))
         state.confusion = confusion
         return metrics
 
-    args = _training_args(transformers, engine, epochs, learning_rate, batch_size, seed,
-                          warmup_steps=int(round(warmup_ratio * steps)),
+    args = _training_args(transformers, engine, epochs, config["learning_rate"], batch_size, config["seed"],
+                          warmup_steps=int(round(config.get("warmup_ratio", 0) * steps)),
                           logging_steps=logging_steps or max(1, math.ceil(steps / 50)), evaluate=eval_set is not None)
-    trainer = transformers.Trainer(
+    trainer = (trainer_class or transformers.Trainer)(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
-        data_collator=transformers.DataCollatorWithPadding(engine.tokenizer),
+        data_collator=_collator(transformers, engine.tokenizer),
         compute_metrics=compute_metrics, callbacks=[_callback_class()(state), *(callbacks or [])],
     )
     _quiet(transformers, trainer)
     _train(trainer, state)
-    trained = trainer.model.eval().to(engine.device)
-    return FineTuned(engine, trained, state, names, config, data=(train, held))
+    return trainer.model.eval().to(engine.device)
+
+
+def _collator(transformers, tokenizer):
+    """Dynamic padding of the text inputs; float extras (teacher logits) stacked beside them."""
+    import torch
+
+    pad = transformers.DataCollatorWithPadding(tokenizer)
+
+    def collate(features):
+        extras = {k: torch.tensor([f.pop(k) for f in features]) for k in list(features[0]) if k.startswith("extra_")}
+        return {**pad(features), **extras}
+
+    return collate
 
 
 def _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio):
@@ -419,6 +518,7 @@ def _training_args(transformers, engine, epochs, learning_rate, batch_size, seed
         logging_steps=logging_steps, report_to=[], disable_tqdm=True, use_cpu=not cuda,
         bf16=cuda and engine.dtype == torch.bfloat16, fp16=cuda and engine.dtype == torch.float16,
         dataloader_pin_memory=cuda,
+        remove_unused_columns=False,  # the datasets hold model inputs and labels, plus extras the loss reads
     )
 
 

@@ -37,34 +37,35 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="real browser; run with --browser (make test does)"))
 
 
-def _vocab() -> list[str]:
+def _vocab(words=()) -> list[str]:
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)
     pieces = [f"##{c}" for c in string.ascii_lowercase + string.digits]
     seen, out = set(), []
-    for tok in specials + chars + pieces + WORDS:
+    for tok in specials + chars + pieces + list(WORDS) + list(words):
         if tok not in seen:
             seen.add(tok)
             out.append(tok)
     return out
 
 
-def build_tiny_bert(folder, head: str = "pretraining", seed: int = 0) -> str:
-    """Write a randomly initialised 2-layer BERT (hidden 32) and its WordPiece tokenizer."""
+def build_tiny_bert(folder, head: str = "pretraining", seed: int = 0, layers: int = 2, heads: int = 2,
+                    words=()) -> str:
+    """Write a randomly initialised BERT (2 layers x 2 heads, hidden 32) and its WordPiece tokenizer."""
     import torch
     import transformers
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(_vocab()) + "\n")
+    vocab.write_text("\n".join(_vocab(words)) + "\n")
     try:  # transformers 5 takes the vocabulary itself, 4.x its file
-        tok = transformers.BertTokenizerFast(vocab={t: i for i, t in enumerate(_vocab())},
+        tok = transformers.BertTokenizerFast(vocab={t: i for i, t in enumerate(_vocab(words))},
                                              do_lower_case=True, model_max_length=64)
     except TypeError:
         tok = transformers.BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=64)
     tok.save_pretrained(folder)
     cfg = transformers.BertConfig(
-        vocab_size=len(_vocab()), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        vocab_size=len(_vocab(words)), hidden_size=32, num_hidden_layers=layers, num_attention_heads=heads,
         intermediate_size=37, max_position_embeddings=64, type_vocab_size=2,
     )
     torch.manual_seed(seed)

@@ -23,5 +23,5 @@ def panel(magics, args, cell):
     return magics._store(args, build(args.name, magics._engine()))
 
 
-COMMANDS = (Command("panel", "show an interactive panel: %bert panel tokenize|mask|similarity|attention|finetune|all",
+COMMANDS = (Command("panel", "show an interactive panel: %bert panel tokenize|mask|similarity|attention|layers|explain|finetune|compare|all",
                     _options, panel, order=120, line=True),)

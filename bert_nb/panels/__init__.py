@@ -7,6 +7,7 @@ so a new panel adds a module and grows nothing shared.
 """
 
 from .attentions import AttentionPanel
+from .compress import ComparePanel
 from .dashboard import Dashboard, dashboard, panel, panel_classes
 from .embeddings import SimilarityPanel
 from .explanations import ExplainPanel
@@ -15,7 +16,8 @@ from .mask import MaskPanel
 from .tokens import TokenizePanel
 from .training import FinetunePanel, LiveTraining
 
-__all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "ExplainPanel", "LayerPanel", "FinetunePanel", "LiveTraining",
+__all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "ExplainPanel", "LayerPanel", "FinetunePanel", "ComparePanel",
+           "LiveTraining",
            "Dashboard", "dashboard", "PANELS", "panel", "panel_classes"]
 
 

@@ -1,0 +1,522 @@
+"""Smaller and faster: quantize, rank and prune attention heads, distill into fewer layers, compare side by side.
+
+- :func:`quantize`: a copy in int8 (dynamic, CPU), bf16 or fp16 (where the device runs them natively).
+- :func:`head_importance`: Michel et al. 2019: the expected |d loss / d head mask| of every head,
+  normalised per layer, from gradients through a mask on each head's output.
+- :func:`prune`: a copy with heads really removed (smaller projections: fewer parameters, less work);
+  :func:`prune_curve`: accuracy as more and more of the least important heads go.
+- :func:`distill`: a student with fewer layers, initialised from the teacher's, trained with the
+  Trainer on the teacher's soft targets plus the labels (Hinton et al. 2015; DistilBERT).
+- :func:`compare`: parameters, size, accuracy, macro-F1, agreement, latency and throughput of
+  several classifiers, measured in one run on this machine.
+
+Every function returns new engines; the models passed in are never changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import statistics
+import time
+from dataclasses import dataclass
+
+from .errors import BertNbError
+
+__all__ = ["quantize", "head_importance", "HeadImportance", "prune", "prune_curve", "PruneCurve", "distill",
+           "compare", "Comparison", "KINDS"]
+
+KINDS = ("int8", "bf16", "fp16")
+_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+# -- quantize -------------------------------------------------------------------------------
+def quantize(model, kind: str = "int8"):
+    """A copy of ``model`` in int8 (dynamic int8 Linear layers, CPU), bf16 or fp16; a classifier stays one.
+
+    Parameters
+    ----------
+    model : Engine or FineTuned
+    kind : {"int8", "bf16", "fp16"}
+        bf16 and fp16 only where the device computes them natively (a GPU; a CPU with
+        avx512_bf16 or AMX for bf16); elsewhere they would be emulated and slower than fp32.
+
+    Examples
+    --------
+    >>> small = bert_nb.quantize(clf, "int8")                # doctest: +SKIP
+    >>> small.predict(["A triumph."])                         # doctest: +SKIP
+    """
+    import torch
+
+    from .engine import _SHORT_DTYPE, _quantize_int8, native_dtypes
+
+    if kind not in KINDS:
+        raise BertNbError(f"Unknown quantization '{kind}'; choose int8, bf16 or fp16.")
+    current = _SHORT_DTYPE.get(str(model.dtype).removeprefix("torch."), str(model.dtype))
+    if model.quantize or current != "fp32":
+        raise BertNbError(f"'{model.name}' is already {model.quantize or current}; quantize the fp32 original instead.")
+    if kind == "int8":
+        if model.device != "cpu":
+            raise BertNbError("Dynamic int8 runs on the CPU; load the model with device='cpu' to quantize it to int8.")
+        return model.with_model(_quantize_int8(copy.deepcopy(model.model)), name=f"{model.name}+int8",
+                                quantize="int8")
+    native = native_dtypes(model.device)
+    if kind not in native:
+        where = "This CPU" if model.device == "cpu" else f"The device {model.device}"
+        raise BertNbError(f"{where} has no native {kind}, so it would run slower than fp32; use int8 on the CPU, "
+                          f"or a GPU for {kind}.")
+    dtype = torch.bfloat16 if kind == "bf16" else torch.float16
+    return model.with_model(copy.deepcopy(model.model).to(dtype), name=f"{model.name}+{kind}", dtype=dtype)
+
+
+# -- labelled data ----------------------------------------------------------------------------
+def _labelled(model, data, text: str, label: str, what: str = "data"):
+    """Texts and the classifier's label ids for them; clear errors for columns or labels it does not know."""
+    from .training import _frame, classifier_labels
+
+    names = classifier_labels(model)
+    frame, _ = _frame(data, text, label, what=what)
+    labels = frame[label].astype(str)
+    unknown = sorted(set(labels) - set(names))
+    if unknown:
+        raise BertNbError(f"The {what} has label(s) {', '.join(unknown)} that '{model.name}' does not know "
+                          f"(its labels: {', '.join(names)}).")
+    ids = {n: i for i, n in enumerate(names)}
+    return list(frame[text]), [ids[l] for l in labels], names
+
+
+def _batches(model, texts, batch_size: int, max_length: int):
+    tok = model.tokenizer
+    for start in range(0, len(texts), batch_size):
+        yield start, tok(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_length,
+                         return_tensors="pt")
+
+
+def _max_length(model) -> int:
+    return int(getattr(model, "training_config", {}).get("max_length", 128))
+
+
+# -- head importance --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HeadImportance:
+    """Per layer and head: the expected |gradient of the loss w.r.t. the head's mask|, normalised per layer."""
+
+    scores: "object"  # DataFrame: layer, head, importance (0-based; pruned heads absent)
+    layers: int
+    heads: int  # heads per layer before any pruning
+    texts: int
+    model: str
+
+    def to_frame(self):
+        """layer, head, importance: one row per head the model has."""
+        return self.scores.copy()
+
+    def matrix(self):
+        """(layers, heads) array; NaN where a head was pruned already."""
+        import numpy as np
+
+        m = np.full((self.layers, self.heads), np.nan)
+        m[self.scores["layer"].to_numpy(), self.scores["head"].to_numpy()] = self.scores["importance"].to_numpy()
+        return m
+
+    def least(self, n: int) -> list[tuple[int, int]]:
+        """The ``n`` least important (layer, head) pairs, ties in reading order."""
+        ranked = self.scores.sort_values(["importance", "layer", "head"], kind="stable")
+        return [(int(r.layer), int(r.head)) for r in ranked.head(n).itertuples()]
+
+    def to_text(self) -> str:
+        """The most and least important heads."""
+        ranked = self.scores.sort_values(["importance", "layer", "head"], ascending=[False, True, True])
+        top = ", ".join(f"{int(r.layer)}.{int(r.head)}" for r in ranked.head(3).itertuples())
+        low = ", ".join(f"{l}.{h}" for l, h in self.least(3))
+        return (f"head importance of {len(self.scores)} heads over {self.texts} texts ({self.model}); "
+                f"most important (layer.head): {top}; least: {low}")
+
+    def __repr__(self) -> str:
+        return f"HeadImportance({self.layers} layers x {self.heads} heads, {self.model})"
+
+
+def head_importance(model, data, text: str = "text", label: str = "label", batch_size: int = 32,
+                    max_length: int | None = None) -> HeadImportance:
+    """How much the loss depends on each attention head (Michel et al. 2019), normalised per layer.
+
+    A mask of ones multiplies every head's output; the importance of a head is the mean
+    over texts of |d loss / d mask|, and each layer's scores are divided by their L2 norm.
+
+    Parameters
+    ----------
+    model : FineTuned or a classifier engine
+    data : DataFrame, CSV path or list of (text, label), with the classifier's labels
+
+    Examples
+    --------
+    >>> bert_nb.head_importance(clf, reviews.head(200)).to_frame()     # doctest: +SKIP
+    """
+    import pandas as pd
+    import torch
+
+    from .surgery import attention_parts, remaining_heads
+
+    if model.quantize:
+        raise BertNbError(f"'{model.name}' is {model.quantize}-quantized and has no gradients; use the fp32 model.")
+    texts, labels, _ = _labelled(model, data, text, label)
+    parts = attention_parts(model.model)
+    masks = [torch.ones(p.heads, device=model.device, requires_grad=True) for p in parts]
+    total = [torch.zeros(p.heads) for p in parts]
+
+    def gate(l, head_size):
+        def hook(module, inputs):
+            x = inputs[0]  # (B, T, heads * head_size)
+            shaped = x.view(*x.shape[:-1], -1, head_size) * masks[l].to(x.dtype)[:, None]
+            return (shaped.view(x.shape), *inputs[1:])
+        return hook
+
+    handles = [p.output.register_forward_pre_hook(gate(l, p.head_size)) for l, p in enumerate(parts)]
+    was_training = model.model.training
+    model.model.eval()
+    try:
+        for start, enc in _batches(model, texts, batch_size, max_length or _max_length(model)):
+            batch = model.to_device({**dict(enc), "labels": torch.tensor(labels[start:start + len(enc["input_ids"])])})
+            with torch.enable_grad():
+                loss = model.model(**batch).loss * len(enc["input_ids"])  # summed over the batch
+                grads = torch.autograd.grad(loss, masks)
+            for l, g in enumerate(grads):
+                total[l] += g.detach().abs().float().cpu()
+    finally:
+        for h in handles:
+            h.remove()
+        model.model.train(was_training)
+    rows = []
+    for l, (scores, heads) in enumerate(zip(total, remaining_heads(model.config))):
+        scores = scores / len(texts)
+        scores = scores / scores.norm().clamp_min(1e-12)
+        rows += [{"layer": l, "head": h, "importance": float(s)} for h, s in zip(heads, scores.tolist())]
+    cfg = model.config
+    return HeadImportance(scores=pd.DataFrame(rows), layers=len(parts),
+                          heads=int(getattr(cfg, "num_attention_heads", 0) or getattr(cfg, "n_heads")),
+                          texts=len(texts), model=model.name)
+
+
+# -- prune ------------------------------------------------------------------------------------
+def _check_heads(model, heads) -> dict[int, list[int]]:
+    from .surgery import remaining_heads
+
+    if not isinstance(heads, dict) or not heads:
+        raise BertNbError("Name the heads as {layer: [head, ...]}, for example {0: [1, 5], 3: [2]} (0-based).")
+    left = remaining_heads(model.config)
+    out = {}
+    for layer, drop in heads.items():
+        if not isinstance(layer, int) or not 0 <= layer < len(left):
+            raise BertNbError(f"There is no layer {layer!r}; this model has layers 0 to {len(left) - 1}.")
+        drop = sorted({int(h) for h in drop})
+        missing = [h for h in drop if h not in left[layer]]
+        if missing:
+            raise BertNbError(f"Layer {layer} has no head {missing[0]}; its heads are {left[layer]}.")
+        if len(drop) >= len(left[layer]):
+            raise BertNbError(f"That would remove every head of layer {layer}; keep at least one head per layer.")
+        out[layer] = drop
+    return out
+
+
+def _least_heads(importance: HeadImportance, fraction: float) -> dict[int, list[int]]:
+    """The least important ``fraction`` of all heads, never the last head of a layer."""
+    n = int(round(fraction * len(importance.scores)))
+    per_layer = importance.scores.groupby("layer").size().to_dict()
+    chosen: dict[int, list[int]] = {}
+    for layer, head in importance.least(len(importance.scores)):
+        if sum(map(len, chosen.values())) >= n:
+            break
+        if len(chosen.get(layer, [])) + 1 < per_layer[layer]:
+            chosen.setdefault(layer, []).append(head)
+    return chosen
+
+
+def prune(model, fraction: float | None = None, heads: dict | None = None, data=None, text: str = "text",
+          label: str = "label", importance: HeadImportance | None = None):
+    """A copy of ``model`` with attention heads removed: the least important ``fraction``, or ``heads``.
+
+    Parameters
+    ----------
+    model : FineTuned or Engine
+    fraction : float, optional
+        Share of all heads to remove, the least important first (:func:`head_importance` on
+        ``data``); every layer keeps at least one head.
+    heads : dict, optional
+        ``{layer: [head, ...]}`` (0-based, the original numbering) to remove exactly these.
+    data : labelled data for the importance (with ``fraction``), or pass ``importance``.
+
+    Returns
+    -------
+    A new engine of the same kind, with fewer parameters; ``bert_nb.load`` reloads it once saved.
+    """
+    from .surgery import prune_heads
+
+    if model.quantize:
+        raise BertNbError(f"'{model.name}' is {model.quantize}-quantized; prune the fp32 model, then quantize.")
+    if (fraction is None) == (heads is None):
+        raise BertNbError("Give either fraction= (the least important share of heads) or heads={layer: [heads]}.")
+    if heads is None:
+        if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+            raise BertNbError(f"fraction must be between 0 and 1 (0.4 removes 40% of the heads), not {fraction!r}.")
+        if importance is None:
+            if data is None:
+                raise BertNbError("Pruning by fraction ranks heads on labelled data; pass data= (text and label).")
+            importance = head_importance(model, data, text=text, label=label)
+        heads = _least_heads(importance, fraction)
+    heads = _check_heads(model, heads)
+    pruned = copy.deepcopy(model.model)
+    pruned.config = copy.deepcopy(model.model.config)
+    prune_heads(pruned, heads)
+    n = sum(map(len, heads.values()))
+    return model.with_model(pruned, name=f"{model.name}+pruned{n}")
+
+
+@dataclass(frozen=True)
+class PruneCurve:
+    """Accuracy as the least important heads are removed: one row per fraction (0: the unpruned model)."""
+
+    points: "object"  # DataFrame: fraction, heads_pruned, heads_left, parameters, accuracy
+    texts: int
+    model: str
+
+    def to_frame(self):
+        """fraction, heads_pruned, heads_left, parameters, accuracy."""
+        return self.points.copy()
+
+    def to_text(self) -> str:
+        """Accuracy per fraction pruned."""
+        steps = ", ".join(f"{r.fraction:.0%}: {r.accuracy:.3f}" for r in self.points.itertuples())
+        return f"prune curve of {self.model} on {self.texts} texts; accuracy by share of heads removed: {steps}"
+
+    def __repr__(self) -> str:
+        return f"PruneCurve({len(self.points)} points, {self.model})"
+
+
+def prune_curve(model, data, fractions=_FRACTIONS, eval_data=None, text: str = "text",
+                label: str = "label") -> PruneCurve:
+    """Accuracy on ``eval_data`` (default ``data``) with the least important share of heads removed, per fraction.
+
+    Heads are ranked once, by :func:`head_importance` on ``data``.
+    """
+    import pandas as pd
+
+    fractions = sorted({float(f) for f in fractions})
+    if not fractions or not all(0 < f < 1 for f in fractions):
+        raise BertNbError("fractions must lie between 0 and 1, e.g. (0.1, 0.2, 0.4).")
+    importance = head_importance(model, data, text=text, label=label)
+    texts, labels, _ = _labelled(model, data if eval_data is None else eval_data, text, label, what="evaluation data")
+    rows = []
+    for fraction in [0.0, *fractions]:
+        chosen = _least_heads(importance, fraction) if fraction else {}
+        candidate = prune(model, heads=chosen) if chosen else model
+        predicted = _predict_ids(candidate, texts)
+        n = sum(map(len, chosen.values()))
+        rows.append({"fraction": fraction, "heads_pruned": n, "heads_left": len(importance.scores) - n,
+                     "parameters": candidate.info().parameters,
+                     "accuracy": float(sum(int(p == y) for p, y in zip(predicted, labels)) / len(labels))})
+    return PruneCurve(points=pd.DataFrame(rows), texts=len(texts), model=model.name)
+
+
+def _predict_ids(model, texts, batch_size: int = 32) -> list[int]:
+    out = []
+    for _, enc in _batches(model, texts, batch_size, _max_length(model)):
+        out += model.forward(dict(enc)).logits.float().argmax(-1).cpu().tolist()
+    return out
+
+
+# -- distill ----------------------------------------------------------------------------------
+def _distill_trainer(transformers, temperature: float, alpha: float):
+    import torch.nn.functional as F
+
+    class _DistillTrainer(transformers.Trainer):
+        """Loss = alpha * T^2 * KL(teacher || student at temperature T) + (1 - alpha) * cross-entropy."""
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            teacher = inputs.pop("extra_teacher_logits", None)
+            outputs = model(**inputs)
+            loss = outputs.loss
+            if teacher is not None:
+                soft = F.kl_div(F.log_softmax(outputs.logits / temperature, dim=-1),
+                                F.softmax(teacher.to(outputs.logits) / temperature, dim=-1),
+                                reduction="batchmean") * temperature ** 2
+                loss = alpha * soft + (1 - alpha) * loss
+            return (loss, outputs) if return_outputs else loss
+
+    return _DistillTrainer
+
+
+def _student_layers(teacher, student_layers) -> list[int]:
+    layers = int(getattr(teacher.config, "num_hidden_layers", 0) or getattr(teacher.config, "n_layers", 0))
+    n = layers // 2 if student_layers is None else student_layers
+    if not isinstance(n, int) or not 1 <= n < layers:
+        raise BertNbError(f"The student needs 1 to {layers - 1} layers (fewer than its teacher's {layers}), "
+                          f"not {student_layers!r}.")
+    return [i * layers // n for i in range(n)]  # every other layer for half the depth
+
+
+def distill(teacher, data, student_layers: int | None = None, temperature: float = 2.0, alpha: float = 0.5,
+            text: str = "text", label: str = "label", eval_data=None, eval_fraction: float = 0.2,
+            epochs: float = 3, learning_rate: float = 1e-4, batch_size: int = 16, max_length: int | None = None,
+            seed: int = 0, callbacks=None, state=None, logging_steps: int | None = None):
+    """Train a student with fewer layers on ``teacher``'s soft targets plus the labels (with the Trainer).
+
+    Parameters
+    ----------
+    teacher : FineTuned or a classifier engine
+    data : DataFrame, CSV path or list of (text, label), with the teacher's labels
+    student_layers : int, optional
+        Default: half the teacher's layers. The student starts as a copy of the teacher that keeps
+        every other layer (0, 2, 4 of 6), with its embeddings and classifier head.
+    temperature, alpha
+        Softmax temperature of the soft targets; the weight of the soft loss against the labels'.
+    callbacks, state
+        As in :func:`bert_nb.finetune`: live views, the Stop button; an interrupt keeps the student.
+
+    Returns
+    -------
+    FineTuned
+        The student: ``predict``, ``metrics``, ``history``, ``save`` like any fine-tuned classifier.
+
+    Examples
+    --------
+    >>> student = bert_nb.distill(clf, reviews, student_layers=3, epochs=2)    # doctest: +SKIP
+    """
+    import transformers
+
+    from .surgery import keep_layers
+    from .training import FineTuned, TrainingState, _check_numbers, classifier_labels, fit, prepare
+
+    if teacher.quantize:
+        raise BertNbError(f"'{teacher.name}' is {teacher.quantize}-quantized; distill from the fp32 teacher.")
+    keep = _student_layers(teacher, student_layers)
+    if not temperature or temperature <= 0:
+        raise BertNbError("temperature must be more than 0 (2 is usual).")
+    if not 0 <= alpha <= 1:
+        raise BertNbError("alpha weighs the teacher's soft targets against the labels; it must be between 0 and 1.")
+    max_length = max_length or _max_length(teacher)
+    _check_numbers(epochs, learning_rate, batch_size, max_length, 0)
+    names = classifier_labels(teacher)
+    train, held, names, dropped = prepare(data, text, label, eval_data, eval_fraction, seed, known=names)
+    logits = []
+    for _, enc in _batches(teacher, list(train[text]), 64, max_length):
+        logits += teacher.forward(dict(enc)).logits.float().cpu().tolist()
+    transformers.set_seed(seed)
+    student = copy.deepcopy(teacher.model).float()
+    student.config = copy.deepcopy(teacher.model.config)
+    keep_layers(student, keep)
+    config = dict(text=text, label=label, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                  max_length=max_length, warmup_ratio=0.1, seed=seed, model=teacher.source, teacher=teacher.name,
+                  student_layers=keep, temperature=temperature, alpha=alpha, dropped_rows=dropped,
+                  train_rows=len(train), eval_rows=len(held))
+    state = state or TrainingState()
+    trained = fit(teacher, student, train, held, names, config, callbacks=callbacks, state=state,
+                  logging_steps=logging_steps, trainer_class=_distill_trainer(transformers, temperature, alpha),
+                  extra={"teacher_logits": logits})
+    return FineTuned(teacher, trained, state, names, config, name=f"{teacher.name}+distilled{len(keep)}")
+
+
+# -- compare ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Comparison:
+    """Several classifiers measured on the same data in one run on this machine."""
+
+    table: "object"  # DataFrame, one row per model (see to_frame)
+    predictions: "object"  # DataFrame: text, label, then one column of predicted labels per model
+    device: str
+
+    def to_frame(self):
+        """model, parameters, size_mb, accuracy, macro_f1, agreement, latency_ms, throughput."""
+        return self.table.copy()
+
+    def disagreements(self):
+        """The texts where the models' predictions differ, with the true label and each model's prediction."""
+        models = list(self.table.model)
+        differ = self.predictions[models].nunique(axis=1) > 1
+        return self.predictions[differ].reset_index(drop=True)
+
+    def to_text(self) -> str:
+        """One line per model."""
+        lines = [f"{len(self.table)} models on {len(self.predictions)} texts ({self.device}):"]
+        for r in self.table.itertuples():
+            lines.append(f"  {r.model}: {r.parameters / 1e6:.1f}M parameters, {r.size_mb:.1f} MB, accuracy "
+                         f"{r.accuracy:.3f}, macro-F1 {r.macro_f1:.3f}, agreement {r.agreement:.3f}, "
+                         f"{r.latency_ms:.1f} ms/text, {r.throughput:.0f} texts/s")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Comparison({', '.join(self.table.model)})"
+
+
+def _size_mb(model) -> float:
+    """Bytes of the serialized weights (what saving them writes), in MB."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(model.model.state_dict(), buffer)
+    return buffer.tell() / 1e6
+
+
+def _latency_ms(model, texts, rounds: int) -> float:
+    times = []
+    for text in texts[:rounds]:
+        enc = model.tokenizer([text], truncation=True, max_length=_max_length(model), return_tensors="pt")
+        t0 = time.perf_counter()
+        model.forward(dict(enc))
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def compare(models: dict, data, text: str = "text", label: str = "label", batch_size: int = 32,
+            latency_texts: int = 20, progress=None) -> Comparison:
+    """Parameters, size, accuracy, macro-F1, agreement with the first model, latency and throughput, side by side.
+
+    Parameters
+    ----------
+    models : dict
+        name -> classifier (FineTuned, quantized, pruned, distilled ...), all with the same labels.
+        The first is the reference for ``agreement``.
+    data : labelled data (text, label)
+    batch_size : int
+        Batch for the throughput (texts per second over all of ``data``); latency is batch 1,
+        the median over ``latency_texts`` texts.
+    progress : callable(done, total, message), optional
+        Called after each step (the ComparePanel's bar).
+
+    Examples
+    --------
+    >>> bert_nb.compare({"fp32": clf, "int8": bert_nb.quantize(clf)}, test).to_frame()   # doctest: +SKIP
+    """
+    import pandas as pd
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from .training import classifier_labels
+
+    if not isinstance(models, dict) or not models:
+        raise BertNbError("Give the models as a dict name -> model, e.g. {'fp32': clf, 'int8': bert_nb.quantize(clf)}.")
+    label_sets = {name: classifier_labels(m) for name, m in models.items()}
+    first = next(iter(models))
+    for name, labels in label_sets.items():
+        if set(labels) != set(label_sets[first]):
+            raise BertNbError(f"'{name}' has labels {', '.join(labels)} but '{first}' has "
+                              f"{', '.join(label_sets[first])}; compare models trained on the same labels.")
+    texts, truth, names = _labelled(models[first], data, text, label)
+    report = progress or (lambda done, total, message: None)
+    rows, predicted = [], {}
+    for step, (name, model) in enumerate(models.items()):
+        report(step, len(models), f"measuring {name}")
+        own = classifier_labels(model)
+        _predict_ids(model, texts[:batch_size])  # warm-up: first-call allocation is not the model's speed
+        t0 = time.perf_counter()
+        ids = _predict_ids(model, texts, batch_size)
+        seconds = time.perf_counter() - t0
+        predicted[name] = [own[i] for i in ids]
+        as_ids = [names.index(p) for p in predicted[name]]
+        rows.append({"model": name, "parameters": model.info().parameters, "size_mb": _size_mb(model),
+                     "accuracy": accuracy_score(truth, as_ids),
+                     "macro_f1": f1_score(truth, as_ids, average="macro", labels=list(range(len(names))),
+                                          zero_division=0),
+                     "agreement": sum(a == b for a, b in zip(predicted[name], predicted[first])) / len(texts),
+                     "latency_ms": _latency_ms(model, texts, latency_texts), "throughput": len(texts) / seconds})
+    report(len(models), len(models), "done")
+    frame = pd.DataFrame({"text": texts, "label": [names[i] for i in truth], **predicted})
+    return Comparison(table=pd.DataFrame(rows), predictions=frame, device=next(iter(models.values())).device)

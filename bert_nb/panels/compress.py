@@ -1,0 +1,102 @@
+"""The compare panel: pick classifiers and data, run; the table, the accuracy-speed plot and the disagreements."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from ..errors import BertNbError
+from ._base import _Panel, _refresh
+
+
+def _classifiers(models: dict | None, engine) -> dict:
+    """The models on offer: those given, the active one, and every loaded or remembered classifier."""
+    from ..engine import _NAMED, loaded
+
+    found = dict(models or {})
+    for candidate in [engine, *_NAMED.values(), *loaded()]:
+        if candidate is not None and "classification" in candidate.heads and candidate not in found.values():
+            found.setdefault(candidate.name, candidate)
+    return found
+
+
+class ComparePanel(_Panel):
+    """Several classifiers measured side by side: size, accuracy, macro-F1, agreement, latency, throughput."""
+
+    name = "compare"  # its tab in the dashboard and `%bert panel compare`
+    tab_order = 60
+    needs = "load a fine-tuned classifier first (`%bert use clf`), or pass models={name: classifier}"
+
+    @classmethod
+    def for_engine(cls, engine):
+        """The panel over a classifier engine; None for other engines (nothing to compare)."""
+        return cls(engine) if "classification" in engine.heads else None
+
+    def __init__(self, engine=None, models: dict | None = None, data=None, text: str = "text",
+                 label: str = "label"):
+        if engine is None and models:
+            engine = next(iter(models.values()))
+        super().__init__(engine)
+        import plotly.graph_objects as go
+
+        if data is None:
+            from ..datasets import load as load_dataset
+
+            data = load_dataset("rotten_tomatoes", split="test")
+        self.data, self.text_column, self.label_column = data, text, label
+        self.candidates = _classifiers(models, self.engine)
+        names = list(self.candidates)
+        chosen = tuple(models) if models else tuple(names)  # the models given, else every classifier there is
+        self.models = widgets.SelectMultiple(options=names, value=chosen, description="models",
+                                             rows=min(6, max(2, len(names))), layout=widgets.Layout(width="420px"))
+        self.int8 = widgets.Checkbox(value=len(chosen) < 2, description="add an int8 copy of the first",
+                                     indent=False, layout=widgets.Layout(width="260px"))
+        self.texts = widgets.IntSlider(value=min(200, len(data)), min=min(20, len(data)), max=len(data), step=10,
+                                       description="texts", style={"description_width": "initial"})
+        self.button = widgets.Button(description="Compare", button_style="primary")
+        self.button.on_click(lambda _: self.run())
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="models")
+        self.table = widgets.HTML()
+        self.figure = go.FigureWidget()
+        self.disagreements = widgets.HTML()
+        self.children = [widgets.HBox([self.models, widgets.VBox([self.int8, self.texts, self.button])]),
+                         self.progress, self.table, self.figure, self.disagreements, self.status]
+
+    def _chosen(self) -> dict:
+        from ..compress import quantize
+
+        chosen = {n: self.candidates[n] for n in self.models.value}
+        if self.int8.value and chosen:
+            first_name, first = next(iter(chosen.items()))
+            chosen[f"{first_name}+int8"] = quantize(first, "int8")
+        return chosen
+
+    def _report(self, done: int, total: int, message: str) -> None:
+        self.progress.max, self.progress.value = max(total, 1), done
+        self._say(message)
+
+    def run(self):
+        """Measure the chosen models on the first ``texts`` rows of the data (a fixed sample)."""
+        from ..compress import compare
+        from ..plots.compress import compress_html, pareto_scatter
+
+        try:
+            chosen = self._chosen()
+            if len(chosen) < 2:
+                raise BertNbError("Choose at least two models, or tick 'add an int8 copy of the first'.")
+            sample = self.data.sample(min(self.texts.value, len(self.data)), random_state=0)
+            result = compare(chosen, sample, text=self.text_column, label=self.label_column, progress=self._report)
+        except BertNbError as err:
+            self._say(str(err), error=True)
+            return None
+        self.result = result
+        self.table.value = compress_html(result)
+        _refresh(self.figure, pareto_scatter(result))
+        differ = result.disagreements()
+        self.disagreements.value = (f"<div style='font-size:12px'>{len(differ)} of {len(result.predictions)} texts "
+                                    f"get different labels; the first 10:</div>"
+                                    + differ.head(10).to_html(index=False, escape=True))
+        self._say(f"{len(chosen)} models measured on {len(sample)} texts")
+        return result
+
+
+PANELS = (ComparePanel,)
