@@ -318,9 +318,13 @@ def prune_curve(model, data, fractions=_FRACTIONS, eval_data=None, text: str = "
 
 
 def _predict_ids(model, texts, batch_size: int = 32) -> list[int]:
-    out = []
-    for _, enc in _batches(model, texts, batch_size, _max_length(model)):
-        out += model.forward(dict(enc)).logits.float().argmax(-1).cpu().tolist()
+    """Predicted label ids, in the order of ``texts``; batches of similar length (less padding)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = [0] * len(texts)
+    for start, enc in _batches(model, [texts[i] for i in order], batch_size, _max_length(model)):
+        ids = model.forward(dict(enc)).logits.float().argmax(-1).cpu().tolist()
+        for i, label in zip(order[start:start + batch_size], ids):
+            out[i] = label
     return out
 
 
