@@ -10,6 +10,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# a good/bad toy task that tiny models learn in a few epochs (fine-tuning, compression)
+GOOD = ["the cat is good", "a good dog", "good play", "it was good", "good and fast", "the good mat"]
+BAD = ["the cat is bad", "a bad dog", "bad play", "it was bad", "bad and slow", "the bad mat"]
+
 WORDS = ("the cat sat on mat dog ran fast it purred a an and is was hello world play "
          "##ing ##ed ##s ##er un ##believ ##able token ##ization bert model").split()
 
@@ -76,6 +80,15 @@ def build_tiny_bert(folder, head: str = "pretraining", seed: int = 0, layers: in
     hf_logging.disable_progress_bar()
     cls(cfg).save_pretrained(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def toy():
+    """24 'good' texts labelled pos and 24 'bad' ones labelled neg."""
+    import pandas as pd
+
+    rows = [(t, "pos") for t in GOOD * 4] + [(t, "neg") for t in BAD * 4]
+    return pd.DataFrame(rows, columns=["text", "label"])
 
 
 @pytest.fixture(scope="session")

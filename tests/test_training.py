@@ -18,14 +18,7 @@ from bert_nb.render import finetune_html
 from bert_nb.training import FineTuned, TrainingState, finetune, finetune_mlm, metrics_from
 from bert_nb.widgets import FinetunePanel, LiveTraining
 
-GOOD = ["the cat is good", "a good dog", "good play", "it was good", "good and fast", "the good mat"]
-BAD = ["the cat is bad", "a bad dog", "bad play", "it was bad", "bad and slow", "the bad mat"]
-
-
-@pytest.fixture(scope="module")
-def toy():
-    rows = [(t, "pos") for t in GOOD * 4] + [(t, "neg") for t in BAD * 4]
-    return pd.DataFrame(rows, columns=["text", "label"])
+from tests.conftest import BAD, GOOD
 
 
 @pytest.fixture(scope="module")
