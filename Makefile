@@ -89,6 +89,8 @@ bench: setup
 	$(BIN)/python bench/attention.py
 	$(BIN)/python bench/finetune.py
 	$(BIN)/python bench/explain.py
+	$(BIN)/python bench/layers.py
+	$(BIN)/python bench/compress.py
 
 # re-run every notebook in place (the stored outputs are what nbval compares); widget state is dropped
 notebooks: setup

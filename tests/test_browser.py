@@ -57,7 +57,7 @@ def test_dashboard_tabs_all_draw(lab):
     if tour is None:
         tour = lab.check(ROOT / "notebooks" / "00_tour.ipynb")
     tabs = {t["tab"]: t for t in tour.get("dashboard_tabs", [])}
-    assert list(tabs) == ["tokenize", "mask", "similarity", "attention", "finetune"], tour
+    assert list(tabs) == ["tokenize", "mask", "similarity", "attention", "layers", "finetune"], tour
     assert all(t["ok"] for t in tabs.values()), tabs
     assert tabs["attention"]["slider_changes_figure"]
 
