@@ -71,7 +71,8 @@ def main(argv=None) -> dict:
 
     # the anchor: the same teacher through transformers' pipeline, batch 32, same texts
     folder = teacher.save(Path("build") / "bench-teacher")
-    classify = transformers.pipeline("text-classification", model=folder, device=engine.device)
+    with bert_nb.engine.quiet_transformers(transformers):
+        classify = transformers.pipeline("text-classification", model=folder, device=engine.device)
     texts = list(held.text)
     classify(texts[:32], batch_size=32, truncation=True, max_length=args.max_length)
     t0 = time.perf_counter()

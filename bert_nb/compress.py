@@ -497,6 +497,9 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
 
     if not isinstance(models, dict) or not models:
         raise BertNbError("Give the models as a dict name -> model, e.g. {'fp32': clf, 'int8': bert_nb.quantize(clf)}.")
+    clash = [n for n in models if n in ("text", "label")]
+    if clash:
+        raise BertNbError(f"Name the model something other than '{clash[0]}' (the predictions table has that column).")
     label_sets = {name: classifier_labels(m) for name, m in models.items()}
     first = next(iter(models))
     for name, labels in label_sets.items():

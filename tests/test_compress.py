@@ -315,6 +315,8 @@ def test_compare_side_by_side(teacher, toy):
 def test_compare_refuses(teacher, toy, tiny_path, tmp_path):
     with pytest.raises(BertNbError, match="dict name -> model"):
         bert_nb.compare([teacher], toy)
+    with pytest.raises(BertNbError, match="other than 'label'"):
+        bert_nb.compare({"label": teacher, "b": teacher}, toy)
     other = finetune(teacher, toy.assign(label=toy.label.map({"pos": "yes", "neg": "no"})), epochs=1,
                      batch_size=8, max_length=16)
     with pytest.raises(BertNbError, match="compare models trained on the same labels"):
