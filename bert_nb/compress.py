@@ -72,15 +72,12 @@ def quantize(model, kind: str = "int8"):
 # -- labelled data ----------------------------------------------------------------------------
 def _labelled(model, data, text: str, label: str, what: str = "data"):
     """Texts and the classifier's label ids for them; clear errors for columns or labels it does not know."""
-    from .training import _frame, classifier_labels
+    from .training import _frame, check_known, classifier_labels
 
     names = classifier_labels(model)
     frame, _ = _frame(data, text, label, what=what)
     labels = frame[label].astype(str)
-    unknown = sorted(set(labels) - set(names))
-    if unknown:
-        raise BertNbError(f"The {what} has label(s) {', '.join(unknown)} that '{model.name}' does not know "
-                          f"(its labels: {', '.join(names)}).")
+    check_known(labels, names, f"'{model.name}'", what=what)
     ids = {n: i for i, n in enumerate(names)}
     return list(frame[text]), [ids[l] for l in labels], names
 

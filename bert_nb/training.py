@@ -23,7 +23,7 @@ from .engine import Engine, quiet_transformers
 from .errors import BertNbError
 
 __all__ = ["finetune", "finetune_mlm", "FineTuned", "TrainingState", "metrics_from", "text_progress", "fit", "prepare",
-           "classifier_labels"]
+           "classifier_labels", "check_known"]
 
 _FEW_ROWS = 20
 _UNBALANCED = 0.1  # smallest class / largest class below this: warn
@@ -424,6 +424,14 @@ def classifier_labels(engine) -> list[str]:
     return [str(ids[i]) for i in range(len(ids))]
 
 
+def check_known(labels, known, who: str, what: str = "data") -> None:
+    """A clear error when ``labels`` holds labels outside a classifier's ``known`` ones."""
+    unknown = sorted({str(n) for n in labels} - set(known))
+    if unknown:
+        raise BertNbError(f"The {what} has label(s) {', '.join(unknown)} that {who} does not know "
+                          f"(its labels: {', '.join(known)}).")
+
+
 def prepare(data, text, label, eval_data, eval_fraction, seed, known=None):
     """Training and held-out frames, the sorted label names and the rows dropped.
 
@@ -433,10 +441,7 @@ def prepare(data, text, label, eval_data, eval_fraction, seed, known=None):
     held = _frame(eval_data, text, label, what="evaluation data")[0] if eval_data is not None else None
     names = _check_labels(train, held, label)
     if known is not None:
-        unknown = sorted({str(n) for n in names} - set(known))
-        if unknown:
-            raise BertNbError(f"The data has label(s) {', '.join(unknown)} that the classifier does not know "
-                              f"(its labels: {', '.join(known)}).")
+        check_known(names, known, "the classifier")
         names = list(known)
         train = train.assign(**{label: train[label].astype(str)})
         held = None if held is None else held.assign(**{label: held[label].astype(str)})
