@@ -7,6 +7,10 @@ view understands: one head or an average, special tokens hidden (rows
 renormalised), sentence-pair quadrants. :func:`recompute` rebuilds one
 layer's attention from its query/key weights, softmax(QK^T / sqrt(d_k)), to
 show that the model does exactly that.
+
+A pruned model (:func:`bert_nb.prune`) keeps the original head numbers: the
+weights of a removed head are NaN, every average skips them, and asking for
+one by number says it was pruned.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ class Attention:
     """Attention weights of every layer and head for one text (or pair).
 
     ``weights`` is float32 with shape (layers, heads, T, T); row i holds how
-    much piece i attends to every piece, and sums to 1.
+    much piece i attends to every piece, and sums to 1. Heads a pruned model no
+    longer has are NaN, at their original numbers.
     """
 
     weights: "object"  # numpy.ndarray (L, H, T, T)
@@ -62,8 +67,21 @@ class Attention:
 
     @property
     def heads(self) -> int:
-        """Heads per layer."""
+        """Heads per layer (before any pruning)."""
         return int(self.weights.shape[1])
+
+    @property
+    def pruned(self) -> dict[int, list[int]]:
+        """Heads a pruned model no longer has, by layer (empty for a model that was not pruned)."""
+        import numpy as np
+
+        gone = np.isnan(self.weights[:, :, 0, 0])
+        return {int(l): [int(h) for h in np.flatnonzero(gone[l])] for l in range(self.layers) if gone[l].any()}
+
+    def _summary(self) -> str:
+        count = sum(len(h) for h in self.pruned.values())
+        return (f"{self.layers} layers x {self.heads} heads" + (f" ({count} pruned)" if count else "")
+                + f" over {len(self.tokens)} pieces")
 
     def with_view(self, **options) -> "Attention":
         """The same weights, displayed differently (layer, head, grid, hide_special, direction, focus)."""
@@ -81,7 +99,7 @@ class Attention:
     def to_text(self) -> str:
         """A summary, the current view's strongest links, and any fill-mask predictions."""
         v = self.view
-        lines = [f"attention: {self.layers} layers x {self.heads} heads over {len(self.tokens)} pieces ({self.model})"]
+        lines = [f"attention: {self._summary()} ({self.model})"]
         if v.focus is not None:
             f = focus(self, v.focus)
             lines.append(f"following '{f.token}' (position {f.position}); its strongest links in any layer and head:")
@@ -95,7 +113,7 @@ class Attention:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"Attention({self.layers} layers x {self.heads} heads, {len(self.tokens)} pieces)"
+        return f"Attention({self._summary()})"
 
 
 def attention(engine, text: str, pair: str | None = None, max_length: int | None = None) -> Attention:
@@ -126,12 +144,39 @@ def attention(engine, text: str, pair: str | None = None, max_length: int | None
     model = engine.model if (has_mask and "mlm" in engine.heads) else engine.encoder
     with _eager(model):
         out = engine.forward(dict(enc), model=model, output_attentions=True)
-    weights = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # (L, H, T, T)
+    weights = _stack([a[0] for a in out.attentions], engine.config)  # where pruning records its heads
     predictions = _predictions(engine, out, text, ids) if model is engine.model and has_mask else None
     segments = _segments(enc, len(ids))
     return Attention(weights=weights, tokens=tuple(tok.convert_ids_to_tokens(ids.tolist())),
                      segments=tuple(segments), special=tuple(added), text=text, pair=pair,
                      model=engine.name, predictions=predictions)
+
+
+def _stack(per_layer, config):
+    """(L, H, T, T) float32 numpy from each layer's (heads, T, T); a pruned model's missing heads are NaN."""
+    import numpy as np
+
+    from .surgery import heads_per_layer, pruned_heads, remaining_heads
+
+    arrays = [a.float().cpu().numpy() for a in per_layer]
+    if not pruned_heads(config):
+        return np.stack(arrays)
+    left = remaining_heads(config)
+    full = np.full((len(arrays), heads_per_layer(config), *arrays[0].shape[1:]), np.nan, dtype=np.float32)
+    for l, (a, heads) in enumerate(zip(arrays, left)):
+        full[l, heads] = a
+    return full
+
+
+def _nanmean(w, axis):
+    """Mean that skips pruned (NaN) heads; all-NaN slices stay NaN without a warning."""
+    import warnings
+
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(w, axis=axis)
 
 
 @contextlib.contextmanager
@@ -198,9 +243,9 @@ def select(att: Attention, layer: int | None = -1, head: int | None = None, hide
     """
     import numpy as np
 
-    _check_view(att, View(layer=-1 if layer is None else layer, head=head, direction=direction))
-    w = att.weights.mean(axis=0) if layer is None else att.weights[layer]  # (H, T, T)
-    w = w.mean(axis=0) if head is None else w[head]  # (T, T)
+    _check_view(att, View(layer=-1 if layer is None else layer, head=head, direction=direction), every_layer=layer is None)
+    w = _nanmean(att.weights, 0) if layer is None else att.weights[layer]  # (H, T, T)
+    w = _nanmean(w, 0) if head is None else w[head]  # (T, T)
     keep = [i for i in range(len(att.tokens)) if not (hide_special and att.special[i])]
     rows, cols = keep, keep
     if direction != "all":
@@ -218,16 +263,32 @@ def select(att: Attention, layer: int | None = -1, head: int | None = None, hide
                           row_index=rows, column_index=cols, title=f"{where}, {which}{extra}")
 
 
+def _check_kept(att: Attention, layer: int | None, head: int | None) -> None:
+    """A pruned head asked for by number: one sentence naming the heads that layer kept."""
+    if head is None or not att.pruned:
+        return
+    if layer is None:
+        if all(head in att.pruned.get(l, ()) for l in range(att.layers)):
+            raise BertNbError(f"Head {head} was pruned from every layer; choose another head or the mean of heads.")
+        return
+    layer %= att.layers
+    if head in att.pruned.get(layer, ()):
+        kept = [h for h in range(att.heads) if h not in att.pruned[layer]]
+        raise BertNbError(f"Head {head} was pruned from layer {layer}; choose one of the heads it kept "
+                          f"({', '.join(map(str, kept))}) or the mean of heads.")
+
+
 def _labels(tokens) -> list[str]:
     """Token labels made unique by position, so figures keep every row and column."""
     return [f"{t} {i}" for i, t in enumerate(tokens)]
 
 
-def _check_view(att: Attention, view: View) -> None:
+def _check_view(att: Attention, view: View, every_layer: bool = False) -> None:
     if not -att.layers <= view.layer < att.layers:
         raise BertNbError(f"Layer {view.layer} is out of range; this model has layers 0 to {att.layers - 1}.")
     if view.head is not None and not 0 <= view.head < att.heads:
         raise BertNbError(f"Head {view.head} is out of range; this model has heads 0 to {att.heads - 1}.")
+    _check_kept(att, None if every_layer else view.layer, view.head)
     if view.direction not in DIRECTIONS:
         raise BertNbError(f"Unknown direction '{view.direction}'; use one of {', '.join(DIRECTIONS)}.")
     if view.direction != "all" and att.pair is None:
@@ -250,7 +311,7 @@ class Focus:
 
         from ._ranking import top_indices
 
-        w = self.weights.copy()
+        w = np.nan_to_num(self.weights, nan=-1.0)  # pruned heads are no links
         w[:, :, self.position] = -1  # looking at itself is not a link
         flat = top_indices(w, k)
         labels = _labels(self.tokens)
@@ -262,7 +323,8 @@ class Focus:
 
         L, H, T = self.weights.shape
         index = pd.MultiIndex.from_product([range(L), range(H)], names=["layer", "head"])
-        return pd.DataFrame(self.weights.reshape(L * H, T), index=index, columns=_labels(self.tokens))
+        frame = pd.DataFrame(self.weights.reshape(L * H, T), index=index, columns=_labels(self.tokens))
+        return frame.dropna(how="all")  # a pruned model's removed heads have no row
 
 
 def focus(att: Attention, token: str | int) -> Focus:
@@ -331,12 +393,12 @@ def recompute(engine, text: str, layer: int = 0) -> Recomputed:
     enc = engine.tokenizer(text, truncation=True, max_length=engine.max_length, return_tensors="pt")
     with _eager(engine.encoder):
         out = engine.forward(dict(enc), model=engine.encoder, output_attentions=True, output_hidden_states=True)
-    heads = int(engine.config.num_attention_heads)
+    d = int(engine.config.hidden_size) // int(engine.config.num_attention_heads)  # pruning keeps the head size
     with torch.inference_mode():
         x = out.hidden_states[layer][0].float()  # (T, hidden): the input of this layer
-        q = torch.nn.functional.linear(x, query.weight.float(), query.bias.float())  # (T, hidden)
+        q = torch.nn.functional.linear(x, query.weight.float(), query.bias.float())  # (T, heads kept x d)
         k = torch.nn.functional.linear(x, key.weight.float(), key.bias.float())
-        d = q.shape[-1] // heads
+        heads = q.shape[-1] // d
         q = q.view(-1, heads, d).transpose(0, 1)  # (H, T, d)
         k = k.view(-1, heads, d).transpose(0, 1)
         by_hand = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)  # (H, T, T)

@@ -387,7 +387,10 @@ def _occlusion(engine, setup, steps):
 
 
 def _attention_weights(engine, setup):
-    """(L, H, T, T) attention of each input, from the explained model's own encoder."""
+    """(L, T, T) head-mean attention of each input, from the explained model's own encoder.
+
+    Averaged per layer before stacking: a pruned model's layers have different head counts.
+    """
     import torch
 
     from .attentions import _eager
@@ -398,12 +401,12 @@ def _attention_weights(engine, setup):
         batch = engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})
         with _eager(model), torch.inference_mode():
             att = model(**batch, output_attentions=True).attentions
-        out.append(torch.stack([a[0].float() for a in att]).cpu())
+        out.append(torch.stack([a[0].float().mean(0) for a in att]).cpu())
     return out
 
 
 def _attention(engine, setup, steps):
-    return [w[-1].mean(0)[0].numpy() for w in _attention_weights(engine, setup)], {}
+    return [w[-1][0].numpy() for w in _attention_weights(engine, setup)], {}
 
 
 def _attention_rollout(engine, setup, steps):
@@ -414,8 +417,8 @@ def _attention_rollout(engine, setup, steps):
     for w in _attention_weights(engine, setup):
         T = w.shape[-1]
         rollout = torch.eye(T)
-        for layer in w:  # (H, T, T), first layer first
-            a = 0.5 * layer.mean(0) + 0.5 * torch.eye(T)
+        for layer in w:  # (T, T) head mean, first layer first
+            a = 0.5 * layer + 0.5 * torch.eye(T)
             rollout = (a / a.sum(-1, keepdim=True)) @ rollout
         scores.append(rollout[0].numpy())
     return scores, {}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .errors import BertNbError
 
-__all__ = ["AttentionParts", "attention_parts", "pruned_heads", "remaining_heads", "prune_heads", "keep_layers",
+__all__ = ["AttentionParts", "attention_parts", "pruned_heads", "remaining_heads", "heads_per_layer", "prune_heads", "keep_layers",
            "rebuild_pruned", "PRUNED_KEY"]
 
 PRUNED_KEY = "bert_nb_pruned_heads"
@@ -75,7 +75,8 @@ def pruned_heads(config) -> dict[int, list[int]]:
     return {int(layer): sorted(int(h) for h in heads) for layer, heads in raw.items() if heads}
 
 
-def _heads_per_layer(config) -> int:
+def heads_per_layer(config) -> int:
+    """Heads each layer had before any pruning."""
     return int(getattr(config, "num_attention_heads", 0) or getattr(config, "n_heads", 0))
 
 
@@ -83,7 +84,7 @@ def remaining_heads(config) -> list[list[int]]:
     """Per layer, the original numbers of the heads it still has."""
     gone = pruned_heads(config)
     layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "n_layers", 0))
-    return [[h for h in range(_heads_per_layer(config)) if h not in gone.get(l, ())] for l in range(layers)]
+    return [[h for h in range(heads_per_layer(config)) if h not in gone.get(l, ())] for l in range(layers)]
 
 
 def prune_heads(model, heads: dict[int, list[int]]) -> None:

@@ -182,6 +182,46 @@ def test_prune_refuses(teacher, kwargs, message):
         bert_nb.prune(teacher, **kwargs)
 
 
+def test_attention_views_of_a_pruned_model(teacher):
+    """Removed heads keep their numbers as NaN: averages skip them, the views leave them out, asking names them."""
+    from bert_nb.attentions import attention, focus, recompute, select
+    from bert_nb.panels import AttentionPanel
+    from bert_nb.plots import attention_grid, token_focus
+
+    heads = {0: [1, 3], 2: [0]}
+    pruned = bert_nb.prune(teacher, heads=heads)
+    text = "good good slow bad"
+    att, full = attention(pruned, text), attention(teacher, text)
+    assert att.weights.shape == full.weights.shape and att.pruned == heads and "(3 pruned)" in att.to_text()
+    # layer 0 sees the same embeddings, so the heads it kept attend exactly as the original's did
+    np.testing.assert_allclose(att.weights[0, [0, 2]], full.weights[0, [0, 2]], atol=1e-5)
+    np.testing.assert_allclose(select(att, layer=0).matrix, full.weights[0, [0, 2]].mean(0), atol=1e-5)
+    assert np.isfinite(select(att, layer=None, head=0).matrix).all()  # head 0 is left in layers 0, 1 and 3
+    with pytest.raises(BertNbError, match=r"Head 3 was pruned from layer 0; choose one of the heads it kept \(0, 2\)"):
+        select(att, layer=0, head=3)
+    with pytest.raises(BertNbError, match="Head 0 was pruned from layer 2"):
+        att.with_view(layer=2, head=0)
+    grid = attention_grid(att)
+    assert len(grid.data) == 16 - 3 and [a.text for a in grid.layout.annotations].count("pruned") == 3
+    assert "3 pruned heads left blank" in grid.layout.title.text
+    followed = focus(att, "slow")
+    assert len(followed.to_frame()) == 13 and all(h != (0, 1) for h in followed.to_frame().index)
+    assert all((l, h) not in [(0, 1), (0, 3), (2, 0)] for l, h, _, _ in followed.strongest(20))
+    assert len(token_focus(followed).data[0].y) == 13
+    again = recompute(pruned, text, layer=2)
+    assert again.by_hand.shape[0] == 3 and again.matches
+    for method in ("attention", "attention_rollout"):
+        assert np.isfinite(bert_nb.explain(pruned, text, method=method).scores).all()
+    panel = AttentionPanel(pruned, text=text)
+    panel.layer.value, panel.average.value = 2, False
+    shown = panel.figure.data[0].z
+    panel.head.value = 0
+    assert "Head 0 was pruned from layer 2" in panel.status.value
+    np.testing.assert_array_equal(panel.figure.data[0].z, shown)  # the last figure stays
+    panel.head.value = 1
+    np.testing.assert_allclose(panel.figure.data[0].z, att.weights[2, 1], atol=1e-4)
+
+
 def test_pruned_and_quantized(teacher):
     with pytest.raises(BertNbError, match="prune the fp32 model, then quantize"):
         bert_nb.prune(bert_nb.quantize(teacher), heads={0: [0]})

@@ -71,12 +71,16 @@ class AttentionPanel(_Panel):
         from ..plots import attention_heatmap, token_focus
 
         self.head.disabled = self.average.value
-        if self.token.value >= 0:
-            built = token_focus(focus(self.result, int(self.token.value)))
-        else:
-            built = attention_heatmap(self.result, self.layer.value,
-                                      None if self.average.value else self.head.value,
-                                      hide_special=self.hide_special.value)
+        try:
+            if self.token.value >= 0:
+                built = token_focus(focus(self.result, int(self.token.value)))
+            else:
+                built = attention_heatmap(self.result, self.layer.value,
+                                          None if self.average.value else self.head.value,
+                                          hide_special=self.hide_special.value)
+        except BertNbError as err:  # a head a pruned model no longer has: say so, keep the last figure
+            self._say(str(err), error=True)
+            return
         heat = built.data[0]
         with self.figure.batch_update():
             trace = self.figure.data[0]

@@ -94,8 +94,13 @@ def attention_grid(att, *, hide_special: bool = False, max_tokens: int = _GRID_M
     fig = make_subplots(rows=L, cols=H, horizontal_spacing=0.004, vertical_spacing=0.01,
                         row_titles=[f"L{l}" for l in range(L)], column_titles=[f"H{h}" for h in range(H)])
     note = ""
+    pruned = att.pruned
     for l in range(L):
         for h in range(H):
+            if h in pruned.get(l, ()):
+                fig.add_annotation(text="pruned", showarrow=False, x=0.5, y=0.5, xref="x domain", yref="y domain",
+                                   font=dict(size=9, color="#888"), row=l + 1, col=h + 1)
+                continue
             s = select(att, layer=l, head=h, hide_special=hide_special)
             z, rows, cols, note = _blocks(s.matrix, s.rows, s.columns, max_tokens)
             fig.add_trace(go.Heatmap(z=np.round(z, 3), x=[esc(c) for c in cols], y=[esc(r) for r in rows],
@@ -104,7 +109,9 @@ def attention_grid(att, *, hide_special: bool = False, max_tokens: int = _GRID_M
                           row=l + 1, col=h + 1)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed")
-    fig.update_layout(title=dict(text=esc(title) if title else f"All {L} layers x {H} heads{note}"),
+    gone = sum(len(v) for v in pruned.values())
+    gone = f", {gone} pruned heads left blank" if gone else ""
+    fig.update_layout(title=dict(text=esc(title) if title else f"All {L} layers x {H} heads{gone}{note}"),
                       height=height or 90 + 80 * L, width=width, template=template,
                       margin=dict(l=10, r=30, t=70, b=10))
     return tidy(fig)
@@ -118,15 +125,17 @@ def token_focus(focused, *, title: str | None = None, height: int | None = None,
 
     L, H, T = focused.weights.shape
     labels = [esc(f"{t} {i}") for i, t in enumerate(focused.tokens)]
+    rows = focused.weights.reshape(L * H, T)
+    kept = ~np.isnan(rows[:, 0])  # a pruned model's removed heads get no row
     fig = go.Figure(go.Heatmap(
-        z=np.round(focused.weights.reshape(L * H, T), 4), x=labels,
-        y=[f"L{l} H{h}" for l in range(L) for h in range(H)], colorscale="Blues", zmin=0,
+        z=np.round(rows[kept], 4), x=labels,
+        y=[f"L{l} H{h}" for l in range(L) for h in range(H) if kept[l * H + h]], colorscale="Blues", zmin=0,
         hovertemplate="%{y}: " + esc(focused.token) + " → %{x}<br>%{z:.3f}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(tickangle=-60)
     fig.update_layout(title=dict(text=esc(title) if title else f"Where '{esc(focused.token)}' (position {focused.position}) looks"),
-                      height=height or min(200 + 12 * L * H, 1000), width=width, template=template,
+                      height=height or min(200 + 12 * int(kept.sum()), 1000), width=width, template=template,
                       margin=dict(l=10, r=10, t=50, b=10))
     return tidy(fig)
 
