@@ -18,7 +18,7 @@ NBVAL := -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:ca
 AVX2_PATH := MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1
 GENERIC_PATH := ATEN_CPU_CAPABILITY=default
 
-.PHONY: setup demo test lab bench notebooks nbval-avx2 notebooks-roundtrip roundtrip-store roundtrip-check lock \
+.PHONY: setup demo test lab bench notebooks browser-tests nbval-avx2 nbval-generic notebooks-roundtrip roundtrip-store roundtrip-check lock \
 	browser-setup chromium browser-test clean
 
 $(BIN)/python:
@@ -40,19 +40,27 @@ demo: setup
 		--ExecutePreprocessor.timeout=600
 	@echo "Tour executed on the packaged model: $(abspath $(OUTDIR))/00_tour.html"
 
-# pytest (API, magics, panels, and every notebook in JupyterLab and Notebook 7 in headless chromium); then, side by
-# side on the two cores, nbval of the stored notebooks on another CPU code path than the one they were stored on and
-# the round trip's re-store; then the round trip's check
+# pytest of the API, magics, views and panels; then, side by side on the two cores (one thread each), every notebook in
+# JupyterLab and Notebook 7 in headless chromium, and nbval of the stored notebooks on another CPU code path than the one
+# they were stored on (ATen's generic kernels). Each block's output is printed when it ends.
 test: setup browser-setup
-	$(BIN)/python -m pytest tests --browser
-	$(MAKE) --no-print-directory -j2 nbval-avx2 roundtrip-store
-	$(MAKE) --no-print-directory roundtrip-check
+	$(BIN)/python -m pytest tests -m "not browser"
+	$(MAKE) --no-print-directory -j2 --output-sync=target browser-tests nbval-generic
 
-# the stored notebooks checked on MKL/oneDNN's AVX2 kernels, one thread
+# the notebooks in a real browser (tests/test_browser*.py); their kernels on one thread, beside nbval
+browser-tests: setup browser-setup
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -m browser --browser --durations=5
+
+# the stored notebooks checked on MKL/oneDNN's AVX2 kernels, one thread (by hand: a third path, about 12 min)
 nbval-avx2: setup
 	$(AVX2_PATH) $(BIN)/python $(NBVAL) notebooks
 
-# re-store every notebook (as `make notebooks` does) in build/ on ATen's generic kernels, then check them on the default path
+# the stored notebooks checked on ATen's generic (unvectorised) kernels, one thread
+nbval-generic: setup
+	OMP_NUM_THREADS=1 $(GENERIC_PATH) $(BIN)/python $(NBVAL) notebooks
+
+# the other direction, by hand (about 20 min): re-store every notebook (as `make notebooks` does) in build/ on ATen's
+# generic kernels, then check them on the default path
 notebooks-roundtrip: roundtrip-store
 	$(MAKE) --no-print-directory roundtrip-check
 

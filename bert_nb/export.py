@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .engine import PACKAGED
+from .errors import BertNbError
 
 __all__ = ["write_script"]
 
@@ -115,6 +116,10 @@ def write_script(finetuned, path: Path) -> str:
     if path.suffix != ".py":
         path = path / "train.py"
     path.parent.mkdir(parents=True, exist_ok=True)
+    if finetuned._data is None or finetuned.training_config.get("from_model"):
+        raise BertNbError(f"'{finetuned.name}' did not come from bert_nb.finetune of a pre-trained model in this session "
+                          "(it was distilled, continued from a trained model, or loaded), so there is no fine-tuning "
+                          "to export; keep it with .save(folder) instead.")
     train, held = finetuned._data
     cfg = dict(finetuned.training_config)
     cfg["label_names"] = [str(n) for n in finetuned.label_names]

@@ -408,6 +408,8 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
     config = dict(text=text, label=label, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
                   max_length=max_length, warmup_ratio=warmup_ratio, seed=seed, model=engine.source,
                   dropped_rows=dropped, train_rows=len(train), eval_rows=len(held))
+    if from_model:
+        config.update(from_model=True, model=engine.name)  # continued in memory: no script can redo it from a hub name
     state = state or TrainingState()
     trained = fit(engine, model, train, held, names, config, callbacks=callbacks, state=state,
                   logging_steps=logging_steps)

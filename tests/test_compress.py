@@ -278,6 +278,9 @@ def test_distilled_student_learns_from_its_teacher(teacher, toy, tmp_path):
     back = bert_nb.load(folder, device="cpu")
     assert isinstance(back, FineTuned) and back.info().layers == 2
     pd.testing.assert_frame_equal(back.predict(GOOD + BAD), student.predict(GOOD + BAD), atol=1e-6)
+    for made in (student, back, finetune(student, toy, epochs=1, batch_size=8, from_model=True)):
+        with pytest.raises(BertNbError, match="no fine-tuning to export; keep it with .save"):
+            made.export_script(tmp_path / "job")
 
 
 def test_distill_loss_is_soft_targets_plus_labels(teacher):
