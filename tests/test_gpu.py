@@ -91,3 +91,29 @@ def test_finetune_on_gpu_uses_mixed_precision(tiny_path):
     assert next(clf.model.parameters()).is_cuda
     assert clf.training_config["train_rows"] + clf.training_config["eval_rows"] == 24
     assert clf.predict(["the cat"]).shape == (1, 4)
+
+
+def test_bf16_and_fp16_copies_on_gpu_predict_like_fp32(tiny_path):
+    """quantize on CUDA: half-precision copies of an fp32 classifier, compared in one table; int8 stays CPU-only."""
+    import numpy as np
+    import pandas as pd
+
+    from bert_nb.errors import BertNbError
+
+    engine = bert_nb.load(tiny_path, device="cuda", dtype="fp32")
+    data = pd.DataFrame({"text": ["the cat sat", "a dog ran"] * 12, "label": ["a", "b"] * 12})
+    clf = bert_nb.finetune(engine, data, epochs=2, batch_size=8, max_length=16)
+    kinds = ["fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
+    copies = {kind: bert_nb.quantize(clf, kind) for kind in kinds}
+    texts = list(data.text[:4])
+    for kind, half in copies.items():
+        weight = next(half.model.parameters())
+        assert weight.is_cuda and weight.dtype == {"fp16": torch.float16, "bf16": torch.bfloat16}[kind]
+        np.testing.assert_allclose(half.predict(texts).iloc[:, 2:], clf.predict(texts).iloc[:, 2:], atol=0.05)
+    assert next(clf.model.parameters()).dtype == torch.float32  # the original is untouched
+    frame = bert_nb.compare({"fp32": clf, **copies}, data).to_frame().set_index("model")
+    assert frame.agreement.min() >= 0.9 and (frame.size_mb[kinds] < frame.size_mb["fp32"]).all()
+    with pytest.raises(BertNbError, match="Dynamic int8 runs on the CPU"):
+        bert_nb.quantize(clf, "int8")
+    pruned = bert_nb.prune(clf, heads={0: [0]})
+    assert pruned.info().parameters < clf.info().parameters and pruned.predict(texts).shape == (4, 4)
