@@ -18,7 +18,7 @@ NBVAL := -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:ca
 AVX2_PATH := MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1
 GENERIC_PATH := ATEN_CPU_CAPABILITY=default
 
-.PHONY: setup demo test lab bench notebooks browser-tests nbval-avx2 nbval-generic notebooks-roundtrip roundtrip-store roundtrip-check lock \
+.PHONY: setup demo test lab bench notebooks unit-tests browser-tests browser-lab browser-other nbval-avx2 nbval-generic notebooks-roundtrip roundtrip-store roundtrip-check lock \
 	browser-setup chromium browser-test clean
 
 $(BIN)/python:
@@ -40,16 +40,26 @@ demo: setup
 		--ExecutePreprocessor.timeout=600
 	@echo "Tour executed on the packaged model: $(abspath $(OUTDIR))/00_tour.html"
 
-# pytest of the API, magics, views and panels; then, side by side on the two cores (one thread each), every notebook in
-# JupyterLab and Notebook 7 in headless chromium, and nbval of the stored notebooks on another CPU code path than the one
-# they were stored on (ATen's generic kernels). Each block's output is printed when it ends.
+# four blocks on the two cores, one thread each, each printed when it ends: pytest of the API, magics, views and panels;
+# every notebook in JupyterLab in headless chromium; nbval of the stored notebooks on another CPU code path than the one
+# they were stored on (ATen's generic kernels); the tour in the dark theme and two notebooks in Notebook 7
 test: setup browser-setup
-	$(BIN)/python -m pytest tests -m "not browser"
-	$(MAKE) --no-print-directory -j2 --output-sync=target browser-tests nbval-generic
+	$(MAKE) --no-print-directory -j2 --output-sync=target browser-lab unit-tests nbval-generic browser-other
 
-# the notebooks in a real browser (tests/test_browser*.py); their kernels on one thread, beside nbval
-browser-tests: setup browser-setup
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -m browser --browser --durations=5
+# each pytest run keeps its own temporary folder, so side-by-side runs never clean up each other's
+PYTEST_IN = OMP_NUM_THREADS=1 $(BIN)/python -m pytest -p no:cacheprovider --basetemp=$(OUTDIR)/pytest-$@
+
+unit-tests: setup
+	$(PYTEST_IN) tests -m "not browser"
+
+# the notebooks in a real browser (tests/test_browser*.py), their kernels on one thread
+browser-tests: browser-lab browser-other
+
+browser-lab: setup browser-setup
+	$(PYTEST_IN) tests/test_browser.py --browser --durations=5
+
+browser-other: setup browser-setup
+	$(PYTEST_IN) tests/test_browser_dark.py tests/test_browser_notebook7.py --browser
 
 # the stored notebooks checked on MKL/oneDNN's AVX2 kernels, one thread (by hand: a third path, about 12 min)
 nbval-avx2: setup
