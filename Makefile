@@ -47,7 +47,7 @@ test: setup browser-setup
 	$(MAKE) --no-print-directory -j2 --output-sync=target browser-lab unit-tests nbval-generic browser-other
 
 # each pytest run keeps its own temporary folder, so side-by-side runs never clean up each other's
-PYTEST_IN = OMP_NUM_THREADS=1 $(BIN)/python -m pytest -p no:cacheprovider --basetemp=$(OUTDIR)/pytest-$@
+PYTEST_IN = mkdir -p $(OUTDIR) && OMP_NUM_THREADS=1 $(BIN)/python -m pytest -p no:cacheprovider --basetemp=$(OUTDIR)/pytest-$@
 
 unit-tests: setup
 	$(PYTEST_IN) tests -m "not browser"
