@@ -78,7 +78,8 @@ class Attention:
         gone = np.isnan(self.weights[:, :, 0, 0])
         return {int(l): [int(h) for h in np.flatnonzero(gone[l])] for l in range(self.layers) if gone[l].any()}
 
-    def _summary(self) -> str:
+    def summary(self) -> str:
+        """"6 layers x 12 heads (3 pruned) over 16 pieces"."""
         count = sum(len(h) for h in self.pruned.values())
         return (f"{self.layers} layers x {self.heads} heads" + (f" ({count} pruned)" if count else "")
                 + f" over {len(self.tokens)} pieces")
@@ -99,7 +100,7 @@ class Attention:
     def to_text(self) -> str:
         """A summary, the current view's strongest links, and any fill-mask predictions."""
         v = self.view
-        lines = [f"attention: {self._summary()} ({self.model})"]
+        lines = [f"attention: {self.summary()} ({self.model})"]
         if v.focus is not None:
             f = focus(self, v.focus)
             lines.append(f"following '{f.token}' (position {f.position}); its strongest links in any layer and head:")
@@ -113,7 +114,7 @@ class Attention:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"Attention({self._summary()})"
+        return f"Attention({self.summary()})"
 
 
 def attention(engine, text: str, pair: str | None = None, max_length: int | None = None) -> Attention:

@@ -193,7 +193,7 @@ def attention_html(att) -> str:
                    for i, j, w in s.strongest(8))
     preds = mask_html(att.predictions) if att.predictions is not None else ""
     return (f'<div class="bert-nb-attention"><div style="font-size:12px;{MUTED}">attention of {esc(att.model)}: '
-            f"{att.layers} layers x {att.heads} heads over {len(att.tokens)} pieces; {esc(s.title)}; "
+            f"{esc(att.summary())}; {esc(s.title)}; "
             f"strongest links:</div><table>{rows}</table>{preds}</div>")
 
 

@@ -193,6 +193,7 @@ def test_attention_views_of_a_pruned_model(teacher):
     text = "good good slow bad"
     att, full = attention(pruned, text), attention(teacher, text)
     assert att.weights.shape == full.weights.shape and att.pruned == heads and "(3 pruned)" in att.to_text()
+    assert "4 layers x 4 heads (3 pruned) over" in bert_nb.render.attention_html(att)
     # layer 0 sees the same embeddings, so the heads it kept attend exactly as the original's did
     np.testing.assert_allclose(att.weights[0, [0, 2]], full.weights[0, [0, 2]], atol=1e-5)
     np.testing.assert_allclose(select(att, layer=0).matrix, full.weights[0, [0, 2]].mean(0), atol=1e-5)
