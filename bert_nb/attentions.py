@@ -369,8 +369,9 @@ class Recomputed:
 
     def to_text(self) -> str:
         """One line: the layer and whether the two agree (the claim, not float noise)."""
-        agreement = (f"max |difference| < {self.tolerance:g}: they match" if self.matches
-                     else f"max |difference| = {self.max_difference:.2e}, above {self.tolerance:g}")
+        tolerance = f"{self.tolerance:.0e}".replace("e-0", "e-")  # 1e-5, as a reader writes it
+        agreement = (f"max |difference| < {tolerance}: they match" if self.matches
+                     else f"max |difference| = {self.max_difference:.2e}, above {tolerance}")
         return (f"layer {self.layer}: softmax(QK^T/sqrt(d_k)) by hand vs the model's attention, "
                 f"{self.by_hand.shape[0]} heads, {agreement}")
 

@@ -89,7 +89,7 @@ def test_qkv_by_hand_matches_the_model(minilm, layer):
     r = recompute(minilm, SENTENCE, layer=layer)
     assert r.by_hand.shape == r.model.shape == (12, len(r.tokens), len(r.tokens))
     assert r.max_difference < 1e-5 and r.matches
-    assert r.to_text().endswith("max |difference| < 1e-05: they match")
+    assert r.to_text().endswith("max |difference| < 1e-5: they match")
 
 
 def test_a_recomputation_that_disagrees_states_the_difference():
@@ -97,7 +97,7 @@ def test_a_recomputation_that_disagrees_states_the_difference():
 
     ones = np.ones((2, 3, 3), dtype=np.float32)
     r = Recomputed(by_hand=ones, model=ones * 0.99, layer=1, tokens=("a", "b", "c"))
-    assert not r.matches and "max |difference| = 1.00e-02, above 1e-05" in r.to_text()
+    assert not r.matches and "max |difference| = 1.00e-02, above 1e-5" in r.to_text()
 
 
 def test_qkv_by_hand_on_another_layout(tmp_path):

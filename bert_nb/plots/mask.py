@@ -26,7 +26,7 @@ def mask_bar(predictions, *, title: str | None = None, height: int | None = None
             x=[c.score for c in cands], y=[esc(c.token_str) for c in cands], orientation="h",
             customdata=[esc(c.sequence) for c in cands], marker_color="#5c6bc0",
             hovertemplate="%{y}: %{x:.4f}<br>%{customdata}<extra></extra>", name=f"[MASK] {m - 1}",
-            text=[f"{c.score:.3g}" for c in cands], textposition="auto",
+            text=[f"{c.score:.2g}" for c in cands], textposition="auto",  # labels at 2 significant digits
         ), row=m, col=1)
         fig.update_yaxes(type="category", row=m, col=1)
     shown = "" if len(predictions.masks) <= _MAX_MASK_PANELS else f" (first {_MAX_MASK_PANELS} of {len(predictions.masks)} masks)"
