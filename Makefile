@@ -18,7 +18,7 @@ NBVAL := -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:ca
 AVX2_PATH := MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1
 GENERIC_PATH := ATEN_CPU_CAPABILITY=default
 
-.PHONY: setup demo test lab bench notebooks unit-tests browser-tests browser-lab browser-other nbval-avx2 nbval-generic notebooks-roundtrip roundtrip-store roundtrip-check lock \
+.PHONY: setup demo test lab bench notebooks unit-tests browser-tests browser-lab browser-lab-a browser-lab-b browser-other nbval-replay wheel-test nbval-avx2 nbval-generic notebooks-roundtrip roundtrip-store roundtrip-check lock \
 	browser-setup chromium browser-test clean
 
 $(BIN)/python:
@@ -40,11 +40,24 @@ demo: setup
 		--ExecutePreprocessor.timeout=600
 	@echo "Tour executed on the packaged model: $(abspath $(OUTDIR))/00_tour.html"
 
-# four blocks on the two cores, one thread each, each printed when it ends: pytest of the API, magics, views and panels;
-# every notebook in JupyterLab in headless chromium; nbval of the stored notebooks on another CPU code path than the one
-# they were stored on (ATen's generic kernels); the tour in the dark theme and two notebooks in Notebook 7
+# Each notebook runs once, in JupyterLab in headless chromium, on ATen's generic kernels and one thread: another CPU
+# code path than the one its outputs were stored on. The browser checks what a user sees and saves the executed
+# notebook; nbval then compares it with the stored one (nbval-replay). Beside the two browser blocks (the notebooks
+# shared out between two JupyterLabs): pytest of the API, magics, views and panels; the tour in the dark theme and
+# two notebooks in Notebook 7; the built wheel in a clean venv. Then one line per notebook (tools/test_summary.py).
+# BERT_NB_CACHE: the sentiment classifier that 05, 06 and 08 fine-tune is trained once per test run (05 runs before 08
+# in block a; 06 runs last in block b, a minute or more after 05 has kept its classifier).
+TEST_BLOCKS := browser-lab-a browser-lab-b unit-tests browser-other wheel-test
+BROWSER_A := 05,08,07,02
+BROWSER_B := 03,06,00,01,04
+export BERT_NB_CACHE ?= $(abspath $(OUTDIR))/finetuned
+
 test: setup browser-setup
-	$(MAKE) --no-print-directory -j2 --output-sync=target browser-lab unit-tests nbval-generic browser-other
+	rm -rf $(OUTDIR)/executed $(OUTDIR)/finetuned $(OUTDIR)/browser_check*.json $(OUTDIR)/nbval_replay.json
+	@$(MAKE) --no-print-directory -k -j2 --output-sync=target $(TEST_BLOCKS); blocks=$$?; \
+	$(MAKE) --no-print-directory nbval-replay; nbval=$$?; \
+	$(BIN)/python tools/test_summary.py --build $(OUTDIR); summary=$$?; \
+	exit $$(( blocks || nbval || summary ))
 
 # each pytest run keeps its own temporary folder, so side-by-side runs never clean up each other's
 PYTEST_IN = mkdir -p $(OUTDIR) && OMP_NUM_THREADS=1 $(BIN)/python -m pytest -p no:cacheprovider --basetemp=$(OUTDIR)/pytest-$@
@@ -58,14 +71,40 @@ browser-tests: browser-lab browser-other
 browser-lab: setup browser-setup
 	$(PYTEST_IN) tests/test_browser.py --browser --durations=5
 
+browser-lab-a: setup browser-setup
+	$(PYTEST_IN) tests/test_browser.py --browser --notebooks $(BROWSER_A)
+
+browser-lab-b: setup browser-setup
+	$(PYTEST_IN) tests/test_browser.py --browser --notebooks $(BROWSER_B)
+
 browser-other: setup browser-setup
 	$(PYTEST_IN) tests/test_browser_dark.py tests/test_browser_notebook7.py --browser
+
+# nbval's comparison of the stored notebooks with the copies the browser executed and saved in build/executed/
+nbval-replay: setup
+	PYTHONPATH=tools $(BIN)/python -m pytest -p no:cacheprovider -p nbval_replay --nbval-replay $(OUTDIR)/executed \
+		--nbval-sanitize-with notebooks/sanitize.cfg \
+		--nbval-replay-report $(OUTDIR)/nbval_replay.json notebooks
+
+# what a user installs: the wheel, built and installed with its dependencies into a fresh venv, checked from
+# outside the checkout (every subpackage and data file, %load_ext, one command of each layer)
+WHEEL_VENV := $(OUTDIR)/wheel-venv
+wheel-test: setup
+	rm -rf $(OUTDIR)/wheel $(OUTDIR)/wheel-src $(WHEEL_VENV) && mkdir -p $(OUTDIR)/wheel-src
+	# from a copy of the files git sees (as a git URL or an sdist would give): no build/lib of earlier builds can leak in
+	git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C $(OUTDIR)/wheel-src
+	cd $(OUTDIR)/wheel-src && $(abspath $(BIN))/python -m pip wheel -q --no-deps -w $(abspath $(OUTDIR))/wheel .
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) "$(TORCH)" $(OUTDIR)/wheel/bert_nb-*.whl
+	$(WHEEL_VENV)/bin/pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) --no-deps $(PACKAGED)
+	cd $(WHEEL_VENV) && OMP_NUM_THREADS=1 bin/python $(abspath tools/wheel_check.py)
 
 # the stored notebooks checked on MKL/oneDNN's AVX2 kernels, one thread (by hand: a third path, about 12 min)
 nbval-avx2: setup
 	$(AVX2_PATH) $(BIN)/python $(NBVAL) notebooks
 
-# the stored notebooks checked on ATen's generic (unvectorised) kernels, one thread
+# the stored notebooks checked by nbval's own kernel run on ATen's generic (unvectorised) kernels, one thread (by hand:
+# make test runs the same check on the browser's execution)
 nbval-generic: setup
 	OMP_NUM_THREADS=1 $(GENERIC_PATH) $(BIN)/python $(NBVAL) notebooks
 

@@ -290,17 +290,18 @@ class PruneCurve:
 
 
 def prune_curve(model, data, fractions=_FRACTIONS, eval_data=None, text: str = "text",
-                label: str = "label") -> PruneCurve:
+                label: str = "label", importance: HeadImportance | None = None) -> PruneCurve:
     """Accuracy on ``eval_data`` (default ``data``) with the least important share of heads removed, per fraction.
 
-    Heads are ranked once, by :func:`head_importance` on ``data``.
+    Heads are ranked once, by :func:`head_importance` on ``data``, or by ``importance`` when
+    given (a result of :func:`head_importance` on this model: it is not measured again).
     """
     import pandas as pd
 
     fractions = sorted({float(f) for f in fractions})
     if not fractions or not all(0 < f < 1 for f in fractions):
         raise BertNbError("fractions must lie between 0 and 1, e.g. (0.1, 0.2, 0.4).")
-    importance = head_importance(model, data, text=text, label=label)
+    importance = head_importance(model, data, text=text, label=label) if importance is None else importance
     texts, labels, _ = _labelled(model, data if eval_data is None else eval_data, text, label, what="evaluation data")
     rows = []
     for fraction in [0.0, *fractions]:

@@ -106,6 +106,9 @@ def text_progress(write=None, every: int = 10):
         def on_train_end(self, args, state, control, **kw):
             out("\n")
 
+        def on_loaded(self, state, path):
+            out(f"loaded from {path}: trained before with the same data and settings\n")
+
     return _TextProgress()
 
 
@@ -351,7 +354,7 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
              eval_fraction: float = 0.2, epochs: float = 3, learning_rate: float = 5e-5, batch_size: int = 16,
              max_length: int = 128, warmup_ratio: float = 0.1, seed: int = 0, callbacks=None,
              state: TrainingState | None = None, logging_steps: int | None = None,
-             from_model: bool = False) -> FineTuned:
+             from_model: bool = False, cache=None) -> FineTuned:
     """Fine-tune ``engine``'s encoder with a new classification head on ``data``.
 
     Parameters
@@ -373,6 +376,13 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
     from_model : bool
         Continue training ``engine``'s own classifier (a fine-tuned, pruned or distilled one, on
         a copy, with its labels) instead of a new head on the pre-trained weights.
+    cache : str or Path, optional
+        A folder that keeps each classifier trained here, keyed by the base model, the data, the
+        labels and every setting: the same call again loads it from there in a second, with its
+        history and metrics, instead of training. ``None`` uses the folder named by the
+        ``BERT_NB_CACHE`` environment variable, when set; ``False`` always trains. Callbacks
+        with an ``on_loaded(state, path)`` method hear of a load (the live views draw the
+        loaded history). Runs stopped early are not kept; ``from_model`` runs never are.
 
     Returns
     -------
@@ -411,10 +421,38 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
     if from_model:
         config.update(from_model=True, model=engine.name)  # continued in memory: no script can redo it from a hub name
     state = state or TrainingState()
+    from . import cache as kept
+
+    folder = None if from_model else kept.cache_folder(cache)
+    key = folder and kept.entry_key(config, train, held, names)
+    entry = folder and kept.lookup(folder, key)
+    if entry:
+        return _load_kept(engine, entry, state, names, config, (train, held), callbacks)
     trained = fit(engine, model, train, held, names, config, callbacks=callbacks, state=state,
                   logging_steps=logging_steps)
     name = f"{engine.name}+retrained" if from_model else None
-    return FineTuned(engine, trained, state, names, config, data=(train, held), name=name)
+    result = FineTuned(engine, trained, state, names, config, data=(train, held), name=name)
+    if folder and not state.stopped_at:
+        kept.store(folder, key, result.save)
+    return result
+
+
+def _load_kept(engine, entry: Path, state: TrainingState, names, config, data, callbacks) -> FineTuned:
+    """The classifier a cached fine-tuning stored in ``entry``, its history in ``state``, as if just trained."""
+    import numpy as np
+    import transformers
+
+    saved = json.loads((entry / "bert_nb_training.json").read_text())
+    state.history, state.epochs = saved["history"], saved["epochs"]
+    state.confusion = None if saved.get("confusion") is None else np.asarray(saved["confusion"])
+    state.step = state.total_steps = max((r.get("step", 0) for r in state.history), default=0)
+    with quiet_transformers(transformers):
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(entry, use_safetensors=True)
+    model = model.float().eval().to(engine.device)
+    for callback in callbacks or []:
+        if hasattr(callback, "on_loaded"):
+            callback.on_loaded(state, str(entry))
+    return FineTuned(engine, model, state, names, config, data=data)
 
 
 def classifier_labels(engine) -> list[str]:

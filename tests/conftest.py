@@ -9,6 +9,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.pop("BERT_NB_CACHE", None)  # make test sets it for the notebooks; unit tests train what they ask for
 
 # a good/bad toy task that tiny models learn in a few epochs (fine-tuning, compression)
 GOOD = ["the cat is good", "a good dog", "good play", "it was good", "good and fast", "the good mat"]
@@ -22,10 +23,45 @@ def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
     parser.addoption("--browser", action="store_true", default=False,
                      help="also run the notebooks in JupyterLab in headless Chromium (tests marked browser)")
+    parser.addoption("--notebooks", default=None,
+                     help="the browser tests of these notebooks only, by name or number: --notebooks 00,05 "
+                          "(make test shares the notebooks out between two browsers this way)")
+
+
+def selected_notebooks(config, names: list[str]) -> list[str]:
+    """The notebooks among ``names`` that ``--notebooks`` asks for (all of them without it), in its order."""
+    wanted = config.getoption("--notebooks")
+    if not wanted:
+        return list(names)
+    picks = [w.strip() for w in wanted.split(",") if w.strip()]
+    chosen = [n for w in picks for n in names if n == w or n.startswith(w.removesuffix(".ipynb") + "_")]
+    missing = [w for w in picks if not any(n == w or n.startswith(w.removesuffix(".ipynb") + "_") for n in names)]
+    if missing:
+        raise pytest.UsageError(f"--notebooks: no notebook named {', '.join(missing)} in notebooks/")
+    return chosen
+
+
+def _deselect_notebooks(config, items):
+    """Leave out the browser tests of the notebooks that ``--notebooks`` does not name."""
+    if not config.getoption("--notebooks"):
+        return
+    from .test_browser import NOTEBOOKS
+
+    chosen = set(selected_notebooks(config, NOTEBOOKS))
+    keep, drop = [], []
+    for item in items:
+        name = getattr(item, "callspec", None) and item.callspec.params.get("name")
+        tour_only = item.name == "test_dashboard_tabs_all_draw" and "00_tour.ipynb" not in chosen
+        (drop if (name and name not in chosen) or tour_only else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_collection_modifyitems(config, items):
     import importlib.util
+
+    _deselect_notebooks(config, items)
 
     has_cuda = False
     if importlib.util.find_spec("torch") is not None:

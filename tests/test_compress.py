@@ -251,6 +251,9 @@ def test_prune_curve(teacher, toy):
     assert frame.accuracy.iloc[0] == pytest.approx(truth)
     with pytest.raises(BertNbError, match="fractions must lie between 0 and 1"):
         bert_nb.prune_curve(teacher, toy, fractions=(0, 0.5))
+    ranked = bert_nb.head_importance(teacher, toy)
+    again = bert_nb.prune_curve(teacher, toy, fractions=(0.25, 0.5), importance=ranked).to_frame()
+    pd.testing.assert_frame_equal(again, frame)  # the same ranking, not measured a second time
 
 
 # -- distill -----------------------------------------------------------------------------------
@@ -402,8 +405,11 @@ def test_magics(shell, teacher, toy):
     assert "Say what to prune" in shell.usage_error("%bert prune --model teacher")
     by_share = shell.run_cell("%bert prune --model teacher --fraction 0.25 --data toy")
     assert sum(map(len, surgery.pruned_heads(by_share.config).values())) == 4
-    imp = shell.run_cell("%bert heads --model teacher --data toy")
+    imp = shell.run_cell("%bert heads --model teacher --data toy -o imp")
     assert len(imp.to_frame()) == 16
+    ranked = shell.run_cell("%bert prune --model teacher --fraction 0.25 --importance imp")  # not measured again
+    assert surgery.pruned_heads(ranked.config) == surgery.pruned_heads(by_share.config)
+    assert "measure it first" in shell.usage_error("%bert prune --model teacher --fraction 0.25 --importance nope")
     student = shell.run_cell("%bert distill --model teacher --data toy --layers 1 --epochs 1 -o student")
     assert student.info().layers == 1
     assert "fewer than its teacher's 4" in shell.usage_error("%bert distill --model teacher --data toy --layers 5")

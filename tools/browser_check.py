@@ -9,6 +9,12 @@ its cell, no Plotly label cut off, no figure taller than a screen, no bert_nb te
 contrast ratio under 3 (run with --dark for the dark theme). Screenshots go
 to build/screenshots/, a JSON report to build/browser_check.json.
 
+With ``executed=`` (``--executed DIR``), each notebook is saved as the browser shows it once
+it has run, with JupyterLab's per-cell timing: ``tools/nbval_replay.py`` then compares those
+outputs with the stored ones by nbval's rules, so one execution serves both checks. With
+``kernel_env=GENERIC_KERNELS`` (``--generic-kernels``) the kernels run on ATen's generic
+kernels and one thread, another CPU code path than the one the outputs were stored on.
+
 Needs Debian's chromium (`apt-get install chromium`) and `pip install playwright jupyterlab`;
 no browser is downloaded. Run: `make browser-test`.
 """
@@ -32,6 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 PLOTLY = "application/vnd.plotly.v1+json"
+# a CPU code path other than the one the notebooks were stored on, one thread: what make test runs them on
+GENERIC_KERNELS = {"ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+TRACEBACK = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 
 
 def _free_port() -> int:
@@ -40,7 +49,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_lab(folder: Path, port: int, token: str, settings: Path, ui: str = "lab", dark: bool = False) -> subprocess.Popen:
+def _start_lab(folder: Path, port: int, token: str, settings: Path, ui: str = "lab", dark: bool = False,
+               kernel_env: dict | None = None) -> subprocess.Popen:
     settings.mkdir(parents=True, exist_ok=True)
     notes = settings / "@jupyterlab" / "apputils-extension"
     notes.mkdir(parents=True, exist_ok=True)
@@ -49,11 +59,14 @@ def _start_lab(folder: Path, port: int, token: str, settings: Path, ui: str = "l
     (notes / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     tracker = settings / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True, exist_ok=True)  # render every cell, not only the visible ones
-    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "HF_HUB_OFFLINE": "1"}
+    # ... and record when each cell started and ended, saved with the notebook: its execution time
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none", "recordTiming": True}))
+    # the kernels inherit the server's environment: that is how they run on another CPU code path
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "HF_HUB_OFFLINE": "1", **(kernel_env or {})}
     cmd = [sys.executable, "-m", "jupyterlab" if ui == "lab" else "notebook", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
-           "--allow-root"] + (["--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"] if ui == "lab" else [])
+           "--allow-root"] + (["--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                               "--LabApp.expose_app_in_browser=True"] if ui == "lab" else [])
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     for _ in range(120):
         try:
@@ -94,10 +107,42 @@ def _run_all(page, cells: int, timeout_s: float) -> bool:
             page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
             tries, issued = tries + 1, time.time()
         done = sum(1 for p in prompts if p.strip().strip(":").strip("[]").isdigit())
-        if done >= cells and not any("*" in p for p in prompts):
+        running = any("*" in p for p in prompts)
+        if done >= cells and not running:
             return True
+        if done and not running and page.locator(TRACEBACK, has_text="Traceback").count():  # a cell raised: the rest will not run
+            return False
         time.sleep(1)
     return False
+
+
+def _save_executed(page, notebook: Path, dest: Path) -> float | None:
+    """Save the notebook as the browser shows it and copy it to ``dest``; the seconds its cells ran.
+
+    The copy is what nbval then compares with the stored notebook (``tools/nbval_replay.py``).
+    The seconds add up each cell's execute-input to execute-reply, as JupyterLab recorded them.
+    """
+    if not page.evaluate("() => !!window.jupyterapp"):  # only JupyterLab is started with its app exposed
+        return None
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")  # resolves once written
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(notebook, dest)
+    return _execution_seconds(json.loads(dest.read_text()))
+
+
+def _execution_seconds(nb: dict) -> float:
+    """Seconds from each code cell's execute-input to its reply, summed (JupyterLab's recorded timing)."""
+    from datetime import datetime
+
+    def when(stamp: str) -> datetime:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+    total = 0.0
+    for cell in nb["cells"]:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            total += (when(timing["shell.execute_reply"]) - when(timing["iopub.execute_input"])).total_seconds()
+    return round(total, 1)
 
 
 def _blank_copy(src: Path, dst: Path) -> None:
@@ -130,8 +175,7 @@ def check(notebook: Path, expected: int, page, shots: Path, timeout_s: float, ex
     result = {
         "notebook": name, "finished": finished, "run_all_seconds": round(ran, 1),
         "widget_errors": page.get_by_text("Error displaying widget").count(),
-        "cell_errors": page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                                    has_text="Traceback").count(),
+        "cell_errors": page.locator(TRACEBACK, has_text="Traceback").count(),
         "plots_rendered": page.locator(".js-plotly-plot").count(),
         "plot_svgs": page.locator(".js-plotly-plot svg.main-svg").count(),
         "plots_expected": expected,
@@ -143,7 +187,9 @@ def check(notebook: Path, expected: int, page, shots: Path, timeout_s: float, ex
     if page.locator(".jp-OutputArea-output .widget-tab").count():
         result["dashboard_tabs"] = _dashboard_tabs(page, shots / f"{notebook.stem}{suffix}")
     page.screenshot(path=str(shots / f"{notebook.stem}{suffix}.png"), full_page=True)
-    _output_shots(page, shots / f"{notebook.stem}{suffix}")
+    result["screenshots"] = 1 + len(result.get("dashboard_tabs", [])) + _output_shots(page, shots / f"{notebook.stem}{suffix}")
+    if page.executed_to and (finished or result["cell_errors"]):  # a failed cell too: nbval reports it
+        result["execution_seconds"] = _save_executed(page, notebook, page.executed_to)
     result["external_requests"] = external[before:]
     result["problems"] = _problems(result)
     result["ok"] = not result["problems"]
@@ -256,16 +302,22 @@ def _dashboard_tabs(page, stem: Path) -> list[dict]:
     return seen
 
 
-def _output_shots(page, stem: Path) -> None:
-    """One picture per figure or widget output, so every output can be looked at, not only the first screen."""
+def _output_shots(page, stem: Path) -> int:
+    """One picture per figure or widget output, so every output can be looked at, not only the first screen.
+
+    Returns how many were taken.
+    """
     stem.mkdir(parents=True, exist_ok=True)
     outputs = page.locator(".jp-OutputArea-output.js-plotly-plot, .jp-OutputArea-output:has(.js-plotly-plot), "
                            ".jp-OutputArea-output:has(.jupyter-widgets)")
+    taken = 0
     for i in range(outputs.count()):
         try:
             outputs.nth(i).screenshot(path=str(stem / f"{i:02d}.png"), timeout=10_000)
+            taken += 1
         except Exception as err:  # a picture is a convenience, not a check
             print(f"no screenshot of output {i}: {err}", file=sys.stderr)
+    return taken
 
 
 def _move_slider(page) -> bool:
@@ -295,8 +347,11 @@ class Session:
     """
 
     def __init__(self, notebooks, ui: str = "lab", chromium: str | None = None, out: Path = ROOT / "build",
-                 timeout_s: float = 600, retries: int = 1, dark: bool = False):
-        self.dark = dark
+                 timeout_s: float = 600, retries: int = 1, dark: bool = False, kernel_env: dict | None = None,
+                 executed: Path | None = None, report_as: str | None = None):
+        self.dark, self.kernel_env = dark, kernel_env
+        self.report_as = report_as or f"browser_check{'' if ui == 'lab' else '-notebook7'}{'-dark' if dark else ''}.json"
+        self.executed = Path(executed) if executed else None  # where each executed notebook is saved (JupyterLab)
         self.suffix = ("" if ui == "lab" else "-notebook7") + ("-dark" if dark else "")
         self.sources = [Path(p) for p in notebooks]
         self.ui, self.timeout_s, self.retries = ui, timeout_s, retries
@@ -310,11 +365,14 @@ class Session:
 
         self.shots.mkdir(parents=True, exist_ok=True)
         self._clear_old_shots()
+        for src in self.sources if self.executed else []:  # no stale copy may stand in for this run's
+            (self.executed / src.name).unlink(missing_ok=True)
         self.work = Path(tempfile.mkdtemp(prefix="bert_nb-browser-"))
         for src in self.sources:
             _blank_copy(src, self.work / src.name)
         self.port, self.token = _free_port(), secrets.token_hex(16)
-        self.server = _start_lab(self.work, self.port, self.token, self.work / ".settings", self.ui, self.dark)
+        self.server = _start_lab(self.work, self.port, self.token, self.work / ".settings", self.ui, self.dark,
+                                 self.kernel_env)
         self.started = time.time()
         try:
             self._pw = sync_playwright().start()
@@ -354,7 +412,7 @@ class Session:
                 _blank_copy(source, self.work / name)  # the first copy may have been autosaved with outputs
             page = self.context.new_page()  # one page and one workspace per run
             page.base, page.token, page.ui = f"http://127.0.0.1:{self.port}", self.token, self.ui
-            page.suffix = self.suffix
+            page.suffix, page.executed_to = self.suffix, self.executed / source.name if self.executed else None
             t0 = time.time()
             try:
                 result = check(self.work / name, _expected_plots(source), page, self.shots, self.timeout_s,
@@ -390,8 +448,8 @@ class Session:
 
     def report(self) -> dict:
         report = {"ui": self.ui, "dark": self.dark, "seconds": round(time.time() - self.started, 1), "results": self.results,
-                  "ok": bool(self.results) and all(r["ok"] for r in self.results)}
-        (self.out / f"browser_check{self.suffix}.json").write_text(json.dumps(report, indent=2))
+                  "kernel_env": self.kernel_env or {}, "ok": bool(self.results) and all(r["ok"] for r in self.results)}
+        (self.out / self.report_as).write_text(json.dumps(report, indent=2))
         return report
 
     def _stop_server(self):
@@ -420,11 +478,15 @@ def main(argv=None) -> int:
     ap.add_argument("--ui", choices=["lab", "notebook"], default="lab",
                     help="JupyterLab, or the classic-style Notebook 7 interface")
     ap.add_argument("--dark", action="store_true", help="the interface's dark theme")
+    ap.add_argument("--executed", default=None, help="save each executed notebook in this folder (JupyterLab)")
+    ap.add_argument("--generic-kernels", action="store_true",
+                    help="kernels on ATen's generic CPU kernels, one thread (as make test runs them)")
     args = ap.parse_args(argv)
 
     sources = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
     with Session(sources, ui=args.ui, chromium=args.chromium, out=Path(args.out), timeout_s=args.timeout,
-                 retries=args.retries, dark=args.dark) as session:
+                 retries=args.retries, dark=args.dark, executed=args.executed,
+                 kernel_env=GENERIC_KERNELS if args.generic_kernels else None) as session:
         for nb in session.sources:
             print(json.dumps(session.check(nb)), flush=True)
         report = session.report()

@@ -44,6 +44,7 @@ def _model_data_options(p, what):
 def _prune_options(p):
     _model_data_options(p, "to rank the heads on")
     p.add_argument("--fraction", type=float, help="share of heads to remove, least important first")
+    p.add_argument("--importance", metavar="VAR", help="rank the heads by this `%%bert heads` result instead of --data")
     out_option(p, "the pruned model")
 
 
@@ -75,10 +76,13 @@ def prune(magics, args, cell):
     if heads is None and args.fraction is None:
         raise UsageError("Say what to prune: --fraction 0.4 --data VAR, or `layer: head, head` lines in the cell.")
     data = _data(magics, args.data) if args.data is not None else None
-    if heads is None and data is None:
-        raise UsageError("--fraction ranks the heads on labelled data; add --data VAR.")
+    importance = None if args.importance is None else magics._variable(
+        args.importance, f"measure it first with `%bert heads --data VAR -o {args.importance}`")
+    if heads is None and data is None and importance is None:
+        raise UsageError("--fraction ranks the heads on labelled data; add --data VAR (or --importance VAR).")
     kwargs = given(args, fraction="fraction", text="text", label="label")
-    return magics._store(args, run(_model(magics, args.model), heads=heads, data=data, **kwargs))
+    return magics._store(args, run(_model(magics, args.model), heads=heads, data=data, importance=importance,
+                                   **kwargs))
 
 
 def _heads_options(p):

@@ -65,6 +65,11 @@ class LiveTraining(widgets.VBox):
             def on_log(self, args, state, control, logs=None, **kw):
                 live.redraw()
 
+            def on_loaded(self, state, path):  # finetune(cache=...) found this run already trained
+                live.progress.max = live.progress.value = max(state.total_steps, 1)
+                live.label.value = "loaded from the cache: trained before with the same data and settings"
+                live.redraw()
+
             def on_train_end(self, args, state, control, **kw):
                 stopped = live.state.stopped_at
                 live.label.value = (f"stopped at step {stopped['step']}" if stopped else "done") + \
