@@ -124,16 +124,20 @@ roundtrip-check: setup
 
 # Playwright, JupyterLab and Notebook 7 from PyPI; Debian's chromium (no browser download).
 # Without root or Debian's mirrors the browser tests are skipped, each with the reason.
-browser-setup: $(VENV)/.browser chromium
+browser-setup: $(VENV)/.browser $(VENV)/.chromium
 
 $(VENV)/.browser: $(VENV)/.installed
 	$(PIP) -e ".[test,browser]"
 	touch $@
 
-chromium:
+# a stamp, so the test blocks that need the browser wait for nothing once it is there (tried again while it is not)
+chromium: $(VENV)/.chromium
+
+$(VENV)/.chromium: $(BIN)/python
 	@command -v chromium >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium could not be installed (needs root and Debian's mirrors): the browser tests will be skipped"
+	@if command -v chromium >/dev/null; then touch $@; fi
 
 lab: setup
 	$(PIP) -e ".[lab]"

@@ -9,7 +9,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.pop("BERT_NB_CACHE", None)  # make test sets it for the notebooks; unit tests train what they ask for
+# make test sets it for the notebooks (the browser tests hand it to their kernels); unit tests train what they ask for
+NOTEBOOK_CACHE = os.environ.pop("BERT_NB_CACHE", None)
 
 # a good/bad toy task that tiny models learn in a few epochs (fine-tuning, compression)
 GOOD = ["the cat is good", "a good dog", "good play", "it was good", "good and fast", "the good mat"]

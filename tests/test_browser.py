@@ -42,7 +42,7 @@ def lab(request):
     The saved copies (``build/executed/``) are what nbval then compares with the stored outputs
     (``make nbval-replay``): one execution per notebook serves both checks.
     """
-    from .conftest import selected_notebooks
+    from .conftest import NOTEBOOK_CACHE, selected_notebooks
 
     if str(ROOT / "tools") not in sys.path:
         sys.path.insert(0, str(ROOT / "tools"))
@@ -50,7 +50,8 @@ def lab(request):
 
     names = selected_notebooks(request.config, NOTEBOOKS)
     shard = "" if names == NOTEBOOKS else "-" + "-".join(n.split("_")[0] for n in names)
-    with session_for("lab", names, kernel_env=GENERIC_KERNELS, executed=ROOT / "build" / "executed",
+    kernels = {**GENERIC_KERNELS, **({"BERT_NB_CACHE": NOTEBOOK_CACHE} if NOTEBOOK_CACHE else {})}
+    with session_for("lab", names, kernel_env=kernels, executed=ROOT / "build" / "executed",
                      report_as=f"browser_check{shard}.json") as session:
         yield session
         session.report()

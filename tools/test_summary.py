@@ -4,7 +4,8 @@ Each notebook ran once, in JupyterLab, on ATen's generic kernels and one thread
 (``build/browser_check*.json``), and nbval compared what the browser saved with the stored
 outputs (``build/nbval_replay.json``). One row per notebook in ``notebooks/``: execution
 seconds (JupyterLab's recorded cell times, one thread), outputs and cells compared, figures
-drawn, screenshots, and pass/fail. A notebook fails when the browser check or nbval failed,
+(drawn in the browser / Plotly figures among the stored outputs: panels draw more), screenshots,
+and pass/fail. A notebook fails when the browser check or nbval failed,
 when it was not run at all, or when it ran longer than the budget (``--budget``, 120 s):
 notebooks teach with small data and few steps; heavy runs belong in ``bench/``.
 
