@@ -51,6 +51,8 @@ def entry_key(config: dict, train, held, names) -> str:
     import torch
     import transformers
 
+    # 3 and 3.0 epochs are the same run (the magics parse numbers as floats, Python callers write ints)
+    config = {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in config.items()}
     parts = {"config": config, "train": _frame_digest(train), "held": _frame_digest(held),
              "labels": [str(n) for n in names], "torch": torch.__version__, "transformers": transformers.__version__}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]

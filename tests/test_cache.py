@@ -46,6 +46,8 @@ def test_the_same_call_loads_what_the_first_one_trained(tiny_vocab_engine, toy, 
                                                                        first.training_config)
     assert again.state.step == again.state.total_steps == first.history.step.max()
     assert again.export_script(tmp_path / "script" / "train.py")  # the data came along
+    floats = {**SETTINGS, "epochs": 2.0}  # as the magics pass it
+    assert finetune(tiny_vocab_engine, toy, cache=tmp_path, **floats).metrics.equals(first.metrics)
 
 
 def test_other_data_or_settings_train_again(tiny_vocab_engine, toy, tmp_path):

@@ -128,3 +128,28 @@ def test_execution_seconds_add_up_recorded_cell_timing(stamp, seconds):
     nb = {"cells": [{"cell_type": "code", "metadata": {"execution": timing}},
                     {"cell_type": "code", "metadata": {"execution": timing}}, {"cell_type": "markdown", "metadata": {}}]}
     assert _execution_seconds(nb) == 2 * seconds
+
+
+def test_the_summary_fails_a_notebook_over_budget_unrun_or_differing(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from test_summary import summarize, table
+
+    def ran(name, seconds, ok=True):
+        return {"notebook": name, "ok": ok, "problems": [] if ok else ["2 cells raised"], "execution_seconds": seconds,
+                "plots_rendered": 3, "plots_expected": 3, "screenshots": 4, "attempts": 1}
+
+    (tmp_path / "browser_check-a.json").write_text(json.dumps({"ui": "lab", "dark": False, "results": [
+        ran("fast.ipynb", 30.0), ran("slow.ipynb", 130.5), ran("broken.ipynb", 10.0, ok=False), ran("differs.ipynb", 5)]}))
+    (tmp_path / "browser_check-dark.json").write_text(json.dumps({"ui": "lab", "dark": True, "results": [
+        ran("unrun.ipynb", 1.0)]}))  # the dark-theme tour is another check: it does not count as the run
+    counts = {"cells": 4, "cells_compared": 3, "outputs_compared": 5, "passed": 4, "failed": 0, "skipped": 0}
+    (tmp_path / "nbval_replay.json").write_text(json.dumps({
+        n: counts for n in ("fast.ipynb", "slow.ipynb", "broken.ipynb")} | {"differs.ipynb": {**counts, "failed": 1}}))
+    rows = {r["notebook"]: r for r in summarize(tmp_path, 120, ["fast.ipynb", "slow.ipynb", "broken.ipynb",
+                                                                  "differs.ipynb", "unrun.ipynb"])}
+    assert rows["fast.ipynb"]["ok"] and rows["fast.ipynb"]["outputs_compared"] == 5
+    assert "over the 120 s budget" in rows["slow.ipynb"]["why"][0]
+    assert rows["broken.ipynb"]["why"] == ["browser: 2 cells raised"]
+    assert rows["differs.ipynb"]["why"] == ["nbval: 1 cells differ or raised"]
+    assert rows["unrun.ipynb"]["why"] == ["not run in the browser", "nbval did not compare it"]
+    assert table(list(rows.values()), 120).splitlines()[-1] == "notebooks: 1 passed, 4 failed"
