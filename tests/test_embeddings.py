@@ -204,6 +204,25 @@ def test_packaged_datasets():
     assert set(datasets.load("tweets", "test").label) == {"negative", "neutral", "positive"}
 
 
+def test_conll2003_sentences_with_bio_tags():
+    sizes = {s: len(datasets.load("conll2003", split=s)) for s in ("train", "valid", "test")}
+    assert sizes == {"train": 14041, "valid": 3250, "test": 3453}  # the published sentence counts
+    valid = datasets.load("conll", split="dev")  # aliases
+    assert len(valid) == 3250 and list(valid.columns) == ["tokens", "tags", "pos", "document", "split"]
+    first = valid.iloc[0]
+    assert first.tokens == ["CRICKET", "-", "LEICESTERSHIRE", "TAKE", "OVER", "AT", "TOP", "AFTER", "INNINGS",
+                            "VICTORY", "."] and first.tags[2] == "B-ORG" and first.pos[0] == "NNP"
+    assert (valid.tokens.map(len) == valid.tags.map(len)).all() and (valid.tags.map(len) == valid.pos.map(len)).all()
+    tags = {t for row in valid.tags for t in row}
+    assert tags == {"O"} | {f"{p}-{e}" for p in "BI" for e in ("PER", "ORG", "LOC", "MISC")}
+    assert not any("-DOCSTART-" in row for row in valid.tokens) and valid.document.is_monotonic_increasing
+    # BIO: an entity never starts with I- (the files are IOB2; IOB1 input would be rewritten)
+    assert all(not (t.startswith("I-") and (p == "O" or p[2:] != t[2:]))
+               for row in valid.tags for p, t in zip(["O", *row], row))
+    assert datasets._bio(["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"]) == \
+        ["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "B-ORG"]
+
+
 def test_dataset_errors(monkeypatch):
     with pytest.raises(BertNbError, match="Unknown dataset 'imdb'"):
         datasets.load("imdb")

@@ -129,6 +129,16 @@ def test_probe_by_layer_against_the_majority(minilm):
     assert isinstance(p, Probe) and list(p.to_frame().layer) == list(range(7)) and p.majority == 0.5
     assert p.to_frame().accuracy.iloc[-1] > 0.9  # repeated, clear-cut texts: the last layer separates them
     assert p.labels == ("neg", "pos") and 0 <= p.best() <= 6 and "majority class 0.50" in p.to_text()
+    assert set(p.to_frame().C) <= set(bert_nb.internals._PROBE_CS) and "C chosen by inner CV 0: " in p.to_text()
+    fixed = probe(minilm, data, text="review", label="y", cv=3, progress=False, Cs=[1e-4])
+    assert list(fixed.to_frame().C) == [1e-4] * 7
+    with pytest.raises(BertNbError, match="Cs must be positive"):
+        probe(minilm, data, text="review", label="y", cv=3, Cs=[0.0])
+    few = data.iloc[[0, 1, 15, 16]]  # 2 of each label: 1 left in each outer training part
+    with pytest.raises(BertNbError, match="Choosing C needs at least 2 examples"):
+        probe(minilm, few, text="review", label="y", cv=2)
+    assert probe(minilm, few, text="review", label="y", cv=2, Cs=[1.0],
+                 progress=False).to_frame().C.eq(1.0).all()  # one C: no inner search, so small data will do
     with pytest.raises(BertNbError, match="no column 'text'"):
         probe(minilm, data)
     with pytest.raises(BertNbError, match="at least that many examples of each label"):

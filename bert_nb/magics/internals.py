@@ -54,6 +54,8 @@ def _probe_options(p):
     p.add_argument("--label", metavar="COL", help="label column (default label)")
     p.add_argument("--pooling", choices=["mean", "cls", "max"], help="how to pool each layer (default mean)")
     p.add_argument("--cv", type=int, help="cross-validation folds (default 5)")
+    p.add_argument("--C", type=float, dest="C",
+                   help="fix the regularisation C (default: chosen per layer by an inner cross-validation)")
     out_option(p)
 
 
@@ -64,6 +66,8 @@ def probe(magics, args, cell):
     data = magics._variable(args.data, "load data first, e.g. "
                             f"`{args.data} = bert_nb.datasets.load('rotten_tomatoes', split='train').head(500)`")
     kwargs = given(args, text="text", label="label", pooling="pooling", cv="cv")
+    if args.C is not None:
+        kwargs["Cs"] = [args.C]
     return magics._store(args, run(magics._engine(), data, **kwargs))
 
 

@@ -1,0 +1,367 @@
+"""Token classification: fine-tune a tagger on words with BIO tags (named entities), then tag new text.
+
+Training data is one row per sentence: a list of words and a list of BIO tags of the same
+length (``bert_nb.datasets.load("conll2003")`` has that shape). Each word's tag goes on its
+first piece; the other pieces are left out of the loss (-100), as in BERT's paper. Metrics are
+seqeval's entity-level precision, recall and F1, overall and per entity type, next to the
+accuracy over words. :func:`tag` runs a tagger on raw text and returns the entities with
+character offsets into that text.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+from ..errors import BertNbError
+from ..training import FineTuned, TrainingState
+
+__all__ = ["finetune_tagger", "tag", "Tagger", "Entities", "check_tagged", "entity_spans"]
+
+_TAG = re.compile(r"^(O|[BI]-[^\s-][^\s]*)$")
+IGNORE = -100  # label of pieces that are not a word's first: left out of the loss and the metrics
+
+
+# -- data ------------------------------------------------------------------------------------
+def check_tagged(data, text: str = "tokens", label: str = "tags", what: str = "data"):
+    """A DataFrame of (words, BIO tags) rows, checked: lists of the same length, tags ``O``/``B-X``/``I-X``.
+
+    Tags in the IOB1 style (an entity that starts with ``I-X``) are rewritten as BIO.
+    """
+    import pandas as pd
+
+    from ..datasets import _bio
+
+    if isinstance(data, (list, tuple)):
+        if not data or not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in data):
+            raise BertNbError(f"Give the {what} as (words, tags) pairs or a DataFrame with '{text}' and '{label}' "
+                              "columns of lists.")
+        data = pd.DataFrame(list(data), columns=[text, label])
+    if not hasattr(data, "columns"):
+        raise BertNbError(f"Give the {what} as a DataFrame with '{text}' and '{label}' columns of lists "
+                          "(e.g. bert_nb.datasets.load('conll2003', split='train')).")
+    missing = [c for c in (text, label) if c not in data.columns]
+    if missing:
+        raise BertNbError(f"The {what} has no column '{missing[0]}'; its columns are "
+                          f"{', '.join(map(str, data.columns))} (set text= and label=).")
+    rows = []
+    for n, (words, tags) in enumerate(zip(data[text], data[label])):
+        if isinstance(words, str) or not isinstance(words, (list, tuple)) or not words:
+            raise BertNbError(f"Row {n} of the {what}: '{text}' must be a non-empty list of words, not {words!r:.60}.")
+        if not isinstance(tags, (list, tuple)) or len(tags) != len(words):
+            count = len(tags) if isinstance(tags, (list, tuple)) else "no list of"
+            raise BertNbError(f"Row {n} of the {what} has {len(words)} words but {count} tags; give one tag per word.")
+        bad = [t for t in tags if not isinstance(t, str) or not _TAG.match(t)]
+        if bad:
+            raise BertNbError(f"Row {n} of the {what} has tag {bad[0]!r}, which is not BIO: use O, B-TYPE (an entity's "
+                              "first word) and I-TYPE (the words after it), e.g. B-PER I-PER.")
+        if not all(isinstance(w, str) and w.strip() for w in words):
+            raise BertNbError(f"Row {n} of the {what} has an empty word; every word needs text.")
+        rows.append((list(words), _bio(list(tags))))
+    return pd.DataFrame(rows, columns=[text, label])
+
+
+def _tag_names(train, held, label: str) -> list[str]:
+    """``O`` first, then each type's B- and I- tags, by type name; evaluation tags must occur in training."""
+    seen = {t for row in train[label] for t in row}
+    unseen = sorted({t for row in held[label] for t in row} - seen) if held is not None else []
+    if unseen:
+        raise BertNbError(f"The evaluation data has tag(s) {', '.join(unseen)} that training never sees; "
+                          "remove them or add training examples.")
+    types = sorted({t[2:] for t in seen if t != "O"})
+    if not types:
+        raise BertNbError("The training data has no entity at all (every tag is O); a tagger needs B-/I- tags.")
+    return ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
+
+
+def _split_rows(frame, fraction: float, seed: int):
+    import numpy as np
+
+    if not 0 < fraction < 1:
+        raise BertNbError("eval_fraction must be between 0 and 1 (or give eval_data).")
+    order = np.random.default_rng(seed).permutation(len(frame))
+    cut = max(1, int(round(len(frame) * fraction)))
+    held = np.sort(order[:cut])
+    keep = np.sort(order[cut:])
+    return frame.iloc[keep].reset_index(drop=True), frame.iloc[held].reset_index(drop=True)
+
+
+class _TaggedSet:
+    """Words tokenized as pre-split input; each word's tag on its first piece, -100 on the rest."""
+
+    def __init__(self, tokenizer, words, tags, ids: dict, max_length: int):
+        self.enc = tokenizer([list(w) for w in words], is_split_into_words=True, truncation=True,
+                             max_length=max_length)
+        self.labels = []
+        for i, row in enumerate(tags):
+            labels, previous = [], None
+            for word in self.enc.word_ids(i):
+                labels.append(IGNORE if word is None or word == previous else ids[row[word]])
+                previous = word
+            self.labels.append(labels)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return {**{k: v[i] for k, v in self.enc.items()}, "labels": self.labels[i]}
+
+
+class _TaggingTask:
+    """What ``training.fit`` needs for token classification: datasets, collator, metrics."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+
+    def datasets(self, tokenizer, train, held, config, extra=None):
+        ids = {t: i for i, t in enumerate(self.names)}
+        text, label, max_length = config["text"], config["label"], config["max_length"]
+        train_set = _TaggedSet(tokenizer, train[text], train[label], ids, max_length)
+        eval_set = _TaggedSet(tokenizer, held[text], held[label], ids, max_length) if len(held) else None
+        return train_set, eval_set
+
+    def collator(self, transformers, tokenizer):
+        return transformers.DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE)
+
+    def metrics(self, pred, state: TrainingState) -> dict:
+        metrics, confusion = tag_metrics(pred.label_ids, pred.predictions.argmax(-1), self.names)
+        state.confusion = confusion
+        return metrics
+
+
+def tag_metrics(label_ids, predicted_ids, names: list[str]) -> tuple[dict, "object"]:
+    """seqeval's entity precision/recall/F1 (micro, and F1 per type), word accuracy, and the tag confusion matrix."""
+    import numpy as np
+    from seqeval.metrics import classification_report
+
+    truth, guess = [], []
+    for labels, preds in zip(np.asarray(label_ids), np.asarray(predicted_ids)):
+        keep = labels != IGNORE
+        truth.append([names[i] for i in labels[keep]])
+        guess.append([names[i] for i in preds[keep]])
+    flat_true = np.concatenate([labels[labels != IGNORE] for labels in np.asarray(label_ids)])
+    flat_pred = np.concatenate([p[l != IGNORE] for l, p in zip(np.asarray(label_ids), np.asarray(predicted_ids))])
+    confusion = np.zeros((len(names), len(names)), dtype=int)
+    np.add.at(confusion, (flat_true, flat_pred), 1)
+    with warnings.catch_warnings():  # a type never predicted yet has no precision: seqeval warns, we report 0
+        warnings.simplefilter("ignore")
+        report = classification_report(truth, guess, output_dict=True, zero_division=0)
+    metrics = {"accuracy": float((flat_true == flat_pred).mean()) if len(flat_true) else 0.0,
+               "precision": float(report["micro avg"]["precision"]), "recall": float(report["micro avg"]["recall"]),
+               "f1": float(report["micro avg"]["f1-score"])}
+    for kind, row in report.items():
+        if kind not in ("micro avg", "macro avg", "weighted avg"):
+            metrics[f"f1_{kind}"] = float(row["f1-score"])
+    return metrics, confusion
+
+
+# -- the tagger --------------------------------------------------------------------------------
+class Tagger(FineTuned):
+    """A fine-tuned token classifier: tags words; ``tag`` / ``predict`` return entities with offsets."""
+
+    task = "tokens"
+
+    def predict(self, texts, batch_size: int = 32):
+        """The entities of each text: a DataFrame with text, entity, type, start, end, score."""
+        import pandas as pd
+
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        found = [tag(self, t, batch_size=batch_size) for t in _checked_texts(texts)]
+        frames = [e.to_frame().assign(text=e.text) for e in found]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return frame[["text", "entity", "type", "start", "end", "score"]]
+
+    @property
+    def entity_types(self) -> list[str]:
+        """The entity types it knows (PER, ORG, ...), in the order of its tags."""
+        return list(dict.fromkeys(n[2:] for n in self.label_names if n != "O"))
+
+    def type_confusion(self):
+        """The last evaluation's confusion by entity type over words (B- and I- together): (matrix, types)."""
+        import numpy as np
+
+        if self.confusion is None:
+            return None, []
+        types = ["O", *self.entity_types]
+        index = [types.index(n if n == "O" else n[2:]) for n in self.label_names]
+        merged = np.zeros((len(types), len(types)), dtype=int)
+        np.add.at(merged, (np.repeat(index, len(index)), np.tile(index, len(index))), self.confusion.ravel())
+        return merged, types
+
+    def export_script(self, path) -> str:
+        raise BertNbError("export_script writes text-classification scripts only so far; save the tagger with "
+                          ".save(folder) and load it with bert_nb.load(folder) or transformers' "
+                          "AutoModelForTokenClassification.")
+
+    def info(self):
+        from dataclasses import replace
+
+        base = super().info()
+        return replace(base, note=base.note.replace("fine-tuned classifier; labels:", "token classifier (tagger); tags:"))
+
+    def to_text(self) -> str:
+        lines = [str(self.info())]
+        if self.state.epochs:
+            cols = [c for c in self.metrics.columns if c in ("epoch", "loss", "accuracy", "precision", "recall", "f1")
+                    or c.startswith("f1_")]
+            lines.append(self.metrics[cols].round(3).to_string(index=False))
+        return "\n".join(lines)
+
+
+def _checked_texts(texts):
+    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise BertNbError("Give one or more non-empty texts to tag.")
+    return texts
+
+
+def finetune_tagger(engine, data, text: str = "tokens", label: str = "tags", eval_data=None,
+                    eval_fraction: float = 0.2, epochs: float = 3, learning_rate: float = 5e-5,
+                    batch_size: int = 16, max_length: int = 128, warmup_ratio: float = 0.1, seed: int = 0,
+                    callbacks=None, state: TrainingState | None = None, logging_steps: int | None = None,
+                    cache=None) -> Tagger:
+    """Fine-tune ``engine``'s encoder with a token-classification head on (words, BIO tags) rows.
+
+    ``bert_nb.finetune(engine, data, task="tokens")`` calls this; the parameters are
+    :func:`bert_nb.finetune`'s. Returns a :class:`Tagger`, also when interrupted.
+    """
+    import transformers
+
+    from .. import cache as kept
+    from ..engine import quiet_transformers
+    from ..training import _check_numbers, _load_kept, fit
+
+    train = check_tagged(data, text, label)
+    held = check_tagged(eval_data, text, label, what="evaluation data") if eval_data is not None else None
+    names = _tag_names(train, held, label)
+    if held is None:
+        train, held = _split_rows(train, eval_fraction, seed)
+    _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
+    config = dict(task="tokens", text=text, label=label, epochs=epochs, learning_rate=learning_rate,
+                  batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio, seed=seed,
+                  model=engine.source, train_rows=len(train), eval_rows=len(held))
+    state = state or TrainingState()
+    folder = kept.cache_folder(cache)
+    key = folder and kept.entry_key(config, train.astype(str), held.astype(str), names)
+    entry = folder and kept.lookup(folder, key)
+    if entry:
+        return _load_kept(engine, entry, state, names, config, (train, held), callbacks,
+                          auto=transformers.AutoModelForTokenClassification, cls=Tagger)
+    transformers.set_seed(seed)
+    with quiet_transformers(transformers):
+        model = transformers.AutoModelForTokenClassification.from_pretrained(
+            engine.source, num_labels=len(names), id2label=dict(enumerate(names)),
+            label2id={n: i for i, n in enumerate(names)}, use_safetensors=True, ignore_mismatched_sizes=True).float()
+    trained = fit(engine, model, train, held, names, config, callbacks=callbacks, state=state,
+                  logging_steps=logging_steps, task=_TaggingTask(names))
+    result = Tagger(engine, trained, state, names, config, data=(train, held), name=f"{engine.name}+tagger")
+    if folder and not state.stopped_at:
+        kept.store(folder, key, result.save)
+    return result
+
+
+# -- tagging new text ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Entities:
+    """The entities a tagger found in one text, with character offsets into it."""
+
+    text: str
+    spans: tuple  # (entity, type, start, end, score) per entity, in reading order
+    words: tuple  # (word, start, end, tag, score) per word, as the tagger saw them
+    model: str
+
+    def to_frame(self):
+        """entity, type, start, end, score: one row per entity."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.spans), columns=["entity", "type", "start", "end", "score"])
+
+    def to_text(self) -> str:
+        """One line: each entity with its type and score."""
+        found = ", ".join(f"{e} ({k}, {s:.2f})" for e, k, _, _, s in self.spans) or "none"
+        return f"entities ({self.model}): {found}"
+
+    def __repr__(self) -> str:
+        return f"Entities({len(self.spans)} in {len(self.text)} characters, {self.model})"
+
+
+def entity_spans(words) -> list[tuple]:
+    """Group tagged words ``(word, start, end, tag, score)`` into entities ``(type, start, end, score)``.
+
+    ``B-X`` starts an entity; ``I-X`` continues an entity of type X and starts one otherwise
+    (a tagger's stray I- still marks an entity).
+    """
+    spans, current = [], None
+    for _, start, end, tag_name, score in words:
+        kind = None if tag_name == "O" else tag_name[2:]
+        if kind is not None and tag_name.startswith("I-") and current and current[0] == kind:
+            current[2], current[3] = end, current[3] + [score]
+            continue
+        if current:
+            spans.append(current)
+        current = [kind, start, end, [score]] if kind else None
+    if current:
+        spans.append(current)
+    return [(k, s, e, float(sum(sc) / len(sc))) for k, s, e, sc in spans]
+
+
+def tag(model, text, batch_size: int = 32):
+    """The entities a fine-tuned tagger finds in ``text`` (one string; a list gives a ``Batch``).
+
+    Each word's tag is the one predicted for its first piece (words as the tokenizer's
+    pre-tokenizer splits them: spaces and punctuation); consecutive words of one entity join.
+
+    Returns
+    -------
+    Entities
+        ``to_frame()``: entity, type, start, end (character offsets into ``text``), score (the
+        mean probability of its words' tags).
+
+    Examples
+    --------
+    >>> ner = bert_nb.finetune(bert_nb.load(), bert_nb.datasets.load("conll2003", "train").head(2000),
+    ...                        task="tokens")                                         # doctest: +SKIP
+    >>> bert_nb.tag(ner, "Angela Merkel visited Paris.").to_frame()                   # doctest: +SKIP
+    """
+    from ..batch import Batch
+
+    if not isinstance(model, Tagger):
+        raise BertNbError(f"'{getattr(model, 'name', model)}' is not a token classifier; fine-tune one with "
+                          "bert_nb.finetune(engine, data, task='tokens') or load a saved tagger.")
+    if isinstance(text, str):
+        return _tag_batch(model, _checked_texts([text]), batch_size)[0]
+    return Batch(tuple(_tag_batch(model, _checked_texts(list(text)), batch_size)))
+
+
+def _tag_batch(model: Tagger, texts: list[str], batch_size: int) -> list[Entities]:
+    import torch
+
+    out = []
+    max_length = model.training_config.get("max_length", model.max_length)
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start:start + batch_size]
+        enc = model.tokenizer(chunk, padding=True, truncation=True, max_length=max_length,
+                              return_offsets_mapping=True, return_tensors="pt")
+        offsets = enc.pop("offset_mapping").tolist()
+        with torch.inference_mode():
+            probs = model.forward(dict(enc)).logits.float().softmax(-1).cpu().numpy()  # (B, T, tags)
+        for b, text in enumerate(chunk):
+            words = _words(enc.word_ids(b), offsets[b], probs[b], model.label_names, text)
+            spans = [(text[s:e], k, s, e, score) for k, s, e, score in entity_spans(words)]
+            out.append(Entities(text=text, spans=tuple(spans), words=tuple(words), model=model.name))
+    return out
+
+
+def _words(word_ids, offsets, probs, names, text) -> list[tuple]:
+    """Per word: its text, start, end, the tag of its first piece and that tag's probability."""
+    words: dict[int, list] = {}
+    for pos, word in enumerate(word_ids):
+        if word is None:
+            continue
+        start, end = offsets[pos]
+        if word not in words:
+            best = int(probs[pos].argmax())
+            words[word] = [start, end, names[best], float(probs[pos][best])]
+        else:
+            words[word][1] = end
+    return [(text[s:e], s, e, t, p) for s, e, t, p in words.values()]
