@@ -16,6 +16,8 @@ def _finetune_options(p):
     p.add_argument("--batch-size", type=int, help="examples per step (default 16)")
     p.add_argument("--max-length", type=int, help="pieces per example (default 128)")
     p.add_argument("--eval-fraction", type=float, help="share held out for evaluation (default 0.2)")
+    p.add_argument("--task", choices=["classify", "tokens"],
+                   help="classify: a label per text; tokens: a BIO tag per word (--data with tokens and tags columns)")
     out_option(p, "the fine-tuned model")
 
 
@@ -26,10 +28,13 @@ def finetune(magics, args, cell):
     if args.data is not None:
         data = magics._variable(args.data, "load data first, e.g. "
                                 f"`{args.data} = bert_nb.datasets.load('rotten_tomatoes', split='train').head(400)`")
+    elif args.task == "tokens":
+        raise UsageError("A tagger learns from words and their BIO tags: pass them with --data VAR, e.g. "
+                         "`train = bert_nb.datasets.load('conll2003', split='train').head(1000)`.")
     else:
         data = _inline_examples(magics, cell)
     kwargs = given(args, text="text", label="label", epochs="epochs", learning_rate="lr",
-                   batch_size="batch_size", max_length="max_length", eval_fraction="eval_fraction")
+                   batch_size="batch_size", max_length="max_length", eval_fraction="eval_fraction", task="task")
     callbacks, state = _training_view(magics.shell)
     return magics._store(args, run(magics._engine(), data, callbacks=callbacks, state=state, **kwargs))
 
@@ -78,7 +83,7 @@ def predict(magics, args, cell):
 
 
 COMMANDS = (
-    Command("finetune", "%%bert finetune --data VAR (or text<TAB>label lines): train a classifier, live curve",
+    Command("finetune", "%%bert finetune --data VAR (or text<TAB>label lines): train a classifier or a tagger, live curve",
             _finetune_options, finetune, order=90),
     Command("predict", "%%bert predict [--model VAR]: a fine-tuned classifier's label for each line",
             _predict_options, predict, order=100),

@@ -1,0 +1,154 @@
+"""Token classification: data checks, entity grouping, seqeval metrics, a tiny tagger end to end, views, magics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bert_nb
+from bert_nb.errors import BertNbError
+from bert_nb.tasks.tagging import Entities, Tagger, check_tagged, entity_spans, tag, tag_metrics
+from bert_nb.training import TrainingState, finetune
+from tests.test_training import _StopAt, tiny_vocab_engine  # noqa: F401  (a fixture)
+
+# 'bert' (with 'model' after it) is a person, 'mat' and 'world' are places: a tiny model learns it in a few epochs
+TEMPLATES = [
+    (["hello", "bert", "model"], ["O", "B-PER", "I-PER"]),
+    (["the", "cat", "sat", "on", "the", "mat"], ["O", "O", "O", "O", "O", "B-LOC"]),
+    (["bert", "ran", "fast"], ["B-PER", "O", "O"]),
+    (["hello", "world"], ["O", "B-LOC"]),
+    (["bert", "model", "sat", "on", "a", "mat"], ["B-PER", "I-PER", "O", "O", "O", "B-LOC"]),
+    (["the", "dog", "is", "fast"], ["O", "O", "O", "O"]),
+    (["it", "was", "the", "world"], ["O", "O", "O", "B-LOC"]),
+    (["a", "good", "bert"], ["O", "O", "B-PER"]),
+]
+
+
+@pytest.fixture(scope="module")
+def tagged():
+    return pd.DataFrame([(list(w), list(t)) for w, t in TEMPLATES * 6], columns=["tokens", "tags"])
+
+
+@pytest.fixture(scope="module")
+def tagger(tiny_vocab_engine, tagged):
+    return finetune(tiny_vocab_engine, tagged, task="tokens", epochs=12, learning_rate=5e-3, batch_size=8,
+                    max_length=16)
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([(["a", "b"], ["O"])], "has 2 words but 1 tags"),
+    ([(["a"], ["PER"])], "tag 'PER', which is not BIO"),
+    ([(["a"], ["B_PER"])], "not BIO"),
+    ([("a b", ["O", "O"])], "must be a non-empty list of words"),
+    ([([], [])], "must be a non-empty list of words"),
+    ([(["a", " "], ["O", "O"])], "has an empty word"),
+    ([("just a text",)], "as (words, tags) pairs"),
+])
+def test_bad_tagged_data_is_named_in_one_sentence(rows, message):
+    with pytest.raises(BertNbError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_tagged(rows)
+
+
+def test_data_forms_and_iob1_tags(tagged):
+    with pytest.raises(BertNbError, match="no column 'words'"):
+        check_tagged(tagged, text="words")
+    frame = check_tagged([(["New", "York", "is", "big"], ["I-LOC", "I-LOC", "O", "O"])])  # IOB1 style
+    assert frame.tags[0] == ["B-LOC", "I-LOC", "O", "O"]
+    with pytest.raises(BertNbError, match="has no entity at all"):
+        finetune(bert_nb.load("default", device="cpu"), [(["a", "b"], ["O", "O"])] * 4, task="tokens")
+    with pytest.raises(BertNbError, match="Unknown task 'ner'"):
+        finetune(bert_nb.load("default", device="cpu"), tagged, task="ner")
+
+
+def test_entity_spans_join_b_and_i_of_one_type():
+    words = [("Angela", 0, 6, "B-PER", 0.9), ("Merkel", 7, 13, "I-PER", 0.7), ("in", 14, 16, "O", 0.99),
+             ("Bonn", 17, 21, "I-LOC", 0.6), ("Rhine", 22, 27, "B-LOC", 0.8), ("Valley", 28, 34, "I-ORG", 0.5)]
+    assert entity_spans(words) == [("PER", 0, 13, pytest.approx(0.8)), ("LOC", 17, 21, 0.6), ("LOC", 22, 27, 0.8),
+                                   ("ORG", 28, 34, 0.5)]
+
+
+def test_metrics_are_seqeval_entity_scores():
+    names = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    truth = np.array([[-100, 3, 4, 0, 1, -100], [-100, 1, 2, 0, 0, -100]])
+    guess = np.array([[0, 3, 4, 0, 1, 2], [0, 1, 0, 0, 3, 0]])  # positions at -100 are not words: never scored
+    metrics, confusion = tag_metrics(truth, guess, names)
+    # true entities: PER, LOC (row 1), a two-word LOC (row 2); predicted: PER, LOC, a one-word LOC (cut short)
+    # and a stray PER (row 2): 2 of 4 predicted are right, 2 of 3 true are found
+    assert metrics["precision"] == pytest.approx(0.5) and metrics["recall"] == pytest.approx(2 / 3)
+    assert metrics["f1_PER"] == pytest.approx(2 / 3) and metrics["f1_LOC"] == pytest.approx(0.5)
+    assert metrics["accuracy"] == pytest.approx(6 / 8) and confusion.sum() == 8 and confusion[2, 0] == 1
+
+
+def test_a_tiny_tagger_learns_and_tags_with_offsets(tagger):
+    assert isinstance(tagger, Tagger) and tagger.label_names == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    assert tagger.entity_types == ["LOC", "PER"] and tagger.info().heads == ("tokens",)
+    last = tagger.metrics.iloc[-1]
+    assert last.f1 > 0.9 and last.f1_PER > 0.9 and last.accuracy > 0.95
+    text = "hello bert model, the cat sat on the mat"
+    found = tag(tagger, text)
+    assert isinstance(found, Entities)
+    rows = found.to_frame()
+    assert list(rows.entity) == ["bert model", "mat"] and list(rows.type) == ["PER", "LOC"]
+    assert all(text[s:e] == ent for ent, s, e in zip(rows.entity, rows.start, rows.end))
+    assert rows.score.between(0, 1).all() and "bert model (PER" in found.to_text()
+    batch = tag(tagger, ["hello world", "bert ran fast"])
+    assert [list(e.to_frame().type) for e in batch] == [["LOC"], ["PER"]]
+    both = tagger.predict(["hello world", "bert ran fast"])
+    assert list(both.columns) == ["text", "entity", "type", "start", "end", "score"] and len(both) == 2
+    matrix, types = tagger.type_confusion()
+    assert types == ["O", "LOC", "PER"] and matrix.sum() == tagger.confusion.sum()
+    with pytest.raises(BertNbError, match="non-empty texts"):
+        tag(tagger, ["  "])
+
+
+def test_save_reload_cache_and_stop(tagger, tiny_vocab_engine, tagged, tmp_path):
+    back = bert_nb.load(tagger.save(tmp_path / "tagger"), device="cpu")
+    assert isinstance(back, Tagger) and back.label_names == tagger.label_names
+    pd.testing.assert_frame_equal(back.predict(["hello bert model on the mat"]),
+                                  tagger.predict(["hello bert model on the mat"]))
+    pd.testing.assert_frame_equal(back.metrics, tagger.metrics)
+    settings = dict(task="tokens", epochs=2, learning_rate=5e-3, batch_size=8, max_length=16, cache=tmp_path / "kept")
+    first = finetune(tiny_vocab_engine, tagged, **settings)
+    again = finetune(tiny_vocab_engine, tagged, **settings)  # loaded from the cache
+    assert isinstance(again, Tagger) and again.metrics.equals(first.metrics)
+    pd.testing.assert_frame_equal(again.predict(["bert ran fast"]), first.predict(["bert ran fast"]))
+    state = TrainingState()
+    stopped = finetune(tiny_vocab_engine, tagged, task="tokens", epochs=3, batch_size=4, max_length=16, state=state,
+                       callbacks=[_StopAt(2, "button", state)])
+    assert stopped.stopped_early["step"] in (2, 3) and stopped.state.step == stopped.stopped_early["step"]
+    assert list(stopped.predict(["hello world"]).columns)[:2] == ["text", "entity"]  # kept and usable
+    with pytest.raises(BertNbError, match="save the tagger"):
+        tagger.export_script(tmp_path / "train.py")
+
+
+def test_the_task_follows_the_data(tiny_vocab_engine, tagged):
+    got = finetune(tiny_vocab_engine, tagged, epochs=0.2, batch_size=8, max_length=16)  # tokens + tags columns
+    assert isinstance(got, Tagger)
+
+
+def test_views_escape_user_text(tagger):
+    from bert_nb.plots import describe, entities_html, entity_f1_bar, type_confusion_heatmap
+
+    found = tag(tagger, "<b>bert</b> on the mat")
+    html = entities_html(found)
+    assert "&lt;" in html and "<b>" not in html and html.count("<mark") == len(found.spans)
+    assert {("bert", "PER"), ("mat", "LOC")} <= {(e, k) for e, k, *_ in found.spans}
+    assert "bar 'F1': 2 bars; x: LOC, PER" in describe(entity_f1_bar(tagger))
+    assert "heatmap: 3 x 3" in describe(type_confusion_heatmap(tagger))
+
+
+def test_magics(shell, tiny_vocab_engine, tagged, tagger):
+    shell.push({"tagged": tagged, "tagger": tagger, "plain": tiny_vocab_engine})
+    found = shell.run_cell("%%bert ner --model tagger -o ents\nhello bert model\nthe cat sat on the mat")
+    assert [list(e.to_frame().type) for e in found] == [["PER"], ["LOC"]] and shell.user_ns["ents"] is found
+    one = shell.run_cell("%%bert tag --model tagger\nhello world")
+    assert isinstance(one, Entities)
+    bundle = shell.display_formatter.format(one)[0]
+    assert "bert-nb-tagging" in bundle["text/html"] and "entities (" in bundle["text/plain"]
+    assert "is not a tagger" in shell.usage_error("%%bert ner --model plain\nhello")
+    assert "pass them with --data VAR" in shell.usage_error("%%bert finetune --task tokens\nhello\tO")
+    shell.run_cell("%bert use plain")
+    trained = shell.run_cell("%bert finetune --task tokens --data tagged --epochs 0.5 --batch-size 8 "
+                             "--max-length 16 -o quick")
+    assert isinstance(trained, Tagger) and shell.user_ns["quick"] is trained
