@@ -36,7 +36,7 @@ _EXPORTS = {
     "quantize": "compress", "head_importance": "compress", "HeadImportance": "compress", "prune": "compress",
     "prune_curve": "compress", "PruneCurve": "compress", "distill": "compress", "compare": "compress",
     "Comparison": "compress",
-    "tag": "tasks.tagging", "Tagger": "tasks.tagging", "Entities": "tasks.tagging",
+    "tag": "tasks.tagging", "Tagger": "tasks.tagging", "Entities": "tasks.tagging", "PairModel": "tasks.pairs",
     "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
 }
 

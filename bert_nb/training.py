@@ -314,10 +314,12 @@ class FineTuned(Engine):
         if len(ids) == len(names):  # the model's own order of labels wins over the file's
             names = [ids[i] for i in range(len(names))]
         engine.base_name = saved.get("base_name", engine.name)
-        if saved.get("config", {}).get("task") == "tokens" and cls is FineTuned:
+        task = saved.get("config", {}).get("task")
+        if task in ("tokens", "pairs") and cls is FineTuned:  # a tagger or a cross-encoder comes back as one
+            from .tasks.pairs import PairModel
             from .tasks.tagging import Tagger
 
-            cls = Tagger
+            cls = {"tokens": Tagger, "pairs": PairModel}[task]
         return cls(engine, engine.model, state, names, saved.get("config", {}), name=engine.name)
 
     def export_script(self, path) -> str:
@@ -372,10 +374,13 @@ def finetune(engine: Engine, data, text: str | None = None, label: str | None = 
     text, label : str
         Column names: ``"text"`` and ``"label"`` by default (``"tokens"`` and ``"tags"`` for
         ``task="tokens"``). Labels may be strings or integers.
-    task : {"classify", "tokens"}, optional
-        ``"classify"``: one label per text (a sequence-classification head). ``"tokens"``: one
-        BIO tag per word (a token-classification head; see :func:`bert_nb.tag`). By default,
-        ``"tokens"`` when the data has ``tokens`` and ``tags`` columns and no ``text`` column.
+    task : {"classify", "pairs", "tokens"}, optional
+        ``"classify"``: one label per text (a sequence-classification head). ``"pairs"``: a
+        cross-encoder on two texts (``text=("sentence1", "sentence2")``), a regression when the
+        label is numeric (Pearson/Spearman), else a pair classifier. ``"tokens"``: one BIO tag
+        per word (a token-classification head; see :func:`bert_nb.tag`). By default: pairs when
+        ``text`` names two columns, tokens when the data has ``tokens`` and ``tags`` columns and
+        no ``text`` column, else classify.
     eval_data : same forms as ``data``, optional
         Held-out data; otherwise ``eval_fraction`` of ``data`` (stratified) is held out.
     epochs, learning_rate, batch_size, max_length, warmup_ratio, seed
@@ -412,6 +417,16 @@ def finetune(engine: Engine, data, text: str | None = None, label: str | None = 
     import transformers
 
     task = _task_of(data, text, task)
+    if task == "pairs":
+        if from_model:
+            raise BertNbError("from_model continues a single-text classifier only; fine-tune a new cross-encoder.")
+        from .tasks.pairs import finetune_pairs
+
+        return finetune_pairs(engine, data, text=text or ("sentence1", "sentence2"), label=label or "label",
+                              eval_data=eval_data, eval_fraction=eval_fraction, epochs=epochs,
+                              learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
+                              warmup_ratio=warmup_ratio, seed=seed, callbacks=callbacks, state=state,
+                              logging_steps=logging_steps, cache=cache)
     if task == "tokens":
         if from_model:
             raise BertNbError("from_model continues a text classifier only; fine-tune a new tagger instead.")
@@ -459,15 +474,21 @@ def finetune(engine: Engine, data, text: str | None = None, label: str | None = 
     return result
 
 
-_TASKS = ("classify", "tokens")
+_TASKS = ("classify", "pairs", "tokens")
 
 
 def _task_of(data, text, task) -> str:
-    """The task asked for, or the one the data's shape says (words and tags: tokens)."""
+    """The task asked for, or the one the data's shape says (two text columns: pairs; words and tags: tokens)."""
     if task is not None:
         if task not in _TASKS:
             raise BertNbError(f"Unknown task {task!r}; choose one of {', '.join(_TASKS)}.")
+        if task == "pairs" and text is not None and (isinstance(text, str) or len(text) != 2):
+            raise BertNbError("A pair task reads two text columns: text=('sentence1', 'sentence2').")
         return task
+    if isinstance(text, (list, tuple)):
+        if len(text) != 2:
+            raise BertNbError(f"text= names one column, or two for pairs; got {len(text)}.")
+        return "pairs"
     columns = set(getattr(data, "columns", ()))
     return "tokens" if text is None and {"tokens", "tags"} <= columns and "text" not in columns else "classify"
 

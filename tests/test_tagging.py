@@ -147,7 +147,7 @@ def test_magics(shell, tiny_vocab_engine, tagged, tagger):
     bundle = shell.display_formatter.format(one)[0]
     assert "bert-nb-tagging" in bundle["text/html"] and "entities (" in bundle["text/plain"]
     assert "is not a tagger" in shell.usage_error("%%bert ner --model plain\nhello")
-    assert "pass them with --data VAR" in shell.usage_error("%%bert finetune --task tokens\nhello\tO")
+    assert "pass it with --data VAR" in shell.usage_error("%%bert finetune --task tokens\nhello\tO")
     shell.run_cell("%bert use plain")
     trained = shell.run_cell("%bert finetune --task tokens --data tagged --epochs 0.5 --batch-size 8 "
                              "--max-length 16 -o quick")

@@ -9,15 +9,16 @@ from ._common import Command, given, out_option
 
 def _finetune_options(p):
     p.add_argument("--data", metavar="VAR", help="a DataFrame, CSV path or list of (text, label) in a variable")
-    p.add_argument("--text", metavar="COL", help="text column (default text)")
+    p.add_argument("--text", metavar="COL", help="text column (default text); two for pairs: --text sentence1,sentence2")
     p.add_argument("--label", metavar="COL", help="label column (default label)")
     p.add_argument("--epochs", type=float, help="passes over the data (default 3)")
     p.add_argument("--lr", type=float, help="learning rate (default 5e-5)")
     p.add_argument("--batch-size", type=int, help="examples per step (default 16)")
     p.add_argument("--max-length", type=int, help="pieces per example (default 128)")
     p.add_argument("--eval-fraction", type=float, help="share held out for evaluation (default 0.2)")
-    p.add_argument("--task", choices=["classify", "tokens"],
-                   help="classify: a label per text; tokens: a BIO tag per word (--data with tokens and tags columns)")
+    p.add_argument("--task", choices=["classify", "pairs", "tokens"],
+                   help="classify: a label per text; pairs: a cross-encoder on two text columns (a score or a label); "
+                        "tokens: a BIO tag per word (--data with tokens and tags columns)")
     out_option(p, "the fine-tuned model")
 
 
@@ -28,13 +29,17 @@ def finetune(magics, args, cell):
     if args.data is not None:
         data = magics._variable(args.data, "load data first, e.g. "
                                 f"`{args.data} = bert_nb.datasets.load('rotten_tomatoes', split='train').head(400)`")
-    elif args.task == "tokens":
-        raise UsageError("A tagger learns from words and their BIO tags: pass them with --data VAR, e.g. "
-                         "`train = bert_nb.datasets.load('conll2003', split='train').head(1000)`.")
+    elif args.task in ("tokens", "pairs"):
+        example = "bert_nb.datasets.load('conll2003', split='train').head(1000)" if args.task == "tokens" else \
+            "bert_nb.datasets.load('sts_b', split='train')` and `--text sentence1,sentence2 --label score"
+        raise UsageError(f"The {args.task} task learns from a DataFrame: pass it with --data VAR, e.g. "
+                         f"`train = {example}`.")
     else:
         data = _inline_examples(magics, cell)
     kwargs = given(args, text="text", label="label", epochs="epochs", learning_rate="lr",
                    batch_size="batch_size", max_length="max_length", eval_fraction="eval_fraction", task="task")
+    if "," in kwargs.get("text", ""):  # two columns: a pair of texts
+        kwargs["text"] = tuple(c.strip() for c in kwargs["text"].split(","))
     callbacks, state = _training_view(magics.shell)
     return magics._store(args, run(magics._engine(), data, callbacks=callbacks, state=state, **kwargs))
 
@@ -85,6 +90,6 @@ def predict(magics, args, cell):
 COMMANDS = (
     Command("finetune", "%%bert finetune --data VAR (or text<TAB>label lines): train a classifier or a tagger, live curve",
             _finetune_options, finetune, order=90),
-    Command("predict", "%%bert predict [--model VAR]: a fine-tuned classifier's label for each line",
+    Command("predict", "%%bert predict [--model VAR]: a fine-tuned model's label for each line ('A ||| B' for pairs)",
             _predict_options, predict, order=100),
 )

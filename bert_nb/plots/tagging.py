@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..render import INK, MUTED, esc
 from ._common import tidy
-from .training import finetune_figure
+from .training import finetune_figure, metrics_html
 
 __all__ = ["entities_html", "entity_f1_bar", "type_confusion_heatmap", "tagger_html", "ENTITY_COLORS"]
 
@@ -44,12 +44,8 @@ def entities_html(entities) -> str:
 
 def tagger_html(tagger) -> str:
     """A tagger's status and its per-epoch entity metrics (per-type F1 included), as escaped HTML."""
-    info, metrics = tagger.info(), tagger.metrics
-    cols = [c for c in metrics.columns if c in ("epoch", "loss", "accuracy", "precision", "recall", "f1")
-            or c.startswith("f1_")]
-    table = metrics[cols].round(3).to_html(index=False, escape=True) if len(metrics) else "<p>no evaluation ran</p>"
-    return (f'<div class="bert-nb-finetune"><div style="font-size:12px;{MUTED}">{esc(info.summary())} · '
-            f"{esc(info.note or '')}</div>{table}</div>")
+    return metrics_html(tagger, lambda c: c in ("epoch", "loss", "accuracy", "precision", "recall", "f1")
+                        or c.startswith("f1_"))
 
 
 def entity_f1_bar(tagger, *, title: str | None = None, height: int | None = None, width: int | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..render import esc, finetune_html
 from ._common import tidy
 
-__all__ = ["loss_curve", "confusion_matrix", "finetune_figure"]
+__all__ = ["loss_curve", "confusion_matrix", "finetune_figure", "metrics_html"]
 
 
 def loss_curve(history, epochs=None, *, title: str | None = None, height: int | None = None,
@@ -49,6 +49,22 @@ def confusion_matrix(matrix, labels, *, title: str | None = None, height: int | 
                       height=height or 160 + 50 * len(names), width=width or 200 + 60 * len(names),
                       template=template, margin=dict(l=10, r=10, t=50, b=10))
     return tidy(fig)
+
+
+def metrics_html(model, columns) -> str:
+    """A fine-tuned model's status line and per-epoch metrics (the ``columns`` it has, in order), escaped HTML.
+
+    ``columns``: names, or a callable that says whether a metric column belongs in the table.
+    """
+    from ..render import MUTED, esc
+
+    info, metrics = model.info(), model.metrics
+    keep = [c for c in metrics.columns if (columns(c) if callable(columns) else c in columns)]
+    if not callable(columns):
+        keep = [c for c in columns if c in keep]
+    table = metrics[keep].round(3).to_html(index=False, escape=True) if len(metrics) else "<p>no evaluation ran</p>"
+    return (f'<div class="bert-nb-finetune"><div style="font-size:12px;{MUTED}">{esc(info.summary())} · '
+            f"{esc(info.note or '')}</div>{table}</div>")
 
 
 def finetune_figure(finetuned, **kwargs):

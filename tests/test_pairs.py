@@ -1,0 +1,118 @@
+"""Sentence pairs: a cross-encoder for a score (regression) or a label, from Python and the magics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bert_nb
+from bert_nb.errors import BertNbError
+from bert_nb.tasks.pairs import PairModel, check_pairs, pair_inputs, regression_metrics
+from bert_nb.training import finetune
+from tests.conftest import BAD, GOOD
+from tests.test_training import tiny_vocab_engine  # noqa: F401  (a fixture)
+
+SETTINGS = dict(epochs=15, learning_rate=3e-3, batch_size=8, max_length=24)
+
+
+@pytest.fixture(scope="module")
+def scored():
+    """Two good texts score 5, a good and a bad one 0, two bad ones 2.5: the score depends on both texts."""
+    rows = [(a, b, 5.0) for a in GOOD for b in GOOD[:3]] + [(a, b, 0.0) for a in GOOD for b in BAD[:3]] + \
+        [(a, b, 0.0) for a in BAD for b in GOOD[:3]] + [(a, b, 2.5) for a in BAD for b in BAD[:3]]
+    return pd.DataFrame(rows, columns=["first", "second", "score"])
+
+
+@pytest.fixture(scope="module")
+def cross(tiny_vocab_engine, scored):
+    return finetune(tiny_vocab_engine, scored, text=("first", "second"), label="score", **SETTINGS)
+
+
+def test_a_cross_encoder_learns_a_score_of_both_texts(cross, scored):
+    assert isinstance(cross, PairModel) and cross.regression and cross.training_config["label_range"] == [0.0, 5.0]
+    last = cross.metrics.iloc[-1]
+    assert last.pearson > 0.8 and last.spearman > 0.7 and last.mse < 2
+    got = cross.predict([("the good mat", "a good dog"), ("the good mat", "a bad dog"), ("bad play", "bad and slow")])
+    assert list(got.columns) == ["text", "text_pair", "score"] and got.score.between(0, 5).all()
+    assert got.score[0] > got.score[2] > got.score[1]  # 5 > 2.5 > 0
+    same = cross.predict(scored[["first", "second"]].head(4))  # a two-column frame
+    np.testing.assert_allclose(same.score.to_numpy(), cross.predict(list(zip(scored["first"][:4],
+                                                                               scored["second"][:4]))).score)
+    one = cross.predict("good play ||| it was good")  # a magic line
+    assert len(one) == 1 and one.text[0] == "good play" and one.text_pair[0] == "it was good"
+    assert "cross-encoder (regression of score" in cross.info().note and "pearson" in cross.to_text()
+
+
+def test_the_pair_is_one_input_with_two_segments(cross):
+    enc = cross.tokenizer("the good mat", "a bad dog")
+    assert set(enc["token_type_ids"]) == {0, 1}  # segment A then B, as the model was trained on
+
+
+def test_a_pair_classifier_with_labels(tiny_vocab_engine, scored):
+    labelled = scored.assign(label=np.where(scored.score == 5.0, "both good", "not both"))
+    clf = finetune(tiny_vocab_engine, labelled, text=("first", "second"), label="label", **SETTINGS)
+    assert isinstance(clf, PairModel) and not clf.regression and clf.label_names == ["both good", "not both"]
+    assert clf.metrics.accuracy.iloc[-1] > 0.8 and clf.confusion.shape == (2, 2)
+    got = clf.predict([("good play", "a good dog"), ("bad play", "a good dog")])
+    assert list(got.columns) == ["text", "text_pair", "label", "both good", "not both"]
+    assert list(got.label) == ["both good", "not both"]
+
+
+def test_save_reload_and_cache(cross, tiny_vocab_engine, scored, tmp_path):
+    back = bert_nb.load(cross.save(tmp_path / "ce"), device="cpu")
+    assert isinstance(back, PairModel) and back.regression
+    pairs = [("the good mat", "a good dog"), ("bad play", "a good dog")]
+    pd.testing.assert_frame_equal(back.predict(pairs), cross.predict(pairs))
+    kept = dict(text=("first", "second"), label="score", epochs=1, learning_rate=3e-3, batch_size=8, max_length=24,
+                cache=tmp_path / "kept")
+    first = finetune(tiny_vocab_engine, scored, **kept)
+    again = finetune(tiny_vocab_engine, scored, **kept)
+    assert isinstance(again, PairModel) and again.metrics.equals(first.metrics)
+    pd.testing.assert_frame_equal(again.predict(pairs), first.predict(pairs))
+    with pytest.raises(BertNbError, match="save the cross-encoder"):
+        cross.export_script(tmp_path / "train.py")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda e, d: finetune(e, d, text=("first", "nope"), label="score"), "no column 'nope'"),
+    (lambda e, d: finetune(e, d.assign(score=3.0), text=("first", "second"), label="score"),
+     "Every training label is 3"),
+    (lambda e, d: finetune(e, d, text=("first", "second", "third"), label="score"), "two for pairs"),
+    (lambda e, d: finetune(e, d, task="pairs", text="first", label="score"), "two text columns"),
+    (lambda e, d: finetune(e, [("only", "two")], text=("a", "b")), "(text, text_pair, label) rows"),
+])
+def test_bad_pair_data_in_one_sentence(tiny_vocab_engine, scored, call, message):
+    with pytest.raises(BertNbError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        call(tiny_vocab_engine, scored)
+
+
+def test_pair_inputs_and_metrics():
+    assert pair_inputs(["a ||| b", ("c", "d")]) == (["a", "c"], ["b", "d"])
+    with pytest.raises(BertNbError, match="Pair 0 is not two texts"):
+        pair_inputs(["no separator"])
+    with pytest.raises(BertNbError, match="Pair 1 is not two texts"):
+        pair_inputs([("a", "b"), ("c", " ")])
+    assert len(check_pairs(pd.DataFrame({"a": ["x", " ", "y"], "b": ["p", "q", None], "s": [1, 2, 3]}), ("a", "b"),
+                           "s")) == 1
+    metrics = regression_metrics([0.0, 0.5, 1.0], [0.1, 0.5, 0.9], 0.0, 5.0)
+    assert metrics["pearson"] == pytest.approx(1.0) and metrics["spearman"] == pytest.approx(1.0)
+    assert metrics["mse"] == pytest.approx((0.25 + 0 + 0.25) / 3)
+
+
+def test_magics(shell, tiny_vocab_engine, scored, cross):
+    shell.push({"pairs_data": scored, "cross": cross, "plain": tiny_vocab_engine})
+    shell.run_cell("%bert use plain")
+    trained = shell.run_cell("%bert finetune --data pairs_data --text first,second --label score --epochs 0.5 "
+                             "--batch-size 8 --max-length 24 -o quick_pairs")
+    assert isinstance(trained, PairModel) and trained.regression and shell.user_ns["quick_pairs"] is trained
+    got = shell.run_cell("%%bert predict --model cross\nthe good mat ||| a good dog\nbad play ||| a good dog")
+    assert list(got.columns) == ["text", "text_pair", "score"] and len(got) == 2
+    assert "pass it with --data VAR" in shell.usage_error("%%bert finetune --task pairs\na\tb")
+
+
+def test_display(shell, cross):
+    bundle = shell.display_formatter.format(cross)[0]
+    html = bundle["text/html"]
+    assert "<th>pearson</th>" in html and "<th>spearman</th>" in html and "cross-encoder" in html
+    assert "application/vnd.plotly.v1+json" in bundle
