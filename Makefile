@@ -48,8 +48,13 @@ demo: setup
 # BERT_NB_CACHE: the sentiment classifier that 05, 06 and 08 fine-tune is trained once per test run (05 runs before 08
 # in block a; 06 runs last in block b, a minute or more after 05 has kept its classifier).
 TEST_BLOCKS := browser-lab-a browser-lab-b unit-tests browser-other wheel-test
-BROWSER_A := 05,08,07,02
-BROWSER_B := 03,06,00,01,04
+# block a runs these; block b every other notebook, so a new notebook is always run (and the summary names any not run)
+BROWSER_A := 05 08 07 02
+comma := ,
+empty :=
+space := $(empty) $(empty)
+NOTEBOOK_NUMBERS := $(foreach n,$(sort $(notdir $(wildcard notebooks/*.ipynb))),$(firstword $(subst _, ,$(n))))
+BROWSER_B := $(filter-out $(BROWSER_A),$(NOTEBOOK_NUMBERS))
 export BERT_NB_CACHE ?= $(abspath $(OUTDIR))/finetuned
 
 test: setup browser-setup
@@ -72,10 +77,10 @@ browser-lab: setup browser-setup
 	$(PYTEST_IN) tests/test_browser.py --browser --durations=5
 
 browser-lab-a: setup browser-setup
-	$(PYTEST_IN) tests/test_browser.py --browser --notebooks $(BROWSER_A)
+	$(PYTEST_IN) tests/test_browser.py --browser --notebooks $(subst $(space),$(comma),$(BROWSER_A))
 
 browser-lab-b: setup browser-setup
-	$(PYTEST_IN) tests/test_browser.py --browser --notebooks $(BROWSER_B)
+	$(PYTEST_IN) tests/test_browser.py --browser --notebooks $(subst $(space),$(comma),$(BROWSER_B))
 
 browser-other: setup browser-setup
 	$(PYTEST_IN) tests/test_browser_dark.py tests/test_browser_notebook7.py --browser

@@ -116,3 +116,11 @@ def test_display(shell, cross):
     html = bundle["text/html"]
     assert "<th>pearson</th>" in html and "<th>spearman</th>" in html and "cross-encoder" in html
     assert "application/vnd.plotly.v1+json" in bundle
+
+
+def test_tokenize_and_attention_views_of_a_pair_model(cross):
+    toks = bert_nb.tokenize(cross, "the good mat", pair="a bad dog")
+    assert set(toks.to_frame().segment) == {"A", "B"}
+    att = bert_nb.attention(cross, "the good mat", pair="a bad dog")
+    assert att.weights.shape[:2] == (2, 2) and att.weights.shape[2] == len(toks.to_frame())
+    np.testing.assert_allclose(att.weights.sum(-1), 1.0, atol=1e-5)  # every row of every head sums to 1
