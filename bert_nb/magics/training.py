@@ -88,7 +88,8 @@ def predict(magics, args, cell):
 
 
 COMMANDS = (
-    Command("finetune", "%%bert finetune --data VAR (or text<TAB>label lines): train a classifier or a tagger, live curve",
+    Command("finetune", "%%bert finetune --data VAR (or text<TAB>label lines): train a classifier, a cross-encoder "
+                        "or a tagger, live curve",
             _finetune_options, finetune, order=90),
     Command("predict", "%%bert predict [--model VAR]: a fine-tuned model's label for each line ('A ||| B' for pairs)",
             _predict_options, predict, order=100),
