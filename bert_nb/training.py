@@ -181,6 +181,17 @@ def _split(frame, label, fraction, seed):
     return frame[~is_eval].reset_index(drop=True), frame[is_eval].reset_index(drop=True)
 
 
+def _random_split(frame, fraction, seed):
+    """``fraction`` of the rows (at least one) held out by a seeded permutation, for data without classes."""
+    import numpy as np
+
+    if not 0 < fraction < 1:
+        raise BertNbError("eval_fraction must be between 0 and 1 (or give eval_data).")
+    order = np.random.default_rng(seed).permutation(len(frame))
+    cut = max(1, int(round(len(frame) * fraction)))
+    return frame.iloc[np.sort(order[cut:])].reset_index(drop=True), frame.iloc[np.sort(order[:cut])].reset_index(drop=True)
+
+
 class _Encoded:
     """A torch-style dataset of tokenized examples (padding happens per batch)."""
 
@@ -337,19 +348,31 @@ class FineTuned(Engine):
         from dataclasses import replace
 
         base = super().info()
-        note = f"fine-tuned classifier; labels: {', '.join(map(str, self.label_names))}"
+        note = self._kind()
         if self.stopped_early:
             note += f"; stopped early at step {self.stopped_early['step']}"
         if base.note:  # pruned heads, say
             note += f"; {base.note}"
         return replace(base, note=note)
 
-    def to_text(self) -> str:
-        """Status, per-epoch metrics and the confusion matrix."""
+    def _kind(self) -> str:
+        """What this model is, first in its info note (the task kinds say tagger, cross-encoder)."""
+        return f"fine-tuned classifier; labels: {', '.join(map(str, self.label_names))}"
+
+    def metric_columns(self) -> list[str]:
+        """The per-epoch metrics its views show, in order (each task kind names its own)."""
+        return [c for c in ("epoch", "loss", "accuracy", "precision", "recall", "f1") if c in self.metrics]
+
+    def _summary_lines(self) -> list[str]:
+        """Its info, then the table of :meth:`metric_columns` per epoch."""
         lines = [str(self.info())]
         if self.state.epochs:
-            cols = [c for c in ("epoch", "loss", "accuracy", "precision", "recall", "f1") if c in self.metrics]
-            lines.append(self.metrics[cols].round(3).to_string(index=False))
+            lines.append(self.metrics[self.metric_columns()].round(3).to_string(index=False))
+        return lines
+
+    def to_text(self) -> str:
+        """Status, per-epoch metrics and the confusion matrix."""
+        lines = self._summary_lines()
         if self.confusion is not None:
             lines.append("confusion (rows true, columns predicted): " + json.dumps(self.confusion.tolist()))
         return "\n".join(lines)
@@ -458,17 +481,33 @@ def finetune(engine: Engine, data, text: str | None = None, label: str | None = 
     if from_model:
         config.update(from_model=True, model=engine.name)  # continued in memory: no script can redo it from a hub name
     state = state or TrainingState()
+    name = f"{engine.name}+retrained" if from_model else None
+
+    def train_new():
+        trained = fit(engine, model, train, held, names, config, callbacks=callbacks, state=state,
+                      logging_steps=logging_steps)
+        return FineTuned(engine, trained, state, names, config, data=(train, held), name=name)
+
+    return train_or_load(engine, train, held, names, config, False if from_model else cache, state, callbacks,
+                         train_new)
+
+
+def train_or_load(engine, train, held, names, config: dict, cache, state: TrainingState, callbacks, train_new,
+                  auto=None, cls=None):
+    """The fine-tuning the cache holds for this model, data, labels and settings; else ``train_new()``, then kept.
+
+    Every task's ``finetune`` ends here. ``auto`` and ``cls``: the transformers Auto class of the
+    head and the FineTuned kind a cached entry loads as (text classification by default). A run
+    stopped early is not kept.
+    """
     from . import cache as kept
 
-    folder = None if from_model else kept.cache_folder(cache)
+    folder = kept.cache_folder(cache)
     key = folder and kept.entry_key(config, train, held, names)
     entry = folder and kept.lookup(folder, key)
     if entry:
-        return _load_kept(engine, entry, state, names, config, (train, held), callbacks)
-    trained = fit(engine, model, train, held, names, config, callbacks=callbacks, state=state,
-                  logging_steps=logging_steps)
-    name = f"{engine.name}+retrained" if from_model else None
-    result = FineTuned(engine, trained, state, names, config, data=(train, held), name=name)
+        return _load_kept(engine, entry, state, names, config, (train, held), callbacks, auto=auto, cls=cls)
+    result = train_new()
     if folder and not state.stopped_at:
         kept.store(folder, key, result.save)
     return result

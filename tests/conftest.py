@@ -35,8 +35,12 @@ def selected_notebooks(config, names: list[str]) -> list[str]:
     if not wanted:
         return list(names)
     picks = [w.strip() for w in wanted.split(",") if w.strip()]
-    chosen = [n for w in picks for n in names if n == w or n.startswith(w.removesuffix(".ipynb") + "_")]
-    missing = [w for w in picks if not any(n == w or n.startswith(w.removesuffix(".ipynb") + "_") for n in names)]
+
+    def named(notebook: str, pick: str) -> bool:  # "05", "05_finetuning" or "05_finetuning.ipynb"
+        return notebook == pick or notebook.startswith(pick.removesuffix(".ipynb") + "_")
+
+    chosen = [n for w in picks for n in names if named(n, w)]
+    missing = [w for w in picks if not any(named(n, w) for n in names)]
     if missing:
         raise pytest.UsageError(f"--notebooks: no notebook named {', '.join(missing)} in notebooks/")
     return chosen

@@ -350,9 +350,9 @@ class Session:
                  timeout_s: float = 600, retries: int = 1, dark: bool = False, kernel_env: dict | None = None,
                  executed: Path | None = None, report_as: str | None = None):
         self.dark, self.kernel_env = dark, kernel_env
-        self.report_as = report_as or f"browser_check{'' if ui == 'lab' else '-notebook7'}{'-dark' if dark else ''}.json"
         self.executed = Path(executed) if executed else None  # where each executed notebook is saved (JupyterLab)
         self.suffix = ("" if ui == "lab" else "-notebook7") + ("-dark" if dark else "")
+        self.report_as = report_as or f"browser_check{self.suffix}.json"
         self.sources = [Path(p) for p in notebooks]
         self.ui, self.timeout_s, self.retries = ui, timeout_s, retries
         self.chromium = chromium or shutil.which("chromium") or "/usr/bin/chromium"

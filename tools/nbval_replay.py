@@ -141,7 +141,7 @@ def pytest_runtest_logreport(report):
         return
     row = _counts[Path(notebook).name]
     row["cells"] += 1
-    row[{"passed": "passed", "failed": "failed", "skipped": "skipped"}[report.outcome]] += 1
+    row[report.outcome] += 1  # passed, failed or skipped
 
 
 def pytest_collection_modifyitems(config, items):

@@ -6,7 +6,7 @@ from ..render import INK, MUTED, esc
 from ._common import tidy
 from .training import finetune_figure, metrics_html
 
-__all__ = ["entities_html", "entity_f1_bar", "type_confusion_heatmap", "tagger_html", "ENTITY_COLORS"]
+__all__ = ["entities_html", "entity_f1_bar", "type_confusion_heatmap", "ENTITY_COLORS"]
 
 # the CoNLL types first; other types take the remaining colours in order of first appearance
 ENTITY_COLORS = {"PER": "#fde2e4", "ORG": "#dbeafe", "LOC": "#dcfce7", "MISC": "#fef3c7"}
@@ -40,12 +40,6 @@ def entities_html(entities) -> str:
     head = (f'<div style="font-size:12px;{MUTED}">{esc(entities.model)} · {count} '
             f'{"entity" if count == 1 else "entities"}</div>')
     return f'<div class="bert-nb-tagging">{head}{_one(entities)}</div>'
-
-
-def tagger_html(tagger) -> str:
-    """A tagger's status and its per-epoch entity metrics (per-type F1 included), as escaped HTML."""
-    return metrics_html(tagger, lambda c: c in ("epoch", "loss", "accuracy", "precision", "recall", "f1")
-                        or c.startswith("f1_"))
 
 
 def entity_f1_bar(tagger, *, title: str | None = None, height: int | None = None, width: int | None = None,
@@ -83,5 +77,5 @@ def type_confusion_heatmap(tagger, *, title: str | None = None, height: int | No
 
 VIEWS = {  # result type -> (its module, HTML view, figure builder)
     "Entities": ("bert_nb.tasks.tagging", entities_html, None),
-    "Tagger": ("bert_nb.tasks.tagging", tagger_html, finetune_figure),
+    "Tagger": ("bert_nb.tasks.tagging", metrics_html, finetune_figure),
 }

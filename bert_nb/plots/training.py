@@ -51,18 +51,13 @@ def confusion_matrix(matrix, labels, *, title: str | None = None, height: int | 
     return tidy(fig)
 
 
-def metrics_html(model, columns) -> str:
-    """A fine-tuned model's status line and per-epoch metrics (the ``columns`` it has, in order), escaped HTML.
-
-    ``columns``: names, or a callable that says whether a metric column belongs in the table.
-    """
+def metrics_html(model) -> str:
+    """A fine-tuned model's status line and the per-epoch metrics its kind shows, as escaped HTML."""
     from ..render import MUTED, esc
 
     info, metrics = model.info(), model.metrics
-    keep = [c for c in metrics.columns if (columns(c) if callable(columns) else c in columns)]
-    if not callable(columns):
-        keep = [c for c in columns if c in keep]
-    table = metrics[keep].round(3).to_html(index=False, escape=True) if len(metrics) else "<p>no evaluation ran</p>"
+    table = (metrics[model.metric_columns()].round(3).to_html(index=False, escape=True) if len(metrics)
+             else "<p>no evaluation ran</p>")
     return (f'<div class="bert-nb-finetune"><div style="font-size:12px;{MUTED}">{esc(info.summary())} · '
             f"{esc(info.note or '')}</div>{table}</div>")
 

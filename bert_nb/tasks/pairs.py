@@ -170,21 +170,19 @@ class PairModel(FineTuned):
         raise BertNbError("export_script writes single-text classification scripts only so far; save the "
                           "cross-encoder with .save(folder) and load it with bert_nb.load(folder).")
 
-    def info(self):
-        from dataclasses import replace
+    def _kind(self) -> str:
+        if self.regression:
+            return (f"cross-encoder (regression of {self.training_config.get('label')}, range "
+                    f"{self.training_config.get('label_range')})")
+        return f"cross-encoder (pair classifier); labels: {', '.join(map(str, self.label_names))}"
 
-        base = super().info()
-        kind = (f"cross-encoder (regression of {self.training_config.get('label')}, range "
-                f"{self.training_config.get('label_range')})" if self.regression else "cross-encoder (pair classifier)")
-        note = base.note.replace("fine-tuned classifier; labels:", "labels:") if not self.regression else ""
-        return replace(base, note=f"{kind}{'; ' + note if note else ''}")
+    def metric_columns(self) -> list[str]:
+        """Pearson, Spearman and MSE for a score; accuracy, precision, recall and F1 for labels."""
+        wanted = ("epoch", "loss", "pearson", "spearman", "mse", "accuracy", "precision", "recall", "f1")
+        return [c for c in wanted if c in self.metrics]
 
     def to_text(self) -> str:
-        lines = [str(self.info())]
-        if self.state.epochs:
-            cols = [c for c in ("epoch", "loss", "pearson", "spearman", "mse", "accuracy", "f1") if c in self.metrics]
-            lines.append(self.metrics[cols].round(3).to_string(index=False))
-        return "\n".join(lines)
+        return "\n".join(self._summary_lines())
 
 
 def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "label", eval_data=None,
@@ -196,12 +194,10 @@ def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "
     ``bert_nb.finetune(engine, data, text=(col_a, col_b), label=...)`` calls this; the parameters
     are :func:`bert_nb.finetune`'s. Returns a :class:`PairModel`, also when interrupted.
     """
-    import numpy as np
     import transformers
 
-    from .. import cache as kept
     from ..engine import quiet_transformers
-    from ..training import _check_labels, _check_numbers, _load_kept, _split, fit
+    from ..training import _check_labels, _check_numbers, _random_split, _split, fit, train_or_load
 
     text = tuple(text)
     train = check_pairs(data, text, label)
@@ -214,10 +210,7 @@ def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "
                               "to learn from.")
         names = None
         if held is None:
-            order = np.random.default_rng(seed).permutation(len(train))
-            cut = max(1, int(round(len(train) * eval_fraction)))
-            train, held = train.iloc[np.sort(order[cut:])].reset_index(drop=True), \
-                train.iloc[np.sort(order[:cut])].reset_index(drop=True)
+            train, held = _random_split(train, eval_fraction, seed)
     else:
         low, high = 0.0, 1.0
         names = _check_labels(train, held, label)
@@ -231,22 +224,18 @@ def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "
         config["label_range"] = [low, high]
     labels = names or [label]
     state = state or TrainingState()
-    folder = kept.cache_folder(cache)
-    key = folder and kept.entry_key(config, train, held, labels)
-    entry = folder and kept.lookup(folder, key)
-    if entry:
-        return _load_kept(engine, entry, state, labels, config, (train, held), callbacks, cls=PairModel)
-    transformers.set_seed(seed)
     head = dict(num_labels=1, problem_type="multi_label_classification", id2label={0: label},
                 label2id={label: 0}) if regression else \
         dict(num_labels=len(names), id2label={i: str(n) for i, n in enumerate(names)},
              label2id={str(n): i for i, n in enumerate(names)})
-    with quiet_transformers(transformers):
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            engine.source, use_safetensors=True, ignore_mismatched_sizes=True, **head).float()
-    trained = fit(engine, model, train, held, labels, config, callbacks=callbacks, state=state,
-                  logging_steps=logging_steps, task=_PairTask(names, low, high))
-    result = PairModel(engine, trained, state, labels, config, data=(train, held), name=f"{engine.name}+pairs")
-    if folder and not state.stopped_at:
-        kept.store(folder, key, result.save)
-    return result
+
+    def train_new():
+        transformers.set_seed(seed)
+        with quiet_transformers(transformers):
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                engine.source, use_safetensors=True, ignore_mismatched_sizes=True, **head).float()
+        trained = fit(engine, model, train, held, labels, config, callbacks=callbacks, state=state,
+                      logging_steps=logging_steps, task=_PairTask(names, low, high))
+        return PairModel(engine, trained, state, labels, config, data=(train, held), name=f"{engine.name}+pairs")
+
+    return train_or_load(engine, train, held, labels, config, cache, state, callbacks, train_new, cls=PairModel)

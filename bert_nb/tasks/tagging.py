@@ -75,18 +75,6 @@ def _tag_names(train, held, label: str) -> list[str]:
     return ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
 
 
-def _split_rows(frame, fraction: float, seed: int):
-    import numpy as np
-
-    if not 0 < fraction < 1:
-        raise BertNbError("eval_fraction must be between 0 and 1 (or give eval_data).")
-    order = np.random.default_rng(seed).permutation(len(frame))
-    cut = max(1, int(round(len(frame) * fraction)))
-    held = np.sort(order[:cut])
-    keep = np.sort(order[cut:])
-    return frame.iloc[keep].reset_index(drop=True), frame.iloc[held].reset_index(drop=True)
-
-
 class _TaggedSet:
     """Words tokenized as pre-split input; each word's tag on its first piece, -100 on the rest."""
 
@@ -135,13 +123,14 @@ def tag_metrics(label_ids, predicted_ids, names: list[str]) -> tuple[dict, "obje
     import numpy as np
     from seqeval.metrics import classification_report
 
-    truth, guess = [], []
+    true_ids, pred_ids = [], []  # per sentence, the words' tag ids (first pieces only)
     for labels, preds in zip(np.asarray(label_ids), np.asarray(predicted_ids)):
         keep = labels != IGNORE
-        truth.append([names[i] for i in labels[keep]])
-        guess.append([names[i] for i in preds[keep]])
-    flat_true = np.concatenate([labels[labels != IGNORE] for labels in np.asarray(label_ids)])
-    flat_pred = np.concatenate([p[l != IGNORE] for l, p in zip(np.asarray(label_ids), np.asarray(predicted_ids))])
+        true_ids.append(labels[keep])
+        pred_ids.append(preds[keep])
+    truth = [[names[i] for i in row] for row in true_ids]
+    guess = [[names[i] for i in row] for row in pred_ids]
+    flat_true, flat_pred = np.concatenate(true_ids), np.concatenate(pred_ids)
     confusion = np.zeros((len(names), len(names)), dtype=int)
     np.add.at(confusion, (flat_true, flat_pred), 1)
     with warnings.catch_warnings():  # a type never predicted yet has no precision: seqeval warns, we report 0
@@ -194,19 +183,15 @@ class Tagger(FineTuned):
                           ".save(folder) and load it with bert_nb.load(folder) or transformers' "
                           "AutoModelForTokenClassification.")
 
-    def info(self):
-        from dataclasses import replace
+    def _kind(self) -> str:
+        return f"token classifier (tagger); tags: {', '.join(self.label_names)}"
 
-        base = super().info()
-        return replace(base, note=base.note.replace("fine-tuned classifier; labels:", "token classifier (tagger); tags:"))
+    def metric_columns(self) -> list[str]:
+        """Word accuracy, entity precision/recall/F1, then the F1 of each entity type."""
+        return super().metric_columns() + [c for c in self.metrics.columns if c.startswith("f1_")]
 
     def to_text(self) -> str:
-        lines = [str(self.info())]
-        if self.state.epochs:
-            cols = [c for c in self.metrics.columns if c in ("epoch", "loss", "accuracy", "precision", "recall", "f1")
-                    or c.startswith("f1_")]
-            lines.append(self.metrics[cols].round(3).to_string(index=False))
-        return "\n".join(lines)
+        return "\n".join(self._summary_lines())
 
 
 def _checked_texts(texts):
@@ -227,37 +212,33 @@ def finetune_tagger(engine, data, text: str = "tokens", label: str = "tags", eva
     """
     import transformers
 
-    from .. import cache as kept
     from ..engine import quiet_transformers
-    from ..training import _check_numbers, _load_kept, fit
+    from ..training import _check_numbers, _random_split, fit, train_or_load
 
     train = check_tagged(data, text, label)
     held = check_tagged(eval_data, text, label, what="evaluation data") if eval_data is not None else None
     names = _tag_names(train, held, label)
     if held is None:
-        train, held = _split_rows(train, eval_fraction, seed)
+        train, held = _random_split(train, eval_fraction, seed)
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
     config = dict(task="tokens", text=text, label=label, epochs=epochs, learning_rate=learning_rate,
                   batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio, seed=seed,
                   model=engine.source, train_rows=len(train), eval_rows=len(held))
     state = state or TrainingState()
-    folder = kept.cache_folder(cache)
-    key = folder and kept.entry_key(config, train.astype(str), held.astype(str), names)
-    entry = folder and kept.lookup(folder, key)
-    if entry:
-        return _load_kept(engine, entry, state, names, config, (train, held), callbacks,
-                          auto=transformers.AutoModelForTokenClassification, cls=Tagger)
-    transformers.set_seed(seed)
-    with quiet_transformers(transformers):
-        model = transformers.AutoModelForTokenClassification.from_pretrained(
-            engine.source, num_labels=len(names), id2label=dict(enumerate(names)),
-            label2id={n: i for i, n in enumerate(names)}, use_safetensors=True, ignore_mismatched_sizes=True).float()
-    trained = fit(engine, model, train, held, names, config, callbacks=callbacks, state=state,
-                  logging_steps=logging_steps, task=_TaggingTask(names))
-    result = Tagger(engine, trained, state, names, config, data=(train, held), name=f"{engine.name}+tagger")
-    if folder and not state.stopped_at:
-        kept.store(folder, key, result.save)
-    return result
+
+    def train_new():
+        transformers.set_seed(seed)
+        with quiet_transformers(transformers):
+            model = transformers.AutoModelForTokenClassification.from_pretrained(
+                engine.source, num_labels=len(names), id2label=dict(enumerate(names)),
+                label2id={n: i for i, n in enumerate(names)}, use_safetensors=True,
+                ignore_mismatched_sizes=True).float()
+        trained = fit(engine, model, train, held, names, config, callbacks=callbacks, state=state,
+                      logging_steps=logging_steps, task=_TaggingTask(names))
+        return Tagger(engine, trained, state, names, config, data=(train, held), name=f"{engine.name}+tagger")
+
+    return train_or_load(engine, train, held, names, config, cache, state, callbacks, train_new,
+                         auto=transformers.AutoModelForTokenClassification, cls=Tagger)
 
 
 # -- tagging new text ----------------------------------------------------------------------------
