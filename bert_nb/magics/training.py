@@ -16,9 +16,11 @@ def _finetune_options(p):
     p.add_argument("--batch-size", type=int, help="examples per step (default 16)")
     p.add_argument("--max-length", type=int, help="pieces per example (default 128)")
     p.add_argument("--eval-fraction", type=float, help="share held out for evaluation (default 0.2)")
-    p.add_argument("--task", choices=["classify", "pairs", "tokens"],
+    p.add_argument("--task", choices=["classify", "pairs", "tokens", "qa"],
                    help="classify: a label per text; pairs: a cross-encoder on two text columns (a score or a label); "
-                        "tokens: a BIO tag per word (--data with tokens and tags columns)")
+                        "tokens: a BIO tag per word (--data with tokens and tags columns); "
+                        "qa: extractive answers (--data with SQuAD records: context, question, answers)")
+    p.add_argument("--stride", type=int, help="qa: pieces shared by neighbouring windows of a long context")
     out_option(p, "the fine-tuned model")
 
 
@@ -29,15 +31,18 @@ def finetune(magics, args, cell):
     if args.data is not None:
         data = magics._variable(args.data, "load data first, e.g. "
                                 f"`{args.data} = bert_nb.datasets.load('rotten_tomatoes', split='train').head(400)`")
-    elif args.task in ("tokens", "pairs"):
-        example = "bert_nb.datasets.load('conll2003', split='train').head(1000)" if args.task == "tokens" else \
-            "bert_nb.datasets.load('sts_b', split='train')` and `--text sentence1,sentence2 --label score"
+    elif args.task in ("tokens", "pairs", "qa"):
+        example = {"tokens": "bert_nb.datasets.load('conll2003', split='train').head(1000)",
+                   "qa": "bert_nb.datasets.load('conll_qa', split='train').head(500)",
+                   "pairs": "bert_nb.datasets.load('sts_b', split='train')` and "
+                            "`--text sentence1,sentence2 --label score"}[args.task]
         raise UsageError(f"The {args.task} task learns from a DataFrame: pass it with --data VAR, e.g. "
                          f"`train = {example}`.")
     else:
         data = _inline_examples(magics, cell)
     kwargs = given(args, text="text", label="label", epochs="epochs", learning_rate="lr",
-                   batch_size="batch_size", max_length="max_length", eval_fraction="eval_fraction", task="task")
+                   batch_size="batch_size", max_length="max_length", eval_fraction="eval_fraction", task="task",
+                   stride="stride")
     if "," in kwargs.get("text", ""):  # two columns: a pair of texts
         kwargs["text"] = tuple(c.strip() for c in kwargs["text"].split(","))
     callbacks, state = _training_view(magics.shell)
