@@ -44,7 +44,7 @@ def test_explain_tab_only_where_there_is_a_decision(mini_mlm, shell):
     assert list(board.panels) == ["tokenize", "mask", "similarity", "attention", "layers", "explain", "finetune"]
     assert isinstance(board.panels["explain"], ExplainPanel) and board.panels["explain"].engine is mini_mlm
     assert list(panel_classes()) == ["tokenize", "mask", "similarity", "attention", "layers", "explain", "finetune",
-                                    "compare"]
+                                    "task", "compare"]
     shell.run_cell("%bert load default --device cpu")
     assert "The explain panel does not work with 'default'; load a fine-tuned classifier" in \
         shell.usage_error("%bert panel explain")

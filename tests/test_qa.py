@@ -12,7 +12,7 @@ import bert_nb
 from bert_nb.errors import BertNbError
 from bert_nb.tasks.qa import Answers, QAModel, _encode, _positions, _Windows, answer, check_squad, squad_scores
 from bert_nb.training import TrainingState, finetune
-from tests.test_training import _StopAt, tiny_vocab_engine  # noqa: F401  (a fixture)
+from tests.test_training import _StopAt, run_exported, tiny_vocab_engine  # noqa: F401  (a fixture)
 
 FILLER = "the cat sat on mat dog ran fast it purred and is was play".split()
 
@@ -215,3 +215,7 @@ def test_conll_questions_are_answerable():
     enc, example, offsets = _encode(bert_nb.load("default", device="cpu").tokenizer, test.question[:50],
                                     test.context[:50], 64, 16)
     assert len(example) > 50  # some passages need more than one 64-piece window
+
+
+def test_export_script_runs(reader, tmp_path):
+    assert run_exported(reader, tmp_path, "exact").heads == ("qa",)

@@ -10,7 +10,7 @@ import bert_nb
 from bert_nb.errors import BertNbError
 from bert_nb.tasks.tagging import Entities, Tagger, check_tagged, entity_spans, tag, tag_metrics
 from bert_nb.training import TrainingState, finetune
-from tests.test_training import _StopAt, tiny_vocab_engine  # noqa: F401  (a fixture)
+from tests.test_training import _StopAt, run_exported, tiny_vocab_engine  # noqa: F401  (a fixture)
 
 # 'bert' (with 'model' after it) is a person, 'mat' and 'world' are places: a tiny model learns it in a few epochs
 TEMPLATES = [
@@ -118,8 +118,11 @@ def test_save_reload_cache_and_stop(tagger, tiny_vocab_engine, tagged, tmp_path)
                        callbacks=[_StopAt(2, "button", state)])
     assert stopped.stopped_early["step"] in (2, 3) and stopped.state.step == stopped.stopped_early["step"]
     assert list(stopped.predict(["hello world"]).columns)[:2] == ["text", "entity"]  # kept and usable
-    with pytest.raises(BertNbError, match="save the tagger"):
-        tagger.export_script(tmp_path / "train.py")
+
+
+def test_export_script_runs(tagger, tmp_path):
+    assert run_exported(tagger, tmp_path, "f1").heads == ("tokens",)  # seqeval's entity F1
+    assert (tmp_path / "job" / "train_train.jsonl").is_file()
 
 
 def test_the_task_follows_the_data(tiny_vocab_engine, tagged):

@@ -148,14 +148,19 @@ def test_save_and_reload(clf, tmp_path):
     assert result["label"] == "pos"
 
 
-def test_export_script_runs(clf, tmp_path):
-    script = clf.export_script(tmp_path / "job" / "train.py")
-    assert (tmp_path / "job" / "train_train.csv").is_file()
-    out = subprocess.run([sys.executable, script, "--epochs", "1", "--output", str(tmp_path / "out")],
+def run_exported(model, folder, metric: str):
+    """Export ``model``'s fine-tuning to ``folder``, run the script for one epoch, check ``metric`` and load the result."""
+    script = model.export_script(folder / "job" / "train.py")
+    out = subprocess.run([sys.executable, script, "--epochs", "1", "--output", str(folder / "out")],
                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert '"eval_accuracy"' in out.stdout
-    assert bert_nb.load(str(tmp_path / "out"), device="cpu").heads == ("classification",)
+    assert f'"eval_{metric}"' in out.stdout
+    return bert_nb.load(str(folder / "out"), device="cpu")
+
+
+def test_export_script_runs(clf, tmp_path):
+    assert run_exported(clf, tmp_path, "accuracy").heads == ("classification",)
+    assert (tmp_path / "job" / "train_train.csv").is_file()
 
 
 def test_finetune_mlm(tiny_vocab_engine, minilm):

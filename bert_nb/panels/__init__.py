@@ -13,10 +13,12 @@ from .embeddings import SimilarityPanel
 from .explanations import ExplainPanel
 from .internals import LayerPanel
 from .mask import MaskPanel
+from .tasks import TaskPanel
 from .tokens import TokenizePanel
 from .training import FinetunePanel, LiveTraining
 
-__all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "ExplainPanel", "LayerPanel", "FinetunePanel", "ComparePanel",
+__all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "ExplainPanel", "LayerPanel", "FinetunePanel", "TaskPanel",
+           "ComparePanel",
            "LiveTraining",
            "Dashboard", "dashboard", "PANELS", "panel", "panel_classes"]
 

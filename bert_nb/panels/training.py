@@ -99,31 +99,59 @@ class LiveTraining(widgets.VBox):
         return f"LiveTraining(step {self.state.step} of {self.state.total_steps})"
 
 
-class FinetunePanel(_Panel):
-    """Data preview and label counts, hyperparameters, Start/Stop, the live curve, metrics at the end.
+# task -> (what it learns, a packaged example to start from, its text and label columns)
+_EXAMPLES = {
+    "classify": ("a label per text", ("rotten_tomatoes", 400), "text", "label"),
+    "pairs": ("a score or label per pair of texts (cross-encoder)", ("sts_b", 400), ("sentence1", "sentence2"),
+              "score"),
+    "tokens": ("a BIO tag per word (named entities)", ("conll2003", 400), "tokens", "tags"),
+    "qa": ("the answer's span in a context (question answering)", ("conll_qa", 300), None, None),
+}
 
-    Training runs in a background thread, so the Stop button answers while it runs;
-    ``join()`` waits for it (tests and scripts).
+
+def _example(task: str):
+    from ..datasets import load as load_dataset
+
+    _, (name, rows), _, _ = _EXAMPLES[task]
+    return load_dataset(name, split="train").sample(rows, random_state=0).reset_index(drop=True)
+
+
+class FinetunePanel(_Panel):
+    """The task, a data preview, hyperparameters, Start/Stop, the live curve, metrics at the end.
+
+    ``task`` is the one the data's shape says unless given; with no data, each task trains on
+    a packaged example (Rotten Tomatoes, STS-B, CoNLL-2003, questions built from CoNLL), and
+    choosing another task swaps the example. Training runs in a background thread, so the Stop
+    button answers while it runs; ``join()`` waits for it (tests and scripts).
     """
 
     name = "finetune"  # its tab in the dashboard and `%bert panel finetune`
     tab_order = 50
 
-    def __init__(self, engine=None, data=None, text: str = "text", label: str = "label"):
+    def __init__(self, engine=None, data=None, text=None, label=None, task: str | None = None):
         super().__init__(engine)
         import plotly.graph_objects as go
 
-        if data is None:
-            from ..datasets import load as load_dataset
+        from ..training import _task_of
 
-            data = load_dataset("rotten_tomatoes", split="train").sample(400, random_state=0)
-        self.data, self.text_column, self.label_column = data, text, label
+        self._own_data = data is not None
+        task = _task_of(data, text, task) if data is not None else (task or "classify")
+        if task not in _EXAMPLES:
+            raise BertNbError(f"Unknown task {task!r}; choose one of {', '.join(_EXAMPLES)}.")
+        self.data = data if data is not None else _example(task)
+        default_text, default_label = _EXAMPLES[task][2:]
+        self.text_column = text if text is not None else default_text
+        self.label_column = label if label is not None else default_label
+        self.task = widgets.Dropdown(options=[(f"{t}: {_EXAMPLES[t][0]}", t) for t in _EXAMPLES], value=task,
+                                     description="task", layout=widgets.Layout(width="95%"))
+        self.task.observe(lambda change: self._task_changed(change["new"]), names="value")
         self.preview = widgets.HTML(self._preview())
         self.epochs = widgets.BoundedFloatText(value=2, min=0.1, max=50, step=1, description="epochs")
         self.learning_rate = widgets.FloatLogSlider(value=1e-4, base=10, min=-6, max=-3, description="learning rate",
                                                     style={"description_width": "initial"})
         self.batch_size = widgets.Dropdown(options=[8, 16, 32, 64], value=16, description="batch size")
-        self.max_length = widgets.Dropdown(options=[32, 64, 128, 256], value=64, description="max length")
+        self.max_length = widgets.Dropdown(options=[16, 24, 32, 64, 128, 256], value=64 if task != "qa" else 128,
+                                           description="max length")
         self.start_button = widgets.Button(description="Start", button_style="primary")
         self.start_button.on_click(lambda _: self.start())
         self.live = LiveTraining()
@@ -132,14 +160,37 @@ class FinetunePanel(_Panel):
         # hidden until a run has a confusion matrix: an empty figure is a large blank box
         self._confusion_box = widgets.Box([self.confusion], layout=widgets.Layout(display="none"))
         self._thread = None
-        self.children = [self.preview, widgets.HBox([self.epochs, self.learning_rate]),
+        self.children = [self.task, self.preview, widgets.HBox([self.epochs, self.learning_rate]),
                          widgets.HBox([self.batch_size, self.max_length, self.start_button]),
                          self.live, self.metrics, self._confusion_box, self.status]
 
+    def _task_changed(self, task: str) -> None:
+        """Another task: its packaged example (the user's own data stays, with the columns it was given)."""
+        if not self._own_data:
+            self.data = _example(task)
+            self.text_column, self.label_column = _EXAMPLES[task][2:]
+        if task == "qa" and self.max_length.value < 128:
+            self.max_length.value = 128  # a question and a passage: short windows would cut most contexts apart
+        self.preview.value = self._preview()
+        self._say(f"task: {task}; {len(self.data)} examples")
+
     def _preview(self) -> str:
-        counts = self.data[self.label_column].value_counts() if self.label_column in self.data else {}
-        return (f"<div style='font-size:12px'>{len(self.data)} examples; labels: "
-                f"{esc(', '.join(f'{k}: {v}' for k, v in dict(counts).items()))}</div>"
+        task = self.task.value if hasattr(self, "task") else "classify"
+        counts, what = {}, "labels"
+        try:
+            if task == "tokens" and self.label_column in self.data:
+                counts = self.data[self.label_column].explode().map(
+                    lambda t: t if t == "O" else str(t)[2:]).value_counts()
+                what = "words by entity type"
+            elif task == "qa" and "question" in self.data:
+                counts, what = self.data["question"].value_counts().head(6), "questions"
+            elif self.label_column in self.data and not (task == "pairs" and self.data[self.label_column].dtype.kind
+                                                          == "f"):
+                counts = self.data[self.label_column].value_counts()
+            listed = f"; {what}: {esc(', '.join(f'{k}: {v}' for k, v in dict(counts).items()))}" if len(counts) else ""
+        except TypeError:  # a column of lists where this task expects labels: the preview shows the rows only
+            listed = ""
+        return (f"<div style='font-size:12px'>{len(self.data)} examples{listed}</div>"
                 + self.data.head(5).to_html(index=False, escape=True))
 
     def start(self):
@@ -164,21 +215,23 @@ class FinetunePanel(_Panel):
         return self.result
 
     def _run(self):
-        from ..plots import confusion_matrix
-        from ..render import finetune_html
+        from ..plots import confusion_matrix, metrics_html
         from ..training import finetune
 
+        columns = {} if self.task.value == "qa" else dict(text=self.text_column, label=self.label_column)
         try:
-            self.result = finetune(self.engine, self.data, text=self.text_column, label=self.label_column,
-                                   epochs=self.epochs.value, learning_rate=self.learning_rate.value,
-                                   batch_size=self.batch_size.value, max_length=self.max_length.value,
-                                   callbacks=[self.live.callback()], state=self.live.state)
+            self.result = finetune(self.engine, self.data, task=self.task.value, epochs=self.epochs.value,
+                                   learning_rate=self.learning_rate.value, batch_size=self.batch_size.value,
+                                   max_length=self.max_length.value, callbacks=[self.live.callback()],
+                                   state=self.live.state, **columns)
         except BertNbError as err:
             self._say(str(err), error=True)
             return
-        self.metrics.value = finetune_html(self.result)
-        if self.result.confusion is not None:
-            _refresh(self.confusion, confusion_matrix(self.result.confusion, self.result.label_names))
+        self.metrics.value = metrics_html(self.result)
+        matrix, names = (self.result.type_confusion() if hasattr(self.result, "type_confusion")
+                         else (self.result.confusion, self.result.label_names))
+        if matrix is not None:
+            _refresh(self.confusion, confusion_matrix(matrix, names))
             self._confusion_box.layout.display = None
         stopped = self.result.stopped_early
         self._say(f"stopped at step {stopped['step']}; the model so far is in .result" if stopped

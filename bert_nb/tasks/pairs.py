@@ -166,10 +166,6 @@ class PairModel(FineTuned):
             frame[str(name)] = probs[:, i]
         return frame
 
-    def export_script(self, path) -> str:
-        raise BertNbError("export_script writes single-text classification scripts only so far; save the "
-                          "cross-encoder with .save(folder) and load it with bert_nb.load(folder).")
-
     def _kind(self) -> str:
         if self.regression:
             return (f"cross-encoder (regression of {self.training_config.get('label')}, range "

@@ -284,11 +284,6 @@ class QAModel(FineTuned):
         rows = [{"question": a.question, **row} for a in found for row in a.to_frame().to_dict("records")]
         return pd.DataFrame(rows, columns=["question", "answer", "start", "end", "score"])
 
-    def export_script(self, path) -> str:
-        from ..export import write_script
-
-        return write_script(self, Path(path))
-
     def _kind(self) -> str:
         cfg = self.training_config
         return (f"extractive reader (question answering); windows of {cfg.get('max_length')} pieces, "

@@ -178,11 +178,6 @@ class Tagger(FineTuned):
         np.add.at(merged, (np.repeat(index, len(index)), np.tile(index, len(index))), self.confusion.ravel())
         return merged, types
 
-    def export_script(self, path) -> str:
-        raise BertNbError("export_script writes text-classification scripts only so far; save the tagger with "
-                          ".save(folder) and load it with bert_nb.load(folder) or transformers' "
-                          "AutoModelForTokenClassification.")
-
     def _kind(self) -> str:
         return f"token classifier (tagger); tags: {', '.join(self.label_names)}"
 
