@@ -506,10 +506,28 @@ def _build(name, source, device, torch_dtype, quantize, allow_pickle, trust_remo
     log.info("loaded %s on %s (%s)", name, device, torch_dtype)
     engine = Engine(name, source, tokenizer, model, device, torch_dtype, quantize)
     if local and (Path(source) / "bert_nb_training.json").is_file():
-        from .training import FineTuned  # a classifier saved by bert_nb: its labels and history come back too
-
-        return FineTuned.from_saved(engine)
+        return _saved_kind(source).from_saved(engine)  # a model bert_nb fine-tuned: its labels and history come back
     return engine
+
+
+def _saved_kind(source) -> type:
+    """The class a bert_nb save names in its ``bert_nb_training.json`` (``module:Class``, bert_nb's own only).
+
+    The engine stays below the task modules: it imports the one a save names when it loads it.
+    """
+    import importlib
+    import json
+
+    saved = json.loads((Path(source) / "bert_nb_training.json").read_text())
+    module, _, name = saved.get("class", "bert_nb.training:FineTuned").partition(":")
+    if module != "bert_nb" and not module.startswith("bert_nb."):
+        raise ModelLoadError(f"'{source}' names the class '{module}:{name}' to load it with; bert_nb loads its own "
+                             "kinds only, so remove the 'class' line from its bert_nb_training.json.")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise ModelLoadError(f"'{source}' was saved by another bert_nb with a model kind ('{module}:{name}') this one "
+                             "does not have; load it with the bert_nb that saved it.") from None
 
 
 @contextlib.contextmanager

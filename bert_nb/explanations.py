@@ -112,11 +112,6 @@ class Explanation:
     def __repr__(self) -> str:
         return f"Explanation({self.method}, {self.quantity}, {len(self.tokens)} pieces)"
 
-    def _repr_html_(self) -> str:
-        from .plots.explanations import explanation_html
-
-        return explanation_html(self)
-
 
 @dataclass(frozen=True)
 class Explanations:
@@ -150,11 +145,6 @@ class Explanations:
 
     def __repr__(self) -> str:
         return f"Explanations({', '.join(self.methods)})"
-
-    def _repr_html_(self) -> str:
-        from .plots.explanations import explanation_html
-
-        return "".join(explanation_html(e) for e in self.items)
 
 
 def _bound(delta: float) -> str:

@@ -305,7 +305,8 @@ class FineTuned(Engine):
         (path / "bert_nb_training.json").write_text(json.dumps(
             {"config": self.training_config, "label_names": [str(n) for n in self.label_names],
              "history": self.state.history, "epochs": self.state.epochs, "confusion": confusion,
-             "name": self.name, "base_name": self.base_name, "stopped_at": self.state.stopped_at},
+             "name": self.name, "base_name": self.base_name, "stopped_at": self.state.stopped_at,
+             "class": f"{type(self).__module__}:{type(self).__qualname__}"},
             indent=2, default=str))
         return str(path)
 
@@ -326,7 +327,7 @@ class FineTuned(Engine):
             names = [ids[i] for i in range(len(names))]
         engine.base_name = saved.get("base_name", engine.name)
         task = saved.get("config", {}).get("task")
-        if task in ("tokens", "pairs", "qa") and cls is FineTuned:  # a tagger, cross-encoder or reader comes back as one
+        if task in ("tokens", "pairs", "qa") and cls is FineTuned:  # saved before the file named its class
             from .tasks.pairs import PairModel
             from .tasks.qa import QAModel
             from .tasks.tagging import Tagger
