@@ -653,7 +653,8 @@ def fit(engine, model, train, held, names, config: dict, callbacks=None, state: 
 
     args = _training_args(transformers, engine, epochs, config["learning_rate"], batch_size, config["seed"],
                           warmup_steps=int(round(config.get("warmup_ratio", 0) * steps)),
-                          logging_steps=logging_steps or max(1, math.ceil(steps / 50)), evaluate=eval_set is not None)
+                          logging_steps=logging_steps or max(1, math.ceil(steps / 50)), evaluate=eval_set is not None,
+                          by_length=getattr(task, "by_length", False))
     trainer = (trainer_class or transformers.Trainer)(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
         data_collator=task.collator(transformers, engine.tokenizer),
@@ -691,7 +692,9 @@ def _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio):
 
 
 def _training_args(transformers, engine, epochs, learning_rate, batch_size, seed, warmup_steps,
-                   logging_steps, evaluate):
+                   logging_steps, evaluate, by_length: bool = False):
+    """The Trainer's arguments. ``by_length``: batches of examples of about the same length (less padding;
+    the pairs, tagging and question-answering tasks ask for it)."""
     import torch
 
     cuda = engine.device.startswith("cuda")
@@ -704,6 +707,7 @@ def _training_args(transformers, engine, epochs, learning_rate, batch_size, seed
         bf16=cuda and engine.dtype == torch.bfloat16, fp16=cuda and engine.dtype == torch.float16,
         dataloader_pin_memory=cuda,
         remove_unused_columns=False,  # the datasets hold model inputs and labels, plus extras the loss reads
+        **({"train_sampling_strategy": "group_by_length"} if by_length else {}),
     )
 
 

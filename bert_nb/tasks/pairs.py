@@ -81,6 +81,8 @@ class _PairSet:
 class _PairTask:
     """``fit``'s datasets, collator and metrics for pairs: regression on 0-1 targets, or classification."""
 
+    by_length = True  # batches of sentences of about the same length: less padding, the same gradient on average
+
     def __init__(self, names: list | None, low: float = 0.0, high: float = 1.0):
         self.names, self.low, self.high = names, low, high
 

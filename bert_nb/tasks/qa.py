@@ -248,6 +248,8 @@ def squad_scores(predicted: list[str], truth: list[str]) -> dict:
 class _QATask:
     """What ``training.fit`` needs for question answering: windows, collator, and metrics over whole questions."""
 
+    by_length = False  # the Trainer would reorder the held-out windows too, and the metrics read them in order
+
     def __init__(self):
         self.held = None
 
