@@ -33,7 +33,8 @@ def main(argv=None) -> dict:
     import transformers
 
     import bert_nb
-    from bert_nb.training import TrainingState, _Encoded, _training_args, metrics_from, text_progress
+    from bert_nb.tasks.classify import metrics_from
+    from bert_nb.training import TrainingState, _Encoded, _training_args, text_progress
 
     engine = bert_nb.load("default", device=args.device)
     data = bert_nb.datasets.load("rotten_tomatoes", split="train").sample(args.train, random_state=0)

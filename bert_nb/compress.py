@@ -72,7 +72,8 @@ def quantize(model, kind: str = "int8"):
 # -- labelled data ----------------------------------------------------------------------------
 def _labelled(model, data, text: str, label: str, what: str = "data"):
     """Texts and the classifier's label ids for them; clear errors for columns or labels it does not know."""
-    from .training import _frame, check_known, classifier_labels
+    from .tasks.classify import check_known, classifier_labels
+    from .training import _frame
 
     names = classifier_labels(model)
     frame, _ = _frame(data, text, label, what=what)
@@ -386,7 +387,8 @@ def distill(teacher, data, student_layers: int | None = None, temperature: float
     import transformers
 
     from .surgery import keep_layers
-    from .training import FineTuned, TrainingState, _check_numbers, classifier_labels, fit, prepare
+    from .tasks.classify import classifier_labels, prepare
+    from .training import FineTuned, TrainingState, _check_numbers, fit
 
     if teacher.quantize:
         raise BertNbError(f"'{teacher.name}' is {teacher.quantize}-quantized; distill from the fp32 teacher.")
@@ -491,7 +493,7 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
     import pandas as pd
     from sklearn.metrics import accuracy_score, f1_score
 
-    from .training import classifier_labels
+    from .tasks.classify import classifier_labels
 
     if not isinstance(models, dict) or not models:
         raise BertNbError("Give the models as a dict name -> model, e.g. {'fp32': clf, 'int8': bert_nb.quantize(clf)}.")

@@ -15,7 +15,8 @@ import bert_nb
 from bert_nb.errors import BertNbError
 from bert_nb.plots import confusion_matrix, loss_curve
 from bert_nb.render import finetune_html
-from bert_nb.training import FineTuned, TrainingState, finetune, finetune_mlm, metrics_from
+from bert_nb.tasks.classify import metrics_from
+from bert_nb.training import FineTuned, TrainingState, finetune, finetune_mlm
 from bert_nb.widgets import FinetunePanel, LiveTraining
 
 from tests.conftest import BAD, GOOD

@@ -12,7 +12,8 @@ with the classification metrics.
 from __future__ import annotations
 
 from ..errors import BertNbError
-from ..training import FineTuned, TrainingState, metrics_from
+from ..training import FineTuned, TrainingState
+from .classify import metrics_from
 
 __all__ = ["finetune_pairs", "PairModel", "check_pairs", "pair_inputs"]
 
@@ -81,7 +82,7 @@ class _PairSet:
 class _PairTask:
     """``fit``'s datasets, collator and metrics for pairs: regression on 0-1 targets, or classification."""
 
-    by_length = True  # batches of sentences of about the same length: less padding, the same gradient on average
+    by_length = False  # pairs vary little in length; on small sets, batches of one length can be all of one kind
 
     def __init__(self, names: list | None, low: float = 0.0, high: float = 1.0):
         self.names, self.low, self.high = names, low, high
@@ -195,7 +196,8 @@ def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "
     import transformers
 
     from ..engine import quiet_transformers
-    from ..training import _check_labels, _check_numbers, _random_split, _split, fit, train_or_load
+    from ..training import _check_numbers, _random_split, fit, train_or_load
+    from .classify import _check_labels, _split
 
     text = tuple(text)
     train = check_pairs(data, text, label)
