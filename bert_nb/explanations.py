@@ -2,7 +2,8 @@
 
 - :func:`explain`: one quantity, one or more methods. The quantity depends on the model
   and the input: a fine-tuned classifier's label probability, a masked-LM's probability
-  of a word at the [MASK], or the cosine similarity of two texts' pooled embeddings.
+  of a word at the [MASK], the cosine similarity of two texts' pooled embeddings, or a
+  cross-encoder's score (or label probability) of a pair read as one input.
 - Methods: ``integrated_gradients`` and ``gradient_x_input`` (Captum, on the word
   embeddings, so positions and segments stay fixed), ``occlusion`` (Captum's feature
   ablation: each word's pieces replaced by [MASK], all words in one batch),
@@ -49,7 +50,7 @@ class Explanation:
     segment: tuple[int, ...]
     word: tuple  # word index within its segment, None for specials
     target: str
-    kind: str  # "label", "mask" or "similarity"
+    kind: str  # "label", "mask", "similarity", "pair score" or "pair label"
     method: str
     value: float
     baseline_value: float | None = None
@@ -61,7 +62,8 @@ class Explanation:
     def quantity(self) -> str:
         """What the scores explain, in words."""
         return {"label": f"P(label = {self.target})", "mask": f"P([MASK] = {self.target})",
-                "similarity": "cosine similarity"}[self.kind]
+                "similarity": "cosine similarity", "pair score": f"predicted {self.target}",
+                "pair label": f"P(label = {self.target})"}[self.kind]
 
     def to_frame(self):
         """One row per piece: piece, segment, start, end, score."""
@@ -168,7 +170,12 @@ def _setup(engine, text: str, pair: str | None, target) -> _Setup:
     _check_text(text, "text")
     if pair is not None:
         _check_text(pair, "pair")
+        if getattr(engine, "task", None) == "pairs":  # a cross-encoder reads both texts in one input
+            return _cross_setup(engine, text, pair, target)
         return _similarity_setup(engine, text, pair, target)
+    if getattr(engine, "task", None) == "pairs":
+        raise BertNbError(f"'{engine.name}' is a cross-encoder: give the second text as pair='...' to explain its "
+                          "score of the two.")
     if "classification" in engine.heads:
         return _label_setup(engine, text, target)
     from .mask import MASK, typed_masks
@@ -271,6 +278,49 @@ def _mask_setup(engine, text, target) -> _Setup:
     return _Setup("mask", tok.convert_ids_to_tokens(token_id), [enc], quantity, note)
 
 
+def _cross_setup(engine, text, pair, target) -> _Setup:
+    """A cross-encoder's output on (text, pair) as one input: its score on the label's scale, or a label's probability."""
+    import torch
+
+    limit = engine.training_config.get("max_length", engine.max_length)
+    enc = engine.tokenizer(text, pair, truncation=True, max_length=limit, return_offsets_mapping=True,
+                           return_tensors="pt")
+    full = len(engine.tokenizer(text, pair, verbose=False)["input_ids"])
+    note = (f"Truncated: {full - enc['input_ids'].shape[1]} pieces cut to fit the limit of {limit} pieces; only the "
+            "rest is explained.") if full > enc["input_ids"].shape[1] else None
+    model = engine.model
+    if engine.regression:
+        if target is not None:
+            raise BertNbError("A score has no target; leave target out to explain the predicted score.")
+        low, high = engine.training_config["label_range"]
+
+        def score(embeds):
+            return torch.sigmoid(_forward(engine, model, embeds, enc).logits.float()[:, 0]) * (high - low) + low
+
+        return _Setup("pair score", str(engine.training_config.get("label", "score")), [enc], score, note)
+    names = [str(n) for n in engine.label_names]
+    if target is None:
+        with torch.inference_mode():
+            index = int(model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"}))
+                        .logits[0].argmax())
+    elif str(target) in names:
+        index = names.index(str(target))
+    else:
+        raise BertNbError(f"'{target}' is not one of this cross-encoder's labels; choose one of {', '.join(names)}.")
+
+    def probability(embeds):
+        return _forward(engine, model, embeds, enc).logits.float().softmax(-1)[:, index]
+
+    return _Setup("pair label", names[index], [enc], probability, note)
+
+
+def _segments(setup, n: int, enc) -> list[int]:
+    """Each piece's segment: the encoding's number, or for a pair read as one input its token type (A 0, B 1)."""
+    if setup.kind.startswith("pair"):
+        return [int(t) for t in enc["token_type_ids"][0].tolist()]
+    return [n] * enc["input_ids"].shape[1]
+
+
 def _similarity_setup(engine, text, pair, target) -> _Setup:
     import torch
 
@@ -355,11 +405,10 @@ def _occlusion(engine, setup, steps):
     inputs = tuple(_embeds(engine, enc) for enc in setup.encodings)
     filler = tok.mask_token_id if tok.mask_token_id is not None else tok.unk_token_id
     baseline = _word_embeddings(engine).weight[filler].detach()  # (H,)
-    masks, groups, n = [], [], 1  # group 0: specials, never ablated on their own
-    for enc in setup.encodings:
-        words = enc.word_ids(0)
-        group = torch.tensor([0 if w is None else n + w for w in words])
-        n += max((w for w in words if w is not None), default=-1) + 1
+    masks, groups, numbers = [], [], {}  # group 0: specials, never ablated on their own
+    for k, enc in enumerate(setup.encodings):
+        keys = zip(_segments(setup, k, enc), enc.word_ids(0))
+        group = torch.tensor([0 if w is None else numbers.setdefault((seg, w), len(numbers) + 1) for seg, w in keys])
         groups.append(group)
         masks.append(group.view(1, -1, 1).expand(1, -1, inputs[0].shape[-1]).to(inputs[0].device))
     with torch.inference_mode():
@@ -450,7 +499,9 @@ def explain(model, text: str, target=None, method: str | Sequence[str] = "integr
     method : str or list of str
         One of :data:`METHODS` (short names ``ig``, ``gxi``, ``rollout``), a list, or ``"all"``.
     pair : str, optional
-        A second text: explain the cosine similarity of the two mean-pooled embeddings.
+        A second text: explain the cosine similarity of the two mean-pooled embeddings, or, for
+        a cross-encoder (``finetune(text=(a, b))``), its score of the pair (or the probability of
+        a label), the two texts read as one input.
     steps : int
         Integrated-gradients steps (Gauss-Legendre); more steps, smaller ``delta``.
 
@@ -486,14 +537,14 @@ def _explanation(engine, setup, method, value, text, pair, steps) -> Explanation
     scores, extra = _RUN[method](engine, setup, steps)
     tokens, start, end, segment, word = [], [], [], [], []
     tok = engine.tokenizer
-    for seg, enc in enumerate(setup.encodings):
+    for k, enc in enumerate(setup.encodings):
         ids = enc["input_ids"][0].tolist()
         words = enc.word_ids(0)
         tokens += tok.convert_ids_to_tokens(ids)
         for (s, e), w in zip(enc["offset_mapping"][0].tolist(), words):
             start.append(None if w is None else int(s))
             end.append(None if w is None else int(e))
-        segment += [seg] * len(ids)
+        segment += _segments(setup, k, enc)
         word += list(words)
     return Explanation(text=text, pair=pair, tokens=tuple(tokens), scores=np.concatenate(scores).astype(float),
                        start=tuple(start), end=tuple(end), segment=tuple(segment), word=tuple(word),

@@ -49,9 +49,14 @@ def test_the_pair_is_one_input_with_two_segments(cross):
     assert set(enc["token_type_ids"]) == {0, 1}  # segment A then B, as the model was trained on
 
 
-def test_a_pair_classifier_with_labels(tiny_vocab_engine, scored):
+@pytest.fixture(scope="module")
+def pair_classifier(tiny_vocab_engine, scored):
     labelled = scored.assign(label=np.where(scored.score == 5.0, "both good", "not both"))
-    clf = finetune(tiny_vocab_engine, labelled, text=("first", "second"), label="label", **SETTINGS)
+    return finetune(tiny_vocab_engine, labelled, text=("first", "second"), label="label", **SETTINGS)
+
+
+def test_a_pair_classifier_with_labels(pair_classifier):
+    clf = pair_classifier
     assert isinstance(clf, PairModel) and not clf.regression and clf.label_names == ["both good", "not both"]
     assert clf.metrics.accuracy.iloc[-1] > 0.8 and clf.confusion.shape == (2, 2)
     got = clf.predict([("good play", "a good dog"), ("bad play", "a good dog")])
@@ -126,3 +131,29 @@ def test_tokenize_and_attention_views_of_a_pair_model(cross):
     att = bert_nb.attention(cross, "the good mat", pair="a bad dog")
     assert att.weights.shape[:2] == (2, 2) and att.weights.shape[2] == len(toks.to_frame())
     np.testing.assert_allclose(att.weights.sum(-1), 1.0, atol=1e-5)  # every row of every head sums to 1
+
+
+def test_explain_a_cross_encoders_score_of_the_pair(cross, pair_classifier, shell):
+    why = bert_nb.explain(cross, "good play", pair="a bad dog", method="ig", steps=256)  # a sharp tiny model
+    assert why.kind == "pair score" and why.quantity == "predicted score"
+    predicted = float(cross.predict([("good play", "a bad dog")]).score[0])
+    assert why.value == pytest.approx(predicted, abs=1e-4)  # the score itself, on the label's 0-5 scale
+    assert abs(why.delta) < 1e-3 and float(why.scores.sum()) == pytest.approx(why.value - why.baseline_value, abs=1e-3)
+    words = why.words()
+    assert list(words.segment) == ["A", "A", "B", "B", "B"] and list(words.word) == ["good", "play", "a", "bad", "dog"]
+    every = bert_nb.explain(cross, "good play", pair="a bad dog", method="all")
+    table = every.to_frame()
+    assert len(table) == 5 and table.occlusion.notna().all()  # one word ablated at a time, across both segments
+    label = bert_nb.explain(pair_classifier, "good play", pair="a good dog", method="occlusion")
+    assert label.kind == "pair label" and label.target == "both good" and 0 < label.value <= 1
+    other = bert_nb.explain(pair_classifier, "good play", pair="a good dog", target="not both", method="gxi")
+    assert other.target == "not both" and other.value == pytest.approx(1 - label.value, abs=1e-5)
+    with pytest.raises(BertNbError, match="give the second text as pair="):
+        bert_nb.explain(cross, "good play")
+    shell.push({"cross": cross})
+    magic = shell.run_cell("%%bert explain --model cross --method occlusion\ngood play ||| a bad dog")
+    assert magic.kind == "pair score" and list(magic.words().segment) == ["A", "A", "B", "B", "B"]
+    with pytest.raises(BertNbError, match="A score has no target"):
+        bert_nb.explain(cross, "good play", pair="a bad dog", target="5")
+    with pytest.raises(BertNbError, match="not one of this cross-encoder's labels"):
+        bert_nb.explain(pair_classifier, "good play", pair="a good dog", target="maybe")
