@@ -49,6 +49,8 @@ def test_the_finetune_panel_trains_a_reader(tiny_vocab_engine, squad):
     panel.epochs.value, panel.max_length.value = 1, 24
     panel.start()
     assert isinstance(panel.join(timeout=120), QAModel) and "exact" in panel.metrics.value
+    assert [t.name for t in panel.live.figure.data[2:]] == ["eval exact", "eval f1"]  # a reader's scores, live
+    assert panel.live.figure.layout.yaxis2.title.text == "exact match / F1"
     assert panel._confusion_box.layout.display == "none"  # a reader has no confusion matrix
 
 
@@ -85,3 +87,10 @@ def test_the_dashboard_has_a_task_tab_only_for_a_task_head(tagger, minilm):
         TaskPanel(minilm)
     with pytest.raises(BertNbError, match="The task panel does not work with 'default'"):
         bert_nb.panels.panel("task", minilm)
+
+
+def test_a_cross_encoders_curve_shows_its_correlations(cross):
+    from bert_nb.plots import describe, finetune_figure
+
+    text = describe(finetune_figure(cross))
+    assert "'eval pearson'" in text and "'eval spearman'" in text and "Pearson / Spearman" in text

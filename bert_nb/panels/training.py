@@ -80,13 +80,17 @@ class LiveTraining(widgets.VBox):
 
     def redraw(self) -> None:
         """Put the state's history into the figure's traces, in place."""
+        from ..plots.training import _SCORE_NAMES, score_keys
+
         h = [r for r in self.state.history if "loss" in r]
         e = self.state.epochs
         with self.figure.batch_update():
             self.figure.data[0].x, self.figure.data[0].y = [r["step"] for r in h], [r["loss"] for r in h]
             self.figure.data[1].x, self.figure.data[1].y = [r["step"] for r in e], [r.get("loss") for r in e]
-            for trace, key in ((self.figure.data[2], "accuracy"), (self.figure.data[3], "f1")):
-                trace.x, trace.y = [r["step"] for r in e], [r.get(key) for r in e]
+            keys = score_keys(e)  # accuracy and F1; exact match and F1 for a reader; Pearson, Spearman for a score
+            for trace, key in zip(self.figure.data[2:4], keys):
+                trace.x, trace.y, trace.name = [r["step"] for r in e], [r.get(key) for r in e], f"eval {key}"
+            self.figure.layout.yaxis2.title.text = " / ".join(_SCORE_NAMES[k] for k in keys)
             if (h or e) and self.figure.layout.annotations:
                 self.figure.layout.annotations = ()
                 self._show_axes(True)

@@ -8,9 +8,24 @@ from ._common import tidy
 __all__ = ["loss_curve", "confusion_matrix", "finetune_figure", "metrics_html"]
 
 
+_SCORE_NAMES = {"accuracy": "accuracy", "f1": "F1", "exact": "exact match", "pearson": "Pearson",
+                "spearman": "Spearman"}
+
+
+def score_keys(epochs) -> tuple[str, str]:
+    """The two per-epoch scores a training curve shows on its right axis: accuracy and F1 (classifiers,
+    taggers), exact match and F1 (readers), Pearson and Spearman (a cross-encoder's score)."""
+    rows = list(epochs.to_dict("records") if hasattr(epochs, "to_dict") else (epochs or []))
+    if any("pearson" in r for r in rows):
+        return "pearson", "spearman"
+    if any("exact" in r for r in rows):
+        return "exact", "f1"
+    return "accuracy", "f1"
+
+
 def loss_curve(history, epochs=None, *, title: str | None = None, height: int | None = None,
                width: int | None = None, template: str | None = None):
-    """Training loss per logging step, and evaluation loss and accuracy/F1 per epoch (right axis)."""
+    """Training loss per logging step, and evaluation loss and two scores per epoch (right axis, :func:`score_keys`)."""
     import plotly.graph_objects as go
 
     rows = list(history.to_dict("records") if hasattr(history, "to_dict") else history)
@@ -21,13 +36,14 @@ def loss_curve(history, epochs=None, *, title: str | None = None, height: int | 
                              mode="lines", line=dict(color="#1f77b4")))
     fig.add_trace(go.Scatter(x=[e["step"] for e in epochs], y=[e.get("loss") for e in epochs], name="eval loss",
                              mode="lines+markers", line=dict(color="#d62728")))
-    for key, color in (("accuracy", "#2ca02c"), ("f1", "#9467bd")):
+    keys = score_keys(epochs)
+    for key, color in zip(keys, ("#2ca02c", "#9467bd")):
         fig.add_trace(go.Scatter(x=[e["step"] for e in epochs], y=[e.get(key) for e in epochs], name=f"eval {key}",
                                  mode="lines+markers", yaxis="y2", line=dict(color=color, dash="dot")))
     fig.update_layout(
         title=dict(text=esc(title) if title else "Training"), xaxis_title="step", yaxis_title="loss",
         # fixed 0.2 steps: an overlaying axis otherwise copies the loss axis's tick positions (0.192, 0.405, ...)
-        yaxis2=dict(title="accuracy / F1", overlaying="y", side="right", range=[0, 1], tickmode="linear",
+        yaxis2=dict(title=" / ".join(_SCORE_NAMES[k] for k in keys), overlaying="y", side="right", range=[0, 1], tickmode="linear",
                     tick0=0, dtick=0.2, showgrid=False),
         legend=dict(orientation="h", y=-0.2), height=height or 380, width=width, template=template,
         margin=dict(l=10, r=10, t=50, b=10),
