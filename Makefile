@@ -36,9 +36,9 @@ setup: $(VENV)/.installed
 
 demo: setup
 	mkdir -p $(OUTDIR)
-	$(BIN)/jupyter nbconvert --to html --execute notebooks/00_tour.ipynb --output-dir $(OUTDIR) \
+	$(BIN)/jupyter nbconvert --to bert_nb_html --execute notebooks/00_tour.ipynb --output-dir $(OUTDIR) \
 		--ExecutePreprocessor.timeout=600
-	@echo "Tour executed on the packaged model: $(abspath $(OUTDIR))/00_tour.html"
+	@echo "Tour executed on the packaged model: $(abspath $(OUTDIR))/00_tour.html (offline: every figure drawn, no widget JavaScript)"
 
 # Each notebook runs once, in JupyterLab in headless chromium, on ATen's generic kernels and one thread: another CPU
 # code path than the one its outputs were stored on. The browser checks what a user sees and saves the executed

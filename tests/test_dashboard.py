@@ -20,7 +20,8 @@ def test_dashboard_tabs_share_the_engine(minilm):
 
 def test_static_fallback_for_saved_notebooks(minilm):
     board = bert_nb.dashboard(minilm)
-    bundle = board._repr_mimebundle_()
+    bundle, meta = board._repr_mimebundle_()  # the metadata: each tab's figure, for bert_nb's HTML export
+    assert [f["title"] for f in meta["bert_nb/figure"]] == ["mask", "similarity", "attention", "layers"]
     assert bundle["text/plain"] == "Dashboard(model=default, panels=tokenize, mask, similarity, attention, layers, finetune)"
     assert "bert_nb dashboard on default" in bundle["text/html"]
     panel = board.panels["tokenize"]

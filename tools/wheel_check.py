@@ -10,7 +10,7 @@ outside the checkout. It checks that:
 - ``import bert_nb`` and ``%load_ext bert_nb`` do not import torch or transformers;
 - in a real IPython shell, one command of every subpackage works on the packaged model:
   ``%%bert tokenize`` (magics, plots), ``%%bert similarity`` (a figure and its description),
-  and a panel (panels).
+  a panel (panels), and a notebook saved as an offline page (the nbconvert exporter and its template).
 
 It prints one line per check and ends with ``N passed, N failed``; the exit code is 1 on a failure.
 """
@@ -99,6 +99,23 @@ def a_panel():
     panel = bert_nb.panels.TokenizePanel(bert_nb.load("default", device="cpu"))
     assert panel.children, "the panel has no widgets"
     return repr(panel)
+
+
+@check
+def a_notebook_as_an_offline_page():
+    import tempfile
+
+    import nbformat
+    from nbconvert.exporters import get_exporter
+
+    import bert_nb
+
+    assert get_exporter("bert_nb_html").__name__ == "OfflineHTMLExporter", "the nbconvert exporter is not registered"
+    folder = Path(tempfile.mkdtemp())
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A page")]), folder / "a.ipynb")
+    page = bert_nb.export_html(folder / "a.ipynb").read_text()  # its template comes from the wheel
+    assert "A page" in page and "<script src=" not in page, "the page loads scripts from the network"
+    return f"--to bert_nb_html: {len(page)} characters, nothing loaded from the network"
 
 
 def main() -> int:

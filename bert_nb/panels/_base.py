@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from ..errors import BertNbError
 from ..render import MUTED, esc
 
 
@@ -42,6 +43,31 @@ class _Panel(widgets.VBox):
         self.engine = engine
         self.result = None
         self.status = widgets.HTML()
+        self.save_path = widgets.Text(value=f"{self.name or 'figure'}.{self.save_format}", description="save as",
+                                      layout=widgets.Layout(width="320px"))
+        self.save_button = widgets.Button(description="Save", tooltip="save what the panel shows to this file "
+                                          "(.html, .png, .svg or .pdf)")
+        self.save_button.on_click(lambda _: self.save())
+        self.save_row = widgets.HBox([self.save_path, self.save_button])
+
+    save_format = "png"  # the save box's default suffix; a panel without a figure saves its view as html
+
+    def shown_figure(self):
+        """The figure the panel shows now (a FigureWidget), or None."""
+        return getattr(self, "figure", None)
+
+    def save(self, path=None):
+        """Save what the panel shows (its figure, else its result's view) to ``path`` or the save box's file."""
+        from ..figures import save_figure
+
+        path = path or self.save_path.value.strip()
+        try:
+            written = save_figure(self, path)
+        except BertNbError as err:
+            self._say(str(err), error=True)
+            return None
+        self._say(f"saved {written}")
+        return written
 
     def _say(self, text: str, error: bool = False) -> None:
         color = "color:#d32f2f" if error else MUTED  # readable in light and dark themes
@@ -58,4 +84,11 @@ class _Panel(widgets.VBox):
             summary += f": {getattr(self.result, 'to_text', lambda: repr(self.result))().splitlines()[0]}"
         bundle["text/html"] = _summary_html(summary)
         bundle["text/plain"] = repr(self)
-        return bundle
+        figure = self.shown_figure()
+        if figure is None or not len(figure.data):
+            return bundle
+        import json
+
+        from ..figures import FIGURE_KEY
+
+        return bundle, {FIGURE_KEY: json.loads(figure.to_json())}  # drawn by bert_nb's HTML export

@@ -37,7 +37,7 @@ class AttentionPanel(_Panel):
             control.observe(lambda _: self.redraw(), names="value")
         self.children = [widgets.HBox([self.text, self.button]),
                          widgets.HBox([self.layer, self.head, self.average]),
-                         widgets.HBox([self.hide_special, self.token]), self.figure, self.status]
+                         widgets.HBox([self.hide_special, self.token]), self.figure, self.save_row, self.status]
         self.run()
 
     def run(self):

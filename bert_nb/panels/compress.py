@@ -59,7 +59,7 @@ class ComparePanel(_Panel):
         self.figure = go.FigureWidget()
         self.disagreements = widgets.HTML()
         self.children = [widgets.HBox([self.models, widgets.VBox([self.int8, self.texts, self.button])]),
-                         self.progress, self.table, self.figure, self.disagreements, self.status]
+                         self.progress, self.table, self.figure, self.disagreements, self.save_row, self.status]
 
     def _chosen(self) -> dict:
         from ..compress import quantize

@@ -51,7 +51,16 @@ class Dashboard(widgets.VBox):
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/html"] = _summary_html(f"bert_nb dashboard on {self.engine.name}: {', '.join(self.panels)}")
         bundle["text/plain"] = repr(self)
-        return bundle
+        figures = [(name, p.shown_figure()) for name, p in self.panels.items()]
+        figures = [(name, f) for name, f in figures if f is not None and len(f.data)]
+        if not figures:
+            return bundle
+        import json
+
+        from ..figures import FIGURE_KEY
+
+        # every tab's figure, for bert_nb's HTML export (Lab and nbval ignore output metadata)
+        return bundle, {FIGURE_KEY: [{"title": name, "figure": json.loads(f.to_json())} for name, f in figures]}
 
 
 def dashboard(engine=None) -> Dashboard:

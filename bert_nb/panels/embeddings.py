@@ -29,7 +29,7 @@ class SimilarityPanel(_Panel):
         self.figure = go.FigureWidget()
         self.button.on_click(lambda _: self.compare())
         controls = widgets.HBox([self.pooling, self.word_mode, self.button])
-        self.children = [self.texts, controls, self.figure, self.status]
+        self.children = [self.texts, controls, self.figure, self.save_row, self.status]
         self.compare()
 
     def compare(self):

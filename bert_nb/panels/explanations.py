@@ -44,7 +44,7 @@ class ExplainPanel(_Panel):
         for control in (self.method, self.target):
             control.observe(lambda _: None if self._updating else self.run(), names="value")
         self.children = [widgets.HBox([self.text, self.button]), widgets.HBox([self.method, self.target]),
-                         self.view, self.figure, self.status]
+                         self.view, self.figure, self.save_row, self.status]
         self.run()
 
     def run(self):

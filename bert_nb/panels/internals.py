@@ -34,7 +34,7 @@ class LayerPanel(_Panel):
         for control in (self.view, self.layer):
             control.observe(lambda _: self.redraw(), names="value")
         self.children = [widgets.HBox([self.text, self.button]), widgets.HBox([self.view, self.layer]),
-                         self.figure, self.status]
+                         self.figure, self.save_row, self.status]
         self.run()
 
     def run(self):

@@ -32,7 +32,7 @@ class MaskPanel(_Panel):
         self.figure = go.FigureWidget()
         self.button.on_click(lambda _: self.predict())
         controls = widgets.HBox([self.top_k, self.targets, self.button])
-        self.children = [self.text, controls, self.figure, self.status]
+        self.children = [self.text, controls, self.figure, self.save_row, self.status]
         self.predict()
 
     def predict(self):

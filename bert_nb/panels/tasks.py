@@ -66,6 +66,8 @@ class TaskPanel(_Panel):
         self.button.on_click(lambda _: self.run())
         self.view = widgets.HTML()
         self.figure = go.FigureWidget()
+        if self.kind != "qa":  # entities and pair scores are HTML views; a reader also draws its start/end bars
+            self.save_path.value = f"{self.name}.html"
         rows = [self.text]
         if self.kind in ("qa", "pairs"):
             rows.append(self.second)
@@ -73,7 +75,7 @@ class TaskPanel(_Panel):
         rows.append(self.view)
         if self.kind == "qa":
             rows.append(self.figure)
-        self.children = [*rows, self.status]
+        self.children = [*rows, self.save_row, self.status]
         self.run()
 
     def run(self):

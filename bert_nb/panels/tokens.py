@@ -13,6 +13,7 @@ class TokenizePanel(_Panel):
 
     name = "tokenize"  # its tab in the dashboard and `%bert panel tokenize`
     tab_order = 10
+    save_format = "html"  # the pieces are an HTML view, not a figure
 
     def __init__(self, engine=None, text: str = "Tokenization isn't magic: it's WordPiece.", pair: str = ""):
         super().__init__(engine)
@@ -22,7 +23,7 @@ class TokenizePanel(_Panel):
         self.button = widgets.Button(description="Tokenize", button_style="primary")
         self.view = widgets.HTML()
         self.button.on_click(lambda _: self.run())
-        self.children = [self.text, self.pair, self.button, self.view, self.status]
+        self.children = [self.text, self.pair, self.button, self.view, self.save_row, self.status]
         self.run()
 
     def run(self):

@@ -166,7 +166,11 @@ class FinetunePanel(_Panel):
         self._thread = None
         self.children = [self.task, self.preview, widgets.HBox([self.epochs, self.learning_rate]),
                          widgets.HBox([self.batch_size, self.max_length, self.start_button]),
-                         self.live, self.metrics, self._confusion_box, self.status]
+                         self.live, self.metrics, self._confusion_box, self.save_row, self.status]
+
+    def shown_figure(self):
+        """The training curve, once a run has started."""
+        return self.live.figure if self._thread is not None else None
 
     def _task_changed(self, task: str) -> None:
         """Another task: its packaged example (the user's own data stays, with the columns it was given)."""
