@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import BertNbError
+from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
 
 __all__ = ["Embeddings", "embed", "Similarity", "similarity", "Projection", "project", "search",
            "StsScore", "evaluate_sts", "POOLINGS"]
@@ -35,9 +36,20 @@ class Embeddings:
     normalized: bool
     model: str = ""
     words: tuple[str, ...] | None = None  # the bracketed target of each text, in word mode
+    windows: tuple[int, ...] = ()  # how many windows each text took (1: it fitted)
+    cut: tuple[int, ...] = ()  # with truncate=True: how many pieces of each text were cut off
+    window: int = 0  # pieces per window, [CLS] and [SEP] included
+    stride: int = 0  # pieces shared by consecutive windows
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @property
+    def note(self) -> str:
+        """What happened to texts longer than the model's window, or an empty string."""
+        if any(self.cut):
+            return cut_note(self.cut, self.window)
+        return windows_note(self.windows, self.window, self.stride, "the windows' vectors")
 
     @property
     def labels(self) -> list[str]:
@@ -57,9 +69,10 @@ class Embeddings:
         return frame
 
     def to_text(self) -> str:
-        """A summary line."""
-        return (f"{len(self)} vectors of {self.vectors.shape[1]} dims ({self.pooling} pooling, "
+        """A summary line, and a note on long texts."""
+        line = (f"{len(self)} vectors of {self.vectors.shape[1]} dims ({self.pooling} pooling, "
                 f"layer {self.layer}{', normalized' if self.normalized else ''}) from {self.model}")
+        return f"{line}\nnote: {self.note}" if self.note else line
 
     def __repr__(self) -> str:
         return f"Embeddings({self.vectors.shape[0]} x {self.vectors.shape[1]}, {self.pooling}, {self.model})"
@@ -67,7 +80,7 @@ class Embeddings:
 
 def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_embeddings: bool = True,
           batch_size: int = 32, layer: int = -1, max_length: int | None = None,
-          progress: bool | None = None) -> Embeddings:
+          progress: bool | None = None, truncate: bool = False, stride: int | None = None) -> Embeddings:
     """Embed sentences (or bracketed words in context) with the engine's encoder.
 
     Parameters
@@ -89,10 +102,18 @@ def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_e
         it has one (256 for the default model), else its maximum.
     progress : bool, optional
         Show a progress bar; by default only from 1,024 texts on.
+    truncate : bool
+        False (default): a text longer than ``max_length`` pieces is embedded in
+        overlapping windows of ``max_length`` pieces and its vector is the mean of
+        theirs (``windows`` says how many each took). True: it is cut at
+        ``max_length`` (``cut`` says how many pieces were dropped).
+    stride : int, optional
+        Pieces consecutive windows share; default a quarter of the window.
 
     Returns
     -------
     Embeddings
+        ``note`` says what happened to long texts.
 
     Examples
     --------
@@ -115,21 +136,46 @@ def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_e
         texts, words, spans = zip(*(_bracketed(t, i) for i, t in enumerate(texts)))
         texts, words = tuple(texts), tuple(words)
     limit = max_length or _sentence_max_length(engine)
-    # tokenize once without padding; batches of similar token length need little padding
+    stride = stride_for(stride, limit, engine.tokenizer)
+    # tokenize once without padding, long texts into overlapping windows; batches of similar length need little padding
     enc = engine.tokenizer(list(texts), truncation=True, max_length=limit, return_attention_mask=False,
-                           return_token_type_ids=False, return_offsets_mapping=spans is not None)
+                           return_token_type_ids=False, return_offsets_mapping=spans is not None,
+                           return_overflowing_tokens=True, stride=stride)
+    owner = enc["overflow_to_sample_mapping"]  # window -> text
+    keep = first_windows(owner, truncate)
     ids, offsets = enc["input_ids"], enc.get("offset_mapping")
-    out = np.empty((len(texts), engine.encoder.config.hidden_size), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))  # longest first
+    targets = {w: _span_mask_row(offsets[w], spans[owner[w]]) for w in keep} if spans else None
+    if targets is not None:  # word mode: only the windows that hold the word
+        keep = [w for w in keep if any(targets[w])]
+        _check_targets_found(keep, owner, len(texts))
+    vectors = np.zeros((len(texts), engine.encoder.config.hidden_size), dtype=np.float32)
+    taken = np.zeros(len(texts), dtype=np.int64)
+    order = sorted(keep, key=lambda w: -len(ids[w]))  # longest first
     show = len(texts) >= _PROGRESS_FROM if progress is None else progress
-    with _progress(len(texts), show) as bar:
+    with _progress(len(order), show) as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            target = [_span_mask_row(offsets[i], spans[i]) for i in idx] if spans else None
-            out[idx] = _embed_batch(engine, [ids[i] for i in idx], pooling, layer, normalize_embeddings, target)
+            target = [targets[w] for w in idx] if targets else None
+            out = _embed_batch(engine, [ids[w] for w in idx], pooling, layer, False, target)
+            np.add.at(vectors, [owner[w] for w in idx], out)
+            np.add.at(taken, [owner[w] for w in idx], 1)
             bar.update(len(idx))
-    return Embeddings(vectors=out, texts=tuple(texts), pooling=pooling, layer=layer,
-                      normalized=bool(normalize_embeddings), model=engine.name, words=words)
+    vectors /= np.maximum(taken, 1)[:, None]  # the mean of each text's window vectors
+    if normalize_embeddings:
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    windows = tuple(int(c) for c in taken)  # word mode: the windows that hold the word
+    cut = cut_pieces(ids, owner, len(texts), stride, engine.tokenizer) if truncate else ()
+    return Embeddings(vectors=vectors, texts=tuple(texts), pooling=pooling, layer=layer,
+                      normalized=bool(normalize_embeddings), model=engine.name, words=words,
+                      windows=windows, cut=cut, window=limit, stride=stride)
+
+
+def _check_targets_found(kept, owner, n: int) -> None:
+    found = {owner[w] for w in kept}
+    missing = [t for t in range(n) if t not in found]
+    if missing:
+        raise BertNbError(f"The bracketed word of text {missing[0]} was cut off by truncation; "
+                          "shorten the text before it, or pass truncate=False.")
 
 
 def _as_texts(texts) -> tuple[str, ...]:
@@ -214,10 +260,7 @@ def _pool(hidden, mask, pooling):
 def _span_mask_row(offsets, span) -> list[int]:
     """1 for the pieces inside the target's character span, else 0."""
     start, end = span
-    row = [1 if e > s and s >= start and e <= end else 0 for s, e in offsets]
-    if not any(row):
-        raise BertNbError("A bracketed word was cut off by truncation; shorten the text before it.")
-    return row
+    return [1 if e > s and s >= start and e <= end else 0 for s, e in offsets]
 
 
 class _progress:
@@ -276,12 +319,19 @@ class Similarity:
         return [(self.rows[i], self.columns[j], float(mat[i, j]))
                 for i, j in zip(*np.unravel_index(flat, mat.shape)) if np.isfinite(mat[i, j])]
 
+    @property
+    def note(self) -> str:
+        """What happened to texts longer than the model's window (rows, then columns), or an empty string."""
+        notes = dict.fromkeys(e.note for e in self.embeddings if e.note)  # once when comparing a list with itself
+        return "; ".join(notes)
+
     def to_text(self) -> str:
-        """The matrix, rounded, with short labels."""
+        """The matrix, rounded, with short labels (and a note on long texts)."""
         frame = self.to_frame().round(3)
         frame.index = [_short(r, 40) for r in frame.index]
         frame.columns = [f"[{j}]" for j in range(len(frame.columns))]
-        return f"cosine similarity ({self.pooling} pooling, {self.model})\n{frame.to_string()}"
+        note = f"\nnote: {self.note}" if self.note else ""
+        return f"cosine similarity ({self.pooling} pooling, {self.model})\n{frame.to_string()}{note}"
 
     def __repr__(self) -> str:
         return f"Similarity({len(self.rows)} x {len(self.columns)}, {self.pooling})"
@@ -386,10 +436,14 @@ def search(engine, queries, corpus, top_k: int = 5, pooling: str = "mean", **kwa
         search it many times.
     top_k : int
 
+    Other keywords (``truncate``, ``stride``, ``max_length``, ``batch_size``) go to :func:`embed`.
+
     Returns
     -------
     pandas.DataFrame
-        Columns query, rank, text, score, corpus_index.
+        Columns query, rank, text, score, corpus_index; and ``windows`` (how many windows a
+        corpus text took) when a text was longer than the model's window, or ``cut`` (pieces
+        dropped) with ``truncate=True``. ``frame.attrs["note"]`` says the same in words.
     """
     import numpy as np
     import pandas as pd
@@ -405,7 +459,13 @@ def search(engine, queries, corpus, top_k: int = 5, pooling: str = "mean", **kwa
         best = np.argsort(-scores[qi], kind="stable")[:k]
         rows += [{"query": query, "rank": r, "text": docs.texts[j], "score": float(scores[qi, j]),
                   "corpus_index": int(j)} for r, j in enumerate(best, 1)]
-    return pd.DataFrame(rows, columns=["query", "rank", "text", "score", "corpus_index"])
+    frame = pd.DataFrame(rows, columns=["query", "rank", "text", "score", "corpus_index"])
+    if any(docs.cut):
+        frame["cut"] = [docs.cut[j] for j in frame.corpus_index]
+    elif any(w > 1 for w in docs.windows):
+        frame["windows"] = [docs.windows[j] for j in frame.corpus_index]
+    frame.attrs["note"] = "; ".join(dict.fromkeys(n for n in (docs.note, q.note) if n))
+    return frame
 
 
 # -- STS-B -----------------------------------------------------------------------------------

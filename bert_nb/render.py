@@ -176,7 +176,7 @@ def similarity_html(sim) -> str:
         rows.append(f'<tr><th style="text-align:left;padding:2px 6px">[{i}] {esc(r)}</th>{cells}</tr>')
     return (f'<div class="bert-nb-similarity"><div style="font-size:12px;{MUTED}">cosine similarity, '
             f"{esc(sim.pooling)} pooling, {esc(sim.model)}</div>"
-            f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table></div>")
+            f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>{_note_html(getattr(sim, 'note', ''))}</div>")
 
 
 def projection_html(proj) -> str:

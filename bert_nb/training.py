@@ -213,24 +213,49 @@ class FineTuned(Engine):
         """Where training stopped when it was interrupted or stopped, else None."""
         return self.state.stopped_at
 
-    def predict(self, texts, batch_size: int = 32):
-        """Labels and class probabilities for ``texts``: a DataFrame with text, label and one column per class."""
+    def predict(self, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None):
+        """Labels and class probabilities for ``texts``: a DataFrame with text, label and one column per class.
+
+        A text longer than the model's training length is read in overlapping windows of that
+        length (``stride`` pieces shared, default a quarter) and its class logits are averaged
+        over them: a ``windows`` column says how many each took. With ``truncate=True`` it is
+        cut instead, and a ``cut`` column says how many pieces were dropped.
+        """
+        import numpy as np
         import pandas as pd
-        import torch
+
+        from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
 
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise BertNbError("Give one or more non-empty texts to predict.")
+        limit = self.training_config.get("max_length", self.max_length)
+        stride = stride_for(stride, limit, self.tokenizer)
+        enc = self.tokenizer(texts, truncation=True, max_length=limit, return_overflowing_tokens=True, stride=stride)
+        owner = list(enc["overflow_to_sample_mapping"])  # window -> text
+        keep = first_windows(owner, truncate)
         self.model.eval()
-        probs = []
-        for start in range(0, len(texts), batch_size):
-            enc = self.tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
-                                 max_length=self.training_config.get("max_length", self.max_length), return_tensors="pt")
-            probs.append(self.forward(dict(enc)).logits.float().softmax(-1).cpu())
-        p = torch.cat(probs).numpy()
+        logits = np.zeros((len(texts), len(self.label_names)), dtype=np.float64)
+        taken = np.zeros(len(texts), dtype=np.int64)
+        for start in range(0, len(keep), batch_size):
+            idx = keep[start:start + batch_size]
+            batch = self.tokenizer.pad({k: [enc[k][w] for w in idx] for k in ("input_ids", "attention_mask",
+                                        "token_type_ids") if k in enc}, return_tensors="pt")
+            np.add.at(logits, [owner[w] for w in idx], self.forward(dict(batch)).logits.float().cpu().numpy())
+            np.add.at(taken, [owner[w] for w in idx], 1)
+        logits /= taken[:, None]  # the mean of each text's window logits
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p = (p / p.sum(1, keepdims=True)).astype(np.float32)
         frame = pd.DataFrame(p, columns=[str(n) for n in self.label_names])
         frame.insert(0, "label", [self.label_names[i] for i in p.argmax(1)])
         frame.insert(0, "text", texts)
+        cut = cut_pieces(enc["input_ids"], owner, len(texts), stride, self.tokenizer) if truncate else ()
+        if any(cut):
+            frame["cut"] = list(cut)
+            frame.attrs["note"] = cut_note(cut, limit)
+        elif taken.max() > 1:
+            frame["windows"] = taken.tolist()
+            frame.attrs["note"] = windows_note(taken.tolist(), limit, stride, "their logits")
         return frame
 
     def save(self, path) -> str:

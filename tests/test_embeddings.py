@@ -34,11 +34,71 @@ def st_model(minilm):
 
 
 def test_mean_pooling_equals_sentence_transformers(minilm, st_model):
-    ours = embed(minilm, SENTENCES, batch_size=3).vectors
+    ours = embed(minilm, SENTENCES, batch_size=3, truncate=True).vectors  # sentence-transformers cuts long texts
     theirs = st_model.encode(SENTENCES, batch_size=3, normalize_embeddings=True)
     cos = np.sum(ours * theirs, axis=1)
     assert ours.dtype == np.float32 and ours.shape == (len(SENTENCES), 384)
     assert cos.min() >= 0.9999
+
+
+LONG = " ".join(["The committee met on Tuesday to discuss the budget of the new library."] * 45)  # ~700 pieces
+
+
+def _by_hand_windows(engine, text, window, stride):
+    """Mean-pooled, then averaged, vectors of overlapping windows, built without the tokenizer's overflow."""
+    ids = engine.tokenizer(text, add_special_tokens=False)["input_ids"]
+    room, cls, sep = window - 2, engine.tokenizer.cls_token_id, engine.tokenizer.sep_token_id
+    starts = list(range(0, max(len(ids) - stride, 1), room - stride))
+    vectors = []
+    with torch.no_grad():
+        for start in starts:
+            piece = torch.tensor([[cls, *ids[start:start + room], sep]])
+            vectors.append(engine.encoder(input_ids=piece).last_hidden_state[0].mean(0))
+    mean = torch.stack(vectors).mean(0)
+    return (mean / mean.norm()).numpy(), len(starts)
+
+
+def test_long_texts_are_embedded_in_overlapping_windows(minilm):
+    emb = embed(minilm, [LONG, "Short."], max_length=128)
+    expected, n_windows = _by_hand_windows(minilm, LONG, 128, stride=126 // 4)
+    assert emb.windows == (n_windows, 1) and n_windows >= 5 and emb.stride == 31
+    assert float(emb.vectors[0] @ expected) > 0.9999
+    assert f"read in {n_windows} overlapping windows" in emb.note and "note:" in emb.to_text()
+    wide = embed(minilm, [LONG], max_length=128, stride=0)
+    assert wide.windows[0] < n_windows and float(wide.vectors[0] @ _by_hand_windows(minilm, LONG, 128, 0)[0]) > 0.9999
+
+
+def test_truncate_keeps_the_first_window_and_says_what_was_cut(minilm):
+    pieces = len(minilm.tokenizer(LONG, add_special_tokens=False)["input_ids"])
+    cut = embed(minilm, [LONG, "Short."], max_length=128, truncate=True)
+    first = embed(minilm, [minilm.tokenizer.decode(minilm.tokenizer(LONG, add_special_tokens=False)["input_ids"][:126])])
+    assert cut.cut == (pieces - 126, 0) and cut.windows == (1, 1)
+    assert f"1 text longer than 128 pieces cut there ({pieces - 126} pieces dropped" in cut.note
+    assert float(cut.vectors[0] @ embed(minilm, [LONG], max_length=128).vectors[0]) < 0.9999
+    assert first.note == "" and first.windows == (1,)
+
+
+def test_stride_must_be_below_the_window(minilm):
+    with pytest.raises(BertNbError, match="from 0 to 125 for windows of 128 pieces; got 126"):
+        embed(minilm, [LONG], max_length=128, stride=126)
+    with pytest.raises(BertNbError, match="got -1"):
+        embed(minilm, [LONG], stride=-1)
+
+
+def test_long_texts_in_similarity_search_and_magics(minilm, shell):
+    sim = similarity(minilm, [LONG, "A library budget meeting.", "Cats sleep all day."], max_length=128)
+    assert sim.matrix[0, 1] > sim.matrix[0, 2] and "overlapping windows" in sim.note
+    assert "note: 1 text longer than 128 pieces" in sim.to_text() and "overlapping windows" in similarity_html(sim)
+    hits = search(minilm, "the library's money", [LONG, "Cats sleep all day."], max_length=128)
+    assert list(hits.columns)[-1] == "windows" and hits.windows.tolist()[0] > 1 and "windows" in hits.attrs["note"]
+    hits = search(minilm, "the library's money", [LONG, "Cats sleep all day."], max_length=128, truncate=True)
+    assert "cut" in hits.columns and "cut there" in hits.attrs["note"]
+    assert "windows" not in search(minilm, "cats", ["Cats sleep.", "Dogs bark."]).columns
+    shell.user_ns["long_doc"] = LONG
+    out = shell.run_cell("%%bert similarity --max-length 128 --stride 10\n" + LONG + "\nA library budget meeting.")
+    assert "(10 pieces shared)" in out.note
+    assert "cut there" in shell.run_cell("%%bert similarity --max-length 128 --truncate\n" + LONG + "\nA cat.").note
+    assert "stride is the number of pieces" in shell.usage_error("%%bert similarity --stride 999\n" + LONG)
 
 
 def _hidden(engine, texts, layer=-1):

@@ -253,3 +253,29 @@ def test_export_script_runs_under_accelerate_launch(clf, tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_predict_reads_long_texts_in_windows(clf):
+    long = " ".join(["A gripping, beautifully acted film with a story that never lets go."] * 30)
+    limit = clf.training_config["max_length"]
+    out = clf.predict([long, "A dull mess."])
+    assert out.windows.tolist()[0] > 1 and out.windows.tolist()[1] == 1
+    assert f"longer than {limit} pieces read in" in out.attrs["note"]
+    np.testing.assert_allclose(out[[str(n) for n in clf.label_names]].sum(axis=1), 1, atol=1e-5)
+    cut = clf.predict([long, "A dull mess."], truncate=True)
+    first = clf.predict([clf.tokenizer.decode(clf.tokenizer(long, add_special_tokens=False)["input_ids"][:limit - 2])])
+    assert cut.cut.tolist()[0] > 0 and "cut there" in cut.attrs["note"]
+    classes = [str(n) for n in clf.label_names]
+    np.testing.assert_allclose(cut[classes].iloc[0].to_numpy(float), first[classes].iloc[0].to_numpy(float), atol=1e-4)
+    short = clf.predict(["A dull mess."])
+    assert "windows" not in short.columns and "cut" not in short.columns and not short.attrs.get("note")
+    with pytest.raises(BertNbError, match="stride is the number of pieces"):
+        clf.predict([long], stride=limit)
+
+
+def test_predict_magic_windows_and_truncate(clf, shell):
+    long = " ".join(["A gripping, beautifully acted film with a story that never lets go."] * 30)
+    shell.user_ns["windowed_clf"] = clf
+    out = shell.run_cell(f"%%bert predict --model windowed_clf --stride 4\n{long}\nA dull mess.")
+    assert out.windows.tolist()[0] > 1 and "(4 pieces shared)" in out.attrs["note"]
+    assert "cut" in shell.run_cell(f"%%bert predict --model windowed_clf --truncate\n{long}").columns

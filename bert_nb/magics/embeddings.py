@@ -7,9 +7,20 @@ from IPython.core.error import UsageError
 from ._common import Command, given, out_option
 
 
+def _long_text_options(p):
+    p.add_argument("--max-length", type=int, help="pieces per window (default: the model's sentence length)")
+    p.add_argument("--stride", type=int, help="pieces consecutive windows of a long text share (default a quarter)")
+    p.add_argument("--truncate", action="store_true", default=None,
+                   help="cut long texts at --max-length instead of embedding them in windows")
+
+
+_LONG = dict(max_length="max_length", stride="stride", truncate="truncate")
+
+
 def _similarity_options(p):
     p.add_argument("--pooling", choices=["mean", "cls", "max", "word"], help="how to pool pieces (default mean)")
     p.add_argument("--layer", type=int, help="hidden layer: 0 embeddings ... L last (default -1)")
+    _long_text_options(p)
     p.add_argument("--project", choices=["pca", "umap"], help="show a 2-D projection instead of the matrix")
     out_option(p)
 
@@ -19,7 +30,7 @@ def similarity(magics, args, cell):
     from ..embeddings import project, similarity as run
 
     lines = [ln.strip() for ln in magics._lines(cell, "similarity")]
-    sim = run(magics._engine(), lines, **given(args, pooling="pooling", layer="layer"))
+    sim = run(magics._engine(), lines, **given(args, pooling="pooling", layer="layer", **_LONG))
     if args.project:
         return magics._store(args, project(sim.embeddings[0], method=args.project))
     return magics._store(args, sim)
@@ -30,6 +41,7 @@ def _search_options(p):
                    help="a list of texts, a pandas Series or DataFrame, or Embeddings from bert_nb.embed")
     p.add_argument("--text", metavar="COL", help="the text column when the corpus is a DataFrame (default text)")
     p.add_argument("--top-k", type=int, help="hits per query (default 5)")
+    _long_text_options(p)
     out_option(p)
 
 
@@ -45,7 +57,7 @@ def search(magics, args, cell):
             raise UsageError(f"'{args.corpus}' has no column '{column}'; name one with --text "
                              f"({', '.join(map(str, corpus.columns))}).")
         corpus = corpus[column]
-    return magics._store(args, run(magics._engine(), queries, corpus, **given(args, top_k="top_k")))
+    return magics._store(args, run(magics._engine(), queries, corpus, **given(args, top_k="top_k", **_LONG)))
 
 
 COMMANDS = (

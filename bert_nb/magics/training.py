@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from IPython.core.error import UsageError
 
 from ._common import Command, given, out_option
@@ -78,6 +80,9 @@ def _training_view(shell):
 
 def _predict_options(p):
     p.add_argument("--model", metavar="VAR", help="a fine-tuned model in a variable (default: the active model)")
+    p.add_argument("--stride", type=int, help="pieces the windows of a long line share (default a quarter)")
+    p.add_argument("--truncate", action="store_true", default=None,
+                   help="cut long lines at the model's length instead of reading them in windows")
     out_option(p)
 
 
@@ -89,7 +94,11 @@ def predict(magics, args, cell):
     if not hasattr(model, "predict"):
         raise UsageError(f"'{getattr(model, 'name', args.model)}' is not a fine-tuned classifier; "
                          "fine-tune one with %%bert finetune, then `%bert use VAR`.")
-    return magics._store(args, model.predict(lines))
+    long = given(args, stride="stride", truncate="truncate")
+    if long and "truncate" not in inspect.signature(model.predict).parameters:
+        raise UsageError(f"--stride and --truncate are for a classifier of single texts; "
+                         f"'{getattr(model, 'name', args.model)}' reads each line in one piece.")
+    return magics._store(args, model.predict(lines, **long))
 
 
 COMMANDS = (
