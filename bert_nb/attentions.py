@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from .errors import BertNbError
 from .mask import typed_masks
 from .tokens import _check_text, _segments
+from .windows import one_window
 
 __all__ = ["Attention", "AttentionSlice", "attention", "select", "focus", "Focus", "recompute",
            "Recomputed", "DIRECTIONS"]
@@ -59,6 +60,9 @@ class Attention:
     model: str = ""
     predictions: "object" = None  # MaskPredictions from the same pass, when the text has [MASK]
     view: View = field(default_factory=View)
+    window: int = 0  # which window of a text longer than the model's limit
+    windows: int = 1  # how many windows the text takes
+    note: str = ""  # which window is shown, when there are several
 
     @property
     def layers(self) -> int:
@@ -82,7 +86,8 @@ class Attention:
         """"6 layers x 12 heads (3 pruned) over 16 pieces"."""
         count = sum(len(h) for h in self.pruned.values())
         return (f"{self.layers} layers x {self.heads} heads" + (f" ({count} pruned)" if count else "")
-                + f" over {len(self.tokens)} pieces")
+                + f" over {len(self.tokens)} pieces"
+                + (f" (window {self.window} of 0-{self.windows - 1})" if self.windows > 1 else ""))
 
     def with_view(self, **options) -> "Attention":
         """The same weights, displayed differently (layer, head, grid, hide_special, direction, focus)."""
@@ -117,11 +122,16 @@ class Attention:
         return f"Attention({self.summary()})"
 
 
-def attention(engine, text: str, pair: str | None = None, max_length: int | None = None) -> Attention:
+def attention(engine, text: str, pair: str | None = None, max_length: int | None = None,
+              window: int | None = None, stride: int | None = None) -> Attention:
     """Attention weights of every layer and head for ``text`` (and an optional ``pair``).
 
     When the text contains ``[MASK]`` and the model has a masked-LM head, the
     same forward pass also gives the fill-mask predictions (``.predictions``).
+    A text longer than ``max_length`` pieces (default the model's limit) is cut into
+    overlapping windows (``stride`` pieces shared, default a quarter); ``window``
+    picks the one to show (default 0), and ``.windows`` and ``.note`` say how many
+    there are. A pair is cut at the limit.
 
     Examples
     --------
@@ -137,8 +147,12 @@ def attention(engine, text: str, pair: str | None = None, max_length: int | None
     tok = engine.tokenizer
     limit = max_length or engine.max_length
     text = typed_masks(tok, text)
-    enc = tok(text, pair, truncation=True, max_length=limit, return_tensors="pt",
-              return_special_tokens_mask=True)
+    if pair is None:
+        enc, window, windows, note = one_window(tok, text, limit, window, stride, return_special_tokens_mask=True)
+        enc.pop("offset_mapping")
+    else:
+        enc, window, windows, note = tok(text, pair, truncation=True, max_length=limit, return_tensors="pt",
+                                         return_special_tokens_mask=True), 0, 1, ""
     added = [bool(x) for x in enc.pop("special_tokens_mask")[0].tolist()]
     ids = enc["input_ids"][0]
     has_mask = tok.mask_token_id is not None and bool((ids == tok.mask_token_id).any())
@@ -147,10 +161,10 @@ def attention(engine, text: str, pair: str | None = None, max_length: int | None
         out = engine.forward(dict(enc), model=model, output_attentions=True)
     weights = _stack([a[0] for a in out.attentions], engine.config)  # where pruning records its heads
     predictions = _predictions(engine, out, text, ids) if model is engine.model and has_mask else None
-    segments = _segments(enc, len(ids))
+    segments = _segments(enc, len(ids)) if pair is not None else [0] * len(ids)  # one text: all segment A
     return Attention(weights=weights, tokens=tuple(tok.convert_ids_to_tokens(ids.tolist())),
                      segments=tuple(segments), special=tuple(added), text=text, pair=pair,
-                     model=engine.name, predictions=predictions)
+                     model=engine.name, predictions=predictions, window=window, windows=windows, note=note)
 
 
 def _stack(per_layer, config):

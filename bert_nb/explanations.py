@@ -166,8 +166,11 @@ class _Setup:
     note: str | None
 
 
-def _setup(engine, text: str, pair: str | None, target) -> _Setup:
+def _setup(engine, text: str, pair: str | None, target, window: int | None = None) -> _Setup:
     _check_text(text, "text")
+    if window is not None and (pair is not None or "classification" not in engine.heads):
+        raise BertNbError("window= picks the part of a long text a classifier reads; a [MASK] or a pair is read "
+                          "in one piece, cut at the model's limit.")
     if pair is not None:
         _check_text(pair, "pair")
         if getattr(engine, "task", None) == "pairs":  # a cross-encoder reads both texts in one input
@@ -177,7 +180,7 @@ def _setup(engine, text: str, pair: str | None, target) -> _Setup:
         raise BertNbError(f"'{engine.name}' is a cross-encoder: give the second text as pair='...' to explain its "
                           "score of the two.")
     if "classification" in engine.heads:
-        return _label_setup(engine, text, target)
+        return _label_setup(engine, text, target, window)
     from .mask import MASK, typed_masks
 
     if "mlm" in engine.heads and (engine.tokenizer.mask_token or MASK) in typed_masks(engine.tokenizer, text):
@@ -218,12 +221,16 @@ def _forward(engine, model, embeds, enc, **kwargs):
         return model(inputs_embeds=embeds, **extra, **kwargs)
 
 
-def _label_setup(engine, text, target) -> _Setup:
+def _label_setup(engine, text, target, window=None) -> _Setup:
     import torch
+
+    from .windows import one_window
 
     names = [str(n) for n in (getattr(engine, "label_names", None) or
                               [engine.config.id2label[i] for i in range(engine.config.num_labels)])]
-    enc, note = _encode(engine, text, getattr(engine, "training_config", {}).get("max_length"))
+    limit = getattr(engine, "training_config", {}).get("max_length") or engine.max_length
+    enc, _, _, note = one_window(engine.tokenizer, text, limit, window, None)
+    note = note or None
     model = engine.model
     if target is None:
         with torch.inference_mode():
@@ -484,7 +491,7 @@ def _methods(method) -> list[str]:
 
 
 def explain(model, text: str, target=None, method: str | Sequence[str] = "integrated_gradients", *,
-            pair: str | None = None, steps: int = 50):
+            pair: str | None = None, steps: int = 50, window: int | None = None):
     """Explain one decision: signed scores per piece for a label, a [MASK] word or a similarity.
 
     Parameters
@@ -504,6 +511,9 @@ def explain(model, text: str, target=None, method: str | Sequence[str] = "integr
         a label), the two texts read as one input.
     steps : int
         Integrated-gradients steps (Gauss-Legendre); more steps, smaller ``delta``.
+    window : int, optional
+        A classifier's text longer than its training length is cut into overlapping windows;
+        this one is explained (default 0, the first), and the note says which characters it covers.
 
     Returns
     -------
@@ -521,7 +531,7 @@ def explain(model, text: str, target=None, method: str | Sequence[str] = "integr
     if getattr(model, "quantize", None) and any(m in _GRADIENT for m in methods):
         raise BertNbError(f"'{model.name}' is quantized to int8 and has no gradients; load it without "
                           "quantize= to use gradient methods, or choose occlusion or attention.")
-    setup = _setup(model, text, pair, target)
+    setup = _setup(model, text, pair, target, window)
     model.model.eval()
     import torch
 

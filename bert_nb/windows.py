@@ -60,3 +60,30 @@ def cut_note(cut, limit: int) -> str:
 
 def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def one_window(tokenizer, text: str, limit: int, window: int | None, stride: int | None, **kwargs):
+    """One window of a text as a batch of one: (encoding with tensors, its number, how many, a note).
+
+    ``window`` None is the first; the note names the window and its characters when the text
+    takes more than one, else it is ''. ``kwargs`` go to the tokenizer (special-token masks).
+    """
+    import torch
+    from transformers import BatchEncoding
+
+    stride = stride_for(stride, limit, tokenizer)
+    enc = tokenizer(text, truncation=True, max_length=limit, stride=stride, return_overflowing_tokens=True,
+                    return_offsets_mapping=True, **kwargs)
+    n = len(enc["input_ids"])
+    index = 0 if window is None else window
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n:
+        raise BertNbError(f"window is a number from 0 to {n - 1}: the text takes {_count(n, 'window')} of {limit} "
+                          f"pieces; got {window!r}.")
+    keys = [k for k in enc.keys() if k != "overflow_to_sample_mapping"]
+    # the window's own Encoding comes along: word_ids() and sequence_ids() work on the result
+    one = BatchEncoding({k: torch.tensor([enc[k][index]]) for k in keys},
+                        encoding=[enc.encodings[index]] if enc.encodings else None)
+    spans = [(s, e) for s, e in enc["offset_mapping"][index] if e > s]
+    note = "" if n == 1 else (f"the text takes {n} windows of {limit} pieces ({stride} shared); window {index} is "
+                              f"shown (characters {spans[0][0]}-{spans[-1][1]}); window= picks another (0-{n - 1})")
+    return one, index, n, note

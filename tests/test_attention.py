@@ -205,3 +205,29 @@ def test_rankings_compare_displayed_values_and_break_ties_by_position():
     assert list(top_indices(values, 3)) == [3, 1, 2]
     assert list(top_indices(values.T, 3)) == [3, 1, 2]  # same order after a transpose: ties by position
     assert list(top_indices([np.nan, 0.2, -np.inf, 0.3], 4)) == [3, 1, 0, 2]
+
+
+LONG_TEXT = " ".join(["The committee met on Tuesday to discuss the budget of the new library."] * 45)
+
+
+def test_a_long_text_is_shown_one_window_at_a_time(minilm, shell):
+    from bert_nb.panels import AttentionPanel
+
+    first = bert_nb.attention(minilm, LONG_TEXT, max_length=128)
+    second = bert_nb.attention(minilm, LONG_TEXT, max_length=128, window=1)
+    assert first.windows == second.windows >= 5 and (first.window, second.window) == (0, 1)
+    assert first.weights.shape[-1] == 128 and "window 0 of 0-" in first.summary()
+    assert "window 1 is shown (characters" in second.note and second.tokens[0] == "[CLS]"
+    np.testing.assert_allclose(first.weights.sum(-1), 1, atol=1e-4)  # every window's rows are distributions
+    assert bert_nb.attention(minilm, "A short text.").note == ""
+    with pytest.raises(BertNbError, match="window is a number from 0 to"):
+        bert_nb.attention(minilm, LONG_TEXT, max_length=128, window=first.windows)
+    att = shell.run_cell(f"%%bert attention --window 1 --stride 8\n{LONG_TEXT}")  # 512-piece windows: 2
+    assert att.window == 1 and "(8 shared)" in att.note
+    panel = AttentionPanel(minilm, text=LONG_TEXT)
+    assert panel.window.layout.display is None and panel.window.max == panel.result.windows - 1
+    panel.window.value = 1
+    assert panel.result.window == 1 and "window 1 is shown" in panel.status.value
+    panel.text.value = "A short text."
+    panel.button.click()
+    assert panel.window.layout.display == "none" and panel.result.windows == 1

@@ -270,3 +270,18 @@ def test_other_layouts_without_segments(tmp_path, tiny_base_path):
     every = explain(engine, "the cat sat on the [MASK]", method="all")
     ig = every["ig"]
     assert every.methods == METHODS and abs(ig.scores.sum() - (ig.value - ig.baseline_value)) <= abs(ig.delta) + 1e-6
+
+
+def test_a_long_text_is_explained_one_window_at_a_time(tiny_clf, shell):
+    long = " ".join(["the cat sat on the mat and the dog ran"] * 60)
+    first = bert_nb.explain(tiny_clf, long, method="gxi")
+    later = bert_nb.explain(tiny_clf, long, method="gxi", window=1)
+    assert "window 0 is shown (characters 0-" in first.note and "window 1 is shown" in later.note
+    assert first.words().start.min() == 0 and later.words().start.min() > 0  # the second window's own words
+    with pytest.raises(BertNbError, match="window is a number from 0 to"):
+        bert_nb.explain(tiny_clf, long, window=99)
+    shell.user_ns["long_clf"] = tiny_clf
+    out = shell.run_cell(f"%%bert explain --model long_clf --method gxi --window 1\n{long}")
+    assert "window 1 is shown" in out.note
+    with pytest.raises(BertNbError, match="window= picks the part of a long text a classifier reads"):
+        bert_nb.explain(tiny_clf, "the cat", pair="the dog", window=0)

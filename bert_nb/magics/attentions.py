@@ -17,6 +17,8 @@ def _options(p):
     p.add_argument("--pair", action="store_true", default=None, help="each line is 'text A ||| text B'")
     p.add_argument("--direction", choices=["all", "A->A", "B->B", "A->B", "B->A"],
                    help="with --pair: which quadrant (default all)")
+    p.add_argument("--window", type=int, help="a text longer than the model: which window to show (default 0)")
+    p.add_argument("--stride", type=int, help="pieces consecutive windows share (default a quarter)")
     out_option(p)
 
 
@@ -35,7 +37,7 @@ def attention(magics, args, cell):
     engine = magics._engine()
     results = []
     for text, pair in zip(lines, pairs):
-        att = run(engine, text, pair)
+        att = run(engine, text, pair, **given(args, window="window", stride="stride"))
         if view.get("focus") is not None:
             focus(att, view["focus"])  # checks the word now, so the mistake is reported here
         results.append(att.with_view(**view))

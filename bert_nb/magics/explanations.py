@@ -11,6 +11,7 @@ def _options(p):
     p.add_argument("--method", help="ig, gxi, occlusion, attention, rollout, a comma-separated list, or all "
                                     "(default ig: integrated gradients)")
     p.add_argument("--steps", type=int, help="integrated-gradients steps (default 50)")
+    p.add_argument("--window", type=int, help="a text longer than the classifier: which window to explain (default 0)")
     out_option(p)
 
 
@@ -20,7 +21,7 @@ def explain(magics, args, cell):
 
     model = magics._engine() if args.model is None else \
         magics._variable(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
-    kwargs = given(args, steps="steps")
+    kwargs = given(args, steps="steps", window="window")
     if args.method is not None:
         methods = [m.strip() for m in args.method.split(",") if m.strip()]
         kwargs["method"] = methods[0] if len(methods) == 1 else methods

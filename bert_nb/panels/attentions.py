@@ -29,23 +29,27 @@ class AttentionPanel(_Panel):
         self.average = widgets.Checkbox(value=True, description="mean of heads")
         self.hide_special = widgets.Checkbox(value=False, description="hide [CLS]/[SEP]")
         self.token = widgets.Dropdown(options=[("(none)", -1)], value=-1, description="Follow")
+        # a text longer than the model: which window (hidden while the text fits)
+        self.window = widgets.IntSlider(min=0, max=0, description="Window", layout=widgets.Layout(display="none"))
         self.figure = go.FigureWidget(go.Heatmap(z=[[0]], colorscale="Blues", zmin=0))
         self.figure.update_yaxes(autorange="reversed", automargin=True)
         self.figure.update_xaxes(tickangle=-60, automargin=True)  # the builders' small margins grow to fit labels
-        self.button.on_click(lambda _: self.run())
+        self.button.on_click(lambda _: self.run(window=0))
         for control in (self.layer, self.head, self.average, self.hide_special, self.token):
             control.observe(lambda _: self.redraw(), names="value")
+        self.window.observe(self._window_moved, names="value")
         self.children = [widgets.HBox([self.text, self.button]),
                          widgets.HBox([self.layer, self.head, self.average]),
-                         widgets.HBox([self.hide_special, self.token]), self.figure, self.save_row, self.status]
+                         widgets.HBox([self.hide_special, self.token, self.window]), self.figure, self.save_row,
+                         self.status]
         self.run()
 
-    def run(self):
-        """Compute the attention of the text box once, then draw it."""
+    def run(self, window: int = 0):
+        """Compute the attention of the text box (one window of a long text) once, then draw it."""
         from ..attentions import attention
 
         try:
-            result = attention(self.engine, self.text.value)
+            result = attention(self.engine, self.text.value, window=window)
         except BertNbError as err:
             self._say(str(err), error=True)
             return None
@@ -56,8 +60,21 @@ class AttentionPanel(_Panel):
             self.head.value = min(self.head.value, result.heads - 1)
             self.token.options = [("(none)", -1)] + [(f"{t} {i}", i) for i, t in enumerate(result.tokens)]
             self.token.value = -1
+        self._showing = True  # the slider follows the result without computing it again
+        try:
+            self.window.max = result.windows - 1
+            self.window.value = result.window
+        finally:
+            self._showing = False
+        self.window.layout.display = None if result.windows > 1 else "none"
         self.redraw()
+        if result.note:
+            self._say(result.note)
         return result
+
+    def _window_moved(self, change) -> None:
+        if not getattr(self, "_showing", False):
+            self.run(window=change["new"])
 
     def redraw(self) -> None:
         """Re-slice the stored weights for the controls and update the figure in place.
