@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from .errors import BertNbError
 from .mask import typed_masks
-from .tokens import _check_text, _segments
+from .tokens import _check_text, _segments, cjk_note
 from .windows import one_window
 
 __all__ = ["Attention", "AttentionSlice", "attention", "select", "focus", "Focus", "recompute",
@@ -116,6 +116,8 @@ class Attention:
             lines += [f"  {i} -> {j}  {w:.3f}" for i, j, w in s.strongest(5)]
         if self.predictions is not None:
             lines.append(self.predictions.to_text())
+        if self.note:
+            lines.append(f"note: {self.note}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -164,7 +166,8 @@ def attention(engine, text: str, pair: str | None = None, max_length: int | None
     segments = _segments(enc, len(ids)) if pair is not None else [0] * len(ids)  # one text: all segment A
     return Attention(weights=weights, tokens=tuple(tok.convert_ids_to_tokens(ids.tolist())),
                      segments=tuple(segments), special=tuple(added), text=text, pair=pair,
-                     model=engine.name, predictions=predictions, window=window, windows=windows, note=note)
+                     model=engine.name, predictions=predictions, window=window, windows=windows,
+                     note=" ".join(n for n in (note, cjk_note(text + (pair or ""))) if n))
 
 
 def _stack(per_layer, config):

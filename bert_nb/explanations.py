@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .errors import BertNbError
+from .tokens import cjk_note
 
 __all__ = ["explain", "Explanation", "Explanations", "METHODS", "faithfulness", "Faithfulness"]
 
@@ -559,7 +560,7 @@ def _explanation(engine, setup, method, value, text, pair, steps) -> Explanation
     return Explanation(text=text, pair=pair, tokens=tuple(tokens), scores=np.concatenate(scores).astype(float),
                        start=tuple(start), end=tuple(end), segment=tuple(segment), word=tuple(word),
                        target=setup.target, kind=setup.kind, method=method, value=value,
-                       model=engine.name, note=setup.note, **extra)
+                       model=engine.name, note=_joined(setup.note, cjk_note(text + (pair or ""))), **extra)
 
 
 # -- faithfulness -------------------------------------------------------------------
@@ -736,3 +737,7 @@ def _probability(model):
         raise BertNbError(f"'{model.name}' has no prediction to test; faithfulness needs a fine-tuned classifier "
                           "or a masked-LM with one [MASK] per text.")
     return run
+
+
+def _joined(*notes) -> str | None:
+    return " ".join(n for n in notes if n) or None

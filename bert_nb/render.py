@@ -196,7 +196,7 @@ def attention_html(att) -> str:
     preds = mask_html(att.predictions) if att.predictions is not None else ""
     return (f'<div class="bert-nb-attention"><div style="font-size:12px;{MUTED}">attention of {esc(att.model)}: '
             f"{esc(att.summary())}; {esc(s.title)}; "
-            f"strongest links:</div><table>{rows}</table>{preds}</div>")
+            f"strongest links:</div><table>{rows}</table>{preds}{_note_html(getattr(att, 'note', ''))}</div>")
 
 
 def finetune_html(finetuned) -> str:

@@ -58,6 +58,8 @@ class Tokens:
         if self.truncated:
             notes.append(f"Truncated: {self.truncated} piece{'s' * (self.truncated != 1)} cut to fit "
                          f"the limit of {self.max_length} pieces.")
+        if cjk_note(self.text + (self.pair or "")):
+            notes.append(cjk_note(self.text + (self.pair or "")))
         text_pieces = sum(1 for w in self.word if w is not None)
         if self.unknown and 2 * self.unknown > text_pieces and self.model != "chinese":
             notes.append(f"{self.unknown} of {text_pieces} pieces are [UNK]: {self.model}'s vocabulary does not "
@@ -227,6 +229,14 @@ def _is_cjk(char: str) -> bool:
     code = ord(char)
     return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF or \
         0xF900 <= code <= 0xFAFF or 0x3040 <= code <= 0x30FF or 0xAC00 <= code <= 0xD7AF
+
+
+def cjk_note(text: str) -> str:
+    """A sentence for word views of text with Chinese, Japanese or Korean characters, else ''."""
+    if not any(_is_cjk(c) for c in text):
+        return ""
+    return ("Chinese, Japanese and Korean characters are one word each here: BERT's tokenizer splits them "
+            "apart, since no spaces mark the words.")
 
 
 def _covering(text: str) -> str:

@@ -95,3 +95,14 @@ def test_a_chinese_model_loads_by_path(chinese, tmp_path):
     assert bert_nb.tokenize(model, MIXED).ids == bert_nb.tokenize(chinese, MIXED).ids
     filled = bert_nb.fill_mask(model, "北京是中国的[MASK]都。", top_k=3)
     assert len(filled.masks[0]) == 3 and all(len(c.token_str) >= 1 for c in filled.masks[0])
+
+
+def test_word_views_say_chinese_characters_are_words(minilm):
+    text = "BERT 模型的自注意力机制很强大。"
+    chinese = bert_nb.load("chinese")
+    toks = bert_nb.tokenize(chinese, text)
+    assert "one word each" in toks.note and len(toks.words) == len(toks) and "one word each" in toks.to_text()
+    assert "one word each" in bert_nb.render.token_html(toks)
+    assert "one word each" in bert_nb.attention(minilm, text).note
+    assert bert_nb.tokenize(chinese, "plain English").note is None
+    assert bert_nb.attention(minilm, "plain English").note == ""
