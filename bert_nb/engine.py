@@ -676,10 +676,15 @@ def _load_error(name: str, local: bool, err: Exception) -> ModelLoadError:
     log.debug("loading %s failed", name, exc_info=err)
     if local:
         return ModelLoadError(f"Could not load the folder '{name}' ({_first_line(err)}); check it was written by save_pretrained.")
-    packaged = " or ".join(f"'{n}'" for n in PACKAGED)
+    import difflib
+
+    names = [*PACKAGED, *TOKENIZERS]
+    packaged = ", ".join(f"'{n}'" for n in names[:-1]) + f" or '{names[-1]}'"
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
     return ModelLoadError(
         f"Could not load '{name}': it is not in the local cache and the model hub cannot be "
-        f"reached (or has no such model); use the packaged {packaged}, or pass the path of a "
+        f"reached (or has no such model); {hint}use the packaged {packaged}, or pass the path of a "
         "local folder written by save_pretrained."
     )
 

@@ -106,3 +106,11 @@ def test_word_views_say_chinese_characters_are_words(minilm):
     assert "one word each" in bert_nb.attention(minilm, text).note
     assert bert_nb.tokenize(chinese, "plain English").note is None
     assert bert_nb.attention(minilm, "plain English").note == ""
+
+
+def test_an_unknown_tokenizer_name_suggests_the_packaged_one(shell):
+    from bert_nb.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="did you mean 'chinese'\\? use the packaged 'default', 'default-mlm' or 'chinese'"):
+        bert_nb.load("chinse")
+    assert "did you mean 'chinese'" in shell.usage_error("%%bert tokenize --tokenizer chinse\n自注意力")

@@ -99,6 +99,8 @@ def test_long_texts_in_similarity_search_and_magics(minilm, shell):
     assert "(10 pieces shared)" in out.note
     assert "cut there" in shell.run_cell("%%bert similarity --max-length 128 --truncate\n" + LONG + "\nA cat.").note
     assert "stride is the number of pieces" in shell.usage_error("%%bert similarity --stride 999\n" + LONG)
+    panel = SimilarityPanel(minilm, texts=LONG + "\nA library budget meeting.")
+    assert "overlapping windows" in panel.status.value  # the panel says how the long line was read
 
 
 def _hidden(engine, texts, layer=-1):

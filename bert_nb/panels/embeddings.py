@@ -48,7 +48,8 @@ class SimilarityPanel(_Panel):
             return None
         _refresh(self.figure, similarity_heatmap(self.result))
         best = self.result.most_similar(1)
-        self._say(f"most similar: {best[0][0]} ~ {best[0][1]} ({best[0][2]:.3f})" if best else "")
+        said = f"most similar: {best[0][0]} ~ {best[0][1]} ({best[0][2]:.3f})" if best else ""
+        self._say("; ".join(s for s in (said, self.result.note) if s))  # and how long lines were read
         return self.result
 
 
