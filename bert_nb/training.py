@@ -176,7 +176,30 @@ class _Encoded:
 
 
 # -- the fine-tuned engine -------------------------------------------------------------------
-class FineTuned(Engine):
+class Recorded:
+    """What a trained engine's ``state`` (a :class:`TrainingState`) shows as tables."""
+
+    @property
+    def history(self):
+        """One row per log: step, epoch, loss (each objective's for pre-training), learning_rate."""
+        import pandas as pd
+
+        return pd.DataFrame(self.state.history)
+
+    @property
+    def metrics(self):
+        """One row per evaluation: the task's scores (accuracy, F1, ...; masked top-1/top-5 for pre-training)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.state.epochs)
+
+    @property
+    def stopped_early(self) -> dict | None:
+        """Where training stopped when it was interrupted or stopped, else None."""
+        return self.state.stopped_at
+
+
+class FineTuned(Recorded, Engine):
     """A fine-tuned classifier: an :class:`Engine` with its history, metrics and label names."""
 
     def __init__(self, base: Engine, model, state: TrainingState, label_names, config: dict, data=None,
@@ -190,28 +213,9 @@ class FineTuned(Engine):
         self._data = data  # (train, eval) frames, for export_script
 
     @property
-    def history(self):
-        """One row per log: step, epoch, loss, eval_loss, learning_rate and eval metrics."""
-        import pandas as pd
-
-        return pd.DataFrame(self.state.history)
-
-    @property
-    def metrics(self):
-        """One row per evaluation (each epoch): accuracy, precision, recall, f1, loss."""
-        import pandas as pd
-
-        return pd.DataFrame(self.state.epochs)
-
-    @property
     def confusion(self):
         """The last evaluation's confusion matrix (rows: true label, columns: predicted), or None."""
         return self.state.confusion
-
-    @property
-    def stopped_early(self) -> dict | None:
-        """Where training stopped when it was interrupted or stopped, else None."""
-        return self.state.stopped_at
 
     def predict(self, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None):
         """Labels and class probabilities for ``texts``: a DataFrame with text, label and one column per class.

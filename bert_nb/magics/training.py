@@ -62,16 +62,16 @@ def _inline_examples(magics, cell):
     return pairs
 
 
-def _training_view(shell):
-    """A live widget view in a notebook, a text progress line elsewhere."""
+def _training_view(shell, view: str = "LiveTraining"):
+    """A live widget view in a notebook (``view``: a panels class), a text progress line elsewhere."""
     from ..training import TrainingState, text_progress
 
     if type(shell).__name__ == "ZMQInteractiveShell":
         from IPython.display import display
 
-        from ..panels import LiveTraining
+        from .. import panels
 
-        live = LiveTraining(stop_button=False)  # the kernel is busy: interrupt it to stop
+        live = getattr(panels, view)(stop_button=False)  # the kernel is busy: interrupt it to stop
         live.label.value = "interrupt the kernel (■) to stop after the current step"
         display(live)
         return [live.callback()], live.state

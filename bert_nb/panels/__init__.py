@@ -13,13 +13,14 @@ from .embeddings import SimilarityPanel
 from .explanations import ExplainPanel
 from .internals import LayerPanel
 from .mask import MaskPanel
+from .pretraining import LivePretraining
 from .tasks import TaskPanel
 from .tokens import TokenizePanel
 from .training import FinetunePanel, LiveTraining
 
 __all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "ExplainPanel", "LayerPanel", "FinetunePanel", "TaskPanel",
            "ComparePanel",
-           "LiveTraining",
+           "LiveTraining", "LivePretraining",
            "Dashboard", "dashboard", "PANELS", "panel", "panel_classes"]
 
 

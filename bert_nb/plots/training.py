@@ -9,13 +9,16 @@ __all__ = ["loss_curve", "confusion_matrix", "finetune_figure", "metrics_html"]
 
 
 _SCORE_NAMES = {"accuracy": "accuracy", "f1": "F1", "exact": "exact match", "pearson": "Pearson",
-                "spearman": "Spearman"}
+                "spearman": "Spearman", "top1": "masked top-1", "top5": "masked top-5"}
 
 
 def score_keys(epochs) -> tuple[str, str]:
     """The two per-epoch scores a training curve shows on its right axis: accuracy and F1 (classifiers,
-    taggers), exact match and F1 (readers), Pearson and Spearman (a cross-encoder's score)."""
+    taggers), exact match and F1 (readers), Pearson and Spearman (a cross-encoder's score), masked-piece
+    top-1 and top-5 accuracy (pre-training)."""
     rows = list(epochs.to_dict("records") if hasattr(epochs, "to_dict") else (epochs or []))
+    if any("top5" in r for r in rows):  # pre-training: held-out masked-piece accuracy
+        return "top1", "top5"
     if any("pearson" in r for r in rows):
         return "pearson", "spearman"
     if any("exact" in r for r in rows):
