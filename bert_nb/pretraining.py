@@ -53,7 +53,7 @@ def _corpus(tokenizer, texts, max_length: int) -> _Corpus:
     documents = []
     for text in texts:
         sentences = _sentences(text)
-        ids = tokenizer(sentences, add_special_tokens=False)["input_ids"] if sentences else []
+        ids = tokenizer(sentences, add_special_tokens=False, verbose=False)["input_ids"] if sentences else []
         documents.append([s[:room] for s in ids if s])
     counts = np.bincount([i for d in documents for s in d for i in s], minlength=len(tokenizer))
     return _Corpus([d for d in documents if d], counts)
@@ -310,6 +310,25 @@ class Pretrained(Recorded, Engine):
              "evaluations": [{k: v for k, v in r.items()} for r in self.state.epochs]}, indent=1, default=str))
         return str(path)
 
+    def export_script(self, path, corpus: str = "corpus.txt") -> str:
+        """Write a script that reruns this pre-training on a real corpus, on one machine or under ``accelerate launch``.
+
+        The script reads ``corpus`` (one document per line; give another with ``--corpus``),
+        takes the recipe used here as its defaults (``--steps`` and the others override them) and
+        saves the model. ``accelerate launch --num_processes 8 pretrain.py --corpus big.txt`` runs
+        it on eight GPUs (the Trainer spreads the batches); ``python pretrain.py`` on one device.
+        """
+        from pathlib import Path
+
+        path = Path(path)
+        c = self.training_config
+        recipe = {k: c[k] for k in ("objectives", "steps", "batch_size", "learning_rate", "max_length", "seed")}
+        config = {k: v for k, v in c["config"].items() if k not in ("transformers_version", "model_type")}
+        path.write_text(_SCRIPT.format(recipe=repr(recipe), config=repr(config),
+                                       tokenizer=repr(getattr(self.tokenizer, "name_or_path", "") or "chinese"),
+                                       corpus=repr(corpus)))
+        return str(path)
+
     def to_text(self) -> str:
         """What was trained and how well it fills blanks now."""
         lines = [f"{self.name}: {self.training_config['objectives']} for {self.state.step} steps"]
@@ -468,3 +487,39 @@ def pretrain(texts, config="tiny", tokenizer="chinese", objectives=("mlm", "nsp"
                     documents=len(corpus.documents))
     model = trainer.model.eval().to(dev)
     return Pretrained(name, tok, model, dev, torch.float32, state, settings)
+
+
+_SCRIPT = '''"""Pre-train a BERT from random weights with bert_nb's recipe (masked-LM logits at masked positions, NSP).
+
+Written by bert_nb's Pretrained.export_script. One document per line in the corpus file.
+
+    python pretrain.py --corpus corpus.txt --out model
+    accelerate launch --num_processes 8 pretrain.py --corpus big.txt --steps 100000 --out model
+"""
+
+import argparse
+import json
+
+import bert_nb
+
+RECIPE = {recipe}
+CONFIG = {config}
+TOKENIZER = {tokenizer}
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--corpus", default={corpus})
+parser.add_argument("--out", default="pretrained-model")
+parser.add_argument("--tokenizer", default=TOKENIZER, help="a bert_nb name such as chinese, or a tokenizer folder")
+for key in ("steps", "batch_size", "learning_rate", "max_length", "seed"):
+    parser.add_argument("--" + key.replace("_", "-"), type=type(RECIPE[key]), default=RECIPE[key])
+args = parser.parse_args()
+
+with open(args.corpus, encoding="utf-8") as f:
+    texts = [line.strip() for line in f if line.strip()]
+model = bert_nb.pretrain(texts, config=CONFIG, tokenizer=args.tokenizer, objectives=tuple(RECIPE["objectives"]),
+                         steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         max_length=args.max_length, seed=args.seed, callbacks=[bert_nb.training.text_progress()])
+model.save(args.out)
+print(json.dumps({{"saved": args.out, "steps": model.state.step, **{{k: v for k, v in model.state.epochs[-1].items()
+                                                                  if k != "probes"}}}}))
+'''

@@ -153,3 +153,34 @@ def test_live_view_redraws_the_probes(corpus):
                      callbacks=[live.callback()], state=live.state)
     assert "step 2 → step 4" in live.probes.value and live.figure.data[2].name == "eval top1"
     assert len(live.figure.data[3].y) == 2
+
+
+def test_the_finetune_panel_has_a_pretrain_mode(minilm):
+    from bert_nb.panels import FinetunePanel
+
+    panel = FinetunePanel(minilm, task="pretrain")
+    assert panel.epochs.description == "steps" and panel.epochs.value == 300 and len(panel.data) == 300
+    panel.epochs.value, panel.batch_size.value = 4, 8
+    panel.start()
+    result = panel.join(timeout=300)
+    assert isinstance(result, bert_nb.Pretrained) and result.state.step == 4 and len(result.tokenizer) == 21128
+    assert "probe sentences" in panel.live.probes.value and "the model is in .result" in panel.status.value
+    panel.task.value = "classify"
+    assert panel.epochs.description == "epochs" and panel.epochs.value == 2
+
+
+def test_export_script_reruns_the_pretraining(model, corpus, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    script = model.export_script(tmp_path / "pretrain.py")
+    (tmp_path / "corpus.txt").write_text("\n".join(corpus[:40]), encoding="utf-8")
+    done = subprocess.run([sys.executable, script, "--steps", "2", "--batch-size", "4", "--out", str(tmp_path / "m")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["steps"] == 2 and "top5" in report
+    assert bert_nb.load(str(tmp_path / "m"), device="cpu").heads == ("mlm", "nsp")
+    assert "accelerate launch" in (tmp_path / "pretrain.py").read_text()

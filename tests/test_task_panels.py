@@ -18,7 +18,7 @@ from tests.test_training import clf, tiny_vocab_engine  # noqa: F401  (fixtures)
 def test_the_finetune_panel_offers_each_task_with_an_example(minilm):
     panel = FinetunePanel(minilm)
     assert panel.task.value == "classify" and "labels: " in panel.preview.value
-    assert [v for _, v in panel.task.options] == ["classify", "pairs", "tokens", "qa"]
+    assert [v for _, v in panel.task.options] == ["classify", "pairs", "tokens", "qa", "pretrain"]
     panel.task.value = "tokens"  # no data of the user's: the packaged CoNLL example comes in
     assert panel.text_column == "tokens" and "words by entity type" in panel.preview.value and "PER" in \
         panel.preview.value

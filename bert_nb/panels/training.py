@@ -110,7 +110,10 @@ _EXAMPLES = {
               "score"),
     "tokens": ("a BIO tag per word (named entities)", ("conll2003", 400), "tokens", "tags"),
     "qa": ("the answer's span in a context (question answering)", ("conll_qa", 300), None, None),
+    "pretrain": ("pre-train a BERT from random weights: masked-LM and next sentence", ("peoples_daily_text", 300),
+                 "text", None),
 }
+_PROBES = {"pretrain": ["中国人[MASK]代表大会。", "经济发[MASK]很快。", "我爱北[MASK]天安门。"]}  # refilled at each evaluation
 
 
 def _example(task: str):
@@ -125,7 +128,9 @@ class FinetunePanel(_Panel):
 
     ``task`` is the one the data's shape says unless given; with no data, each task trains on
     a packaged example (Rotten Tomatoes, STS-B, CoNLL-2003, questions built from CoNLL), and
-    choosing another task swaps the example. Training runs in a background thread, so the Stop
+    choosing another task swaps the example. The ``pretrain`` task trains a new BERT from random
+    weights (steps instead of epochs; People's Daily with bert-base-chinese's pieces by default, or
+    the given texts with the engine's), with probe sentences refilled as it learns. Training runs in a background thread, so the Stop
     button answers while it runs; ``join()`` waits for it (tests and scripts).
     """
 
@@ -139,7 +144,7 @@ class FinetunePanel(_Panel):
         from ..training import _task_of
 
         self._own_data = data is not None
-        task = _task_of(data, text, task) if data is not None else (task or "classify")
+        task = task if task == "pretrain" else _task_of(data, text, task) if data is not None else (task or "classify")
         if task not in _EXAMPLES:
             raise BertNbError(f"Unknown task {task!r}; choose one of {', '.join(_EXAMPLES)}.")
         self.data = data if data is not None else _example(task)
@@ -158,12 +163,15 @@ class FinetunePanel(_Panel):
                                            description="max length")
         self.start_button = widgets.Button(description="Start", button_style="primary")
         self.start_button.on_click(lambda _: self.start())
-        self.live = LiveTraining()
+        from .pretraining import LivePretraining
+
+        self.live = LivePretraining()  # the training curve, and the probe sentences when pre-training
         self.metrics = widgets.HTML()
         self.confusion = go.FigureWidget()
         # hidden until a run has a confusion matrix: an empty figure is a large blank box
         self._confusion_box = widgets.Box([self.confusion], layout=widgets.Layout(display="none"))
         self._thread = None
+        self._steps_or_epochs(task)
         self.children = [self.task, self.preview, widgets.HBox([self.epochs, self.learning_rate]),
                          widgets.HBox([self.batch_size, self.max_length, self.start_button]),
                          self.live, self.metrics, self._confusion_box, self.save_row, self.status]
@@ -179,8 +187,19 @@ class FinetunePanel(_Panel):
             self.text_column, self.label_column = _EXAMPLES[task][2:]
         if task == "qa" and self.max_length.value < 128:
             self.max_length.value = 128  # a question and a passage: short windows would cut most contexts apart
+        self._steps_or_epochs(task)
         self.preview.value = self._preview()
         self._say(f"task: {task}; {len(self.data)} examples")
+
+    def _steps_or_epochs(self, task: str) -> None:
+        """Pre-training counts steps (and starts at 5e-4); fine-tuning counts epochs."""
+        pretraining = task == "pretrain"
+        if pretraining == (self.epochs.description == "steps"):
+            return
+        self.epochs.description = "steps" if pretraining else "epochs"
+        self.epochs.max, self.epochs.step = (100_000, 100) if pretraining else (50, 1)
+        self.epochs.value = 300 if pretraining else 2
+        self.learning_rate.value = 5e-4 if pretraining else 1e-4
 
     def _preview(self) -> str:
         task = self.task.value if hasattr(self, "task") else "classify"
@@ -227,11 +246,19 @@ class FinetunePanel(_Panel):
         from ..training import finetune
 
         columns = {} if self.task.value == "qa" else dict(text=self.text_column, label=self.label_column)
+        settings = dict(learning_rate=self.learning_rate.value, batch_size=self.batch_size.value,
+                        max_length=self.max_length.value, callbacks=[self.live.callback()], state=self.live.state)
         try:
+            if self.task.value == "pretrain":  # a new model: the packaged Chinese text, or the user's with the engine's pieces
+                from ..pretraining import _tokenizer_of, pretrain
+
+                tokenizer = _tokenizer_of(self.engine if self._own_data else "chinese")
+                self.result = pretrain(self.data[self.text_column], tokenizer=tokenizer, steps=int(self.epochs.value),
+                                       probes=_probes_for(tokenizer), **settings)
+                self._say(f"done: {self.result.to_text().splitlines()[-1]}; the model is in .result")
+                return
             self.result = finetune(self.engine, self.data, task=self.task.value, epochs=self.epochs.value,
-                                   learning_rate=self.learning_rate.value, batch_size=self.batch_size.value,
-                                   max_length=self.max_length.value, callbacks=[self.live.callback()],
-                                   state=self.live.state, **columns)
+                                   **settings, **columns)
         except BertNbError as err:
             self._say(str(err), error=True)
             return
@@ -244,6 +271,12 @@ class FinetunePanel(_Panel):
         stopped = self.result.stopped_early
         self._say(f"stopped at step {stopped['step']}; the model so far is in .result" if stopped
                   else "done; the model is in .result")
+
+
+def _probes_for(tokenizer) -> list[str]:
+    """The Chinese probe sentences when the vocabulary has Chinese characters, else none."""
+    vocab = tokenizer.get_vocab()
+    return _PROBES["pretrain"] if "经" in vocab and "济" in vocab else []
 
 
 PANELS = (FinetunePanel,)  # the dashboard finds its tabs here
