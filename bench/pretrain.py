@@ -13,7 +13,12 @@ the packaged model). ``--save`` writes the model as fp16 safetensors (the packag
 ``chinese-tiny`` is made with it):
 
     python bench/pretrain.py --corpus chinese [--steps 8000] [--minutes 45] [--lr 5e-4] [--batch 64]
-                             [--save bert_nb/models/chinese-tiny]
+                             [--save bert_nb/models/chinese_tiny]
+    python bench/pretrain.py --finetune chinese-tiny [--epochs 1]
+
+The second command fine-tunes the packaged model on ``chinese_reviews`` (train split) and compares
+test accuracy with a logistic regression on character counts trained on the same split
+(``bench/results/pretrain_reviews.json``).
 """
 
 from __future__ import annotations
@@ -48,6 +53,34 @@ def _stop_after(minutes: float):
     return _Clock()
 
 
+def _reviews(model_name: str, epochs: float, out: str) -> None:
+    """chinese_reviews fine-tuned from the pre-trained model, next to a logistic regression on character counts."""
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    import bert_nb
+    from bert_nb.training import text_progress
+
+    train = bert_nb.datasets.load("chinese_reviews", split="train")
+    test = bert_nb.datasets.load("chinese_reviews", split="test")
+    counts = CountVectorizer(analyzer="char")
+    baseline = LogisticRegression(max_iter=2000).fit(counts.fit_transform(train.text), train.label)
+    baseline_acc = float((baseline.predict(counts.transform(test.text)) == test.label).mean())
+    start = time.perf_counter()
+    clf = bert_nb.finetune(bert_nb.load(model_name, device="cpu"), train, epochs=epochs, learning_rate=2e-4,
+                           batch_size=32, max_length=128, callbacks=[text_progress(every=50)], cache=False)
+    seconds = time.perf_counter() - start
+    predicted = clf.predict(test.text.tolist())
+    acc = float((predicted.label == test.label).mean())
+    result = {"model": model_name, "train": len(train), "test": len(test), "epochs": epochs,
+              "minutes": round(seconds / 60, 1), "accuracy": round(acc, 4),
+              "logistic_regression_char_counts": round(baseline_acc, 4),
+              "majority_class": round(float(np.mean(test.label == train.label.mode()[0])), 4)}
+    Path(out).write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", choices=["chinese"], default="chinese")
@@ -60,7 +93,12 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--save", help="write the model here as fp16 safetensors (the packaged chinese-tiny)")
     parser.add_argument("--out", default="bench/results/pretrain_chinese.json")
+    parser.add_argument("--finetune", metavar="MODEL", help="instead: fine-tune MODEL (e.g. chinese-tiny) on "
+                        "chinese_reviews and compare with a logistic regression on character counts")
+    parser.add_argument("--epochs", type=float, default=1)
     args = parser.parse_args()
+    if args.finetune:
+        return _reviews(args.finetune, args.epochs, "bench/results/pretrain_reviews.json")
 
     import torch
 

@@ -48,6 +48,11 @@ PACKAGED = {
         caveat="'default-mlm' is a tiny model tuned for retrieval: its fillers are not natural "
         "English; load 'bert-base-uncased' for natural predictions where a network is available.",
     ),
+    "chinese-tiny": _Packaged(
+        "bert_nb", "models/chinese_tiny", "pip install bert_nb (the model ships inside it)",
+        "a small Chinese BERT (2 layers, hidden 128, bert-base-chinese's 21,128 pieces) pre-trained by "
+        "bert_nb.pretrain on the packaged People's Daily text and reviews (python bench/pretrain.py --corpus chinese)",
+    ),
 }
 
 # tokenizers without a model: what tokenize shows for a language no packaged model covers

@@ -111,6 +111,6 @@ def test_word_views_say_chinese_characters_are_words(minilm):
 def test_an_unknown_tokenizer_name_suggests_the_packaged_one(shell):
     from bert_nb.errors import ModelLoadError
 
-    with pytest.raises(ModelLoadError, match="did you mean 'chinese'\\? use the packaged 'default', 'default-mlm' or 'chinese'"):
+    with pytest.raises(ModelLoadError, match="did you mean 'chinese'\\? use the packaged 'default', 'default-mlm', 'chinese-tiny' or 'chinese'"):
         bert_nb.load("chinse")
     assert "did you mean 'chinese'" in shell.usage_error("%%bert tokenize --tokenizer chinse\n自注意力")

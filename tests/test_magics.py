@@ -107,7 +107,7 @@ def test_mistakes_are_one_sentence_usage_errors(sh, source, phrase):
 
 def test_missing_model_is_a_usage_error_and_kernel_lives(sh):
     message = sh.usage_error("%bert load some-org/not-cached-bert")
-    assert "'default' or 'default-mlm'" in message
+    assert "'default', 'default-mlm', 'chinese-tiny' or 'chinese'" in message
     assert sh.run_cell("1 + 1") == 2
 
 

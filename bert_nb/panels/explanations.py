@@ -37,33 +37,50 @@ class ExplainPanel(_Panel):
                   self.engine.config.id2label.values()] if classifier else []
         self.target = widgets.Dropdown(options=[_PREDICTED, *labels], value=_PREDICTED, description="Target")
         self.button = widgets.Button(description="Explain", button_style="primary")
+        # a classifier's text longer than its length: which window to explain (hidden while the text fits)
+        self.window = widgets.IntSlider(min=0, max=0, description="Window", layout=widgets.Layout(display="none"))
         self.view = widgets.HTML()
         self.figure = go.FigureWidget()
         self._updating = False  # True while the panel itself changes the target's options
-        self.button.on_click(lambda _: self.run())
-        for control in (self.method, self.target):
+        self.button.on_click(lambda _: self.run(window=0))
+        for control in (self.method, self.target, self.window):
             control.observe(lambda _: None if self._updating else self.run(), names="value")
-        self.children = [widgets.HBox([self.text, self.button]), widgets.HBox([self.method, self.target]),
+        self.children = [widgets.HBox([self.text, self.button]),
+                         widgets.HBox([self.method, self.target, self.window]),
                          self.view, self.figure, self.save_row, self.status]
         self.run()
 
-    def run(self):
-        """Explain the text box for the chosen method and target; redraw in place."""
+    def run(self, window: int | None = None):
+        """Explain the text box for the chosen method, target and window (of a long text); redraw in place."""
         from ..explanations import explain
         from ..plots.explanations import explanation_bar, explanation_html
+        from ..windows import one_window
 
         target = None if self.target.value == _PREDICTED else self.target.value
+        window = self.window.value if window is None else window
+        classifier = "classification" in self.engine.heads
         try:
-            result = explain(self.engine, self.text.value, target, self.method.value)
+            result = explain(self.engine, self.text.value, target, self.method.value,
+                             **({"window": window} if classifier else {}))
         except BertNbError as err:
             self._say(str(err), error=True)
             return None
         self.result = result
+        if classifier:  # how many windows the text takes: the slider shows when there are several
+            limit = getattr(self.engine, "training_config", {}).get("max_length") or self.engine.max_length
+            windows = one_window(self.engine.tokenizer, self.text.value, limit, 0, None)[2]
+            self._updating = True
+            try:
+                self.window.max, self.window.value = windows - 1, window
+            finally:
+                self._updating = False
+            self.window.layout.display = None if windows > 1 else "none"
         if "mlm" in self.engine.heads and "classification" not in self.engine.heads:
             self._candidates()
         self.view.value = explanation_html(result)
         _refresh(self.figure, explanation_bar(result))
-        self._say(f"{len(result.tokens)} pieces; {result.method} in {result.model}")
+        self._say(f"{len(result.tokens)} pieces; {result.method} in {result.model}"
+                  + (f"; {result.note}" if result.note else ""))
         return result
 
     def _candidates(self) -> None:
