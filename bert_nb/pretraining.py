@@ -398,7 +398,7 @@ def pretrain(texts, config="tiny", tokenizer="chinese", objectives=("mlm", "nsp"
              batch_size: int = 64, learning_rate: float = 5e-4, max_length: int = 64, mlm_probability: float = 0.15,
              warmup_ratio: float = 0.05, eval_every: int | None = None, eval_texts=None, probes=(),
              seed: int = 0, device: str = "auto", callbacks=None, state: TrainingState | None = None,
-             name: str = "pretrained") -> Pretrained:
+             name: str = "pretrained", init=None) -> Pretrained:
     """Pre-train a BERT from random weights on unlabelled text (masked-LM, and next-sentence prediction).
 
     Parameters
@@ -418,6 +418,10 @@ def pretrain(texts, config="tiny", tokenizer="chinese", objectives=("mlm", "nsp"
         Held-out text for masked-piece accuracy; default 2% of the documents, kept out of training.
     probes : list of str
         Sentences with ``[MASK]`` that each evaluation fills, to watch the model learn.
+    init : Engine, optional
+        Start from this encoder's weights instead of random ones (masked-LM adaptation: a new
+        masked-LM head, its output layer tied to the word embeddings); ``config`` and
+        ``tokenizer`` are then the engine's.
 
     Returns
     -------
@@ -445,8 +449,8 @@ def pretrain(texts, config="tiny", tokenizer="chinese", objectives=("mlm", "nsp"
         raise BertNbError("batch_size is a whole number of at least 1, learning_rate above 0, mlm_probability "
                           "between 0 and 1.")
     texts = _texts_of(texts)
-    tok = _tokenizer_of(tokenizer)
-    model_config = _config_of(config, tok, max_length)
+    tok = _tokenizer_of(init if init is not None else tokenizer)
+    model_config = _config_of(init.config if init is not None else config, tok, max_length)
     if eval_texts is None:
         order = np.random.default_rng(seed).permutation(len(texts))
         cut = max(1, len(texts) // 50) if len(texts) > 1 else 0
@@ -465,6 +469,9 @@ def pretrain(texts, config="tiny", tokenizer="chinese", objectives=("mlm", "nsp"
     transformers.set_seed(seed)
     model_class = transformers.BertForPreTraining if nsp else transformers.BertForMaskedLM
     model = model_class(model_config)
+    if init is not None:  # the encoder's own weights; the new head's output layer is tied to its embeddings
+        model.bert.load_state_dict(init.encoder.state_dict(), strict=False)
+        model.tie_weights()
     state = state or TrainingState()
     every = eval_every or max(1, steps // 10)
     dev = _pick_device(device)

@@ -184,3 +184,14 @@ def test_export_script_reruns_the_pretraining(model, corpus, tmp_path):
     assert report["steps"] == 2 and "top5" in report
     assert bert_nb.load(str(tmp_path / "m"), device="cpu").heads == ("mlm", "nsp")
     assert "accelerate launch" in (tmp_path / "pretrain.py").read_text()
+
+
+def test_init_adapts_an_existing_encoder(tiny):
+    texts = ["the cat sat on the mat. the dog ran.", "a dog and a cat. the mat is red."] * 10
+    adapted = bert_nb.pretrain(texts, init=tiny, objectives=("mlm",), steps=1, batch_size=2, learning_rate=1e-12,
+                               eval_texts=texts[:2])
+    ours, theirs = adapted.model.bert.encoder.state_dict(), tiny.encoder.encoder.state_dict()
+    assert all(torch.allclose(ours[k], theirs[k], atol=1e-6) for k in theirs)  # it starts from the given weights
+    decoder = adapted.model.cls.predictions.decoder.weight
+    assert decoder.data_ptr() == adapted.model.bert.embeddings.word_embeddings.weight.data_ptr()  # tied
+    assert len(adapted.tokenizer) == len(tiny.tokenizer)
