@@ -38,7 +38,7 @@ _EXPORTS = {
     "Comparison": "compress",
     "tag": "tasks.tagging", "Tagger": "tasks.tagging", "Entities": "tasks.tagging", "PairModel": "tasks.pairs",
     "answer": "tasks.qa", "Answers": "tasks.qa", "QAModel": "tasks.qa",
-    "pretrain": "pretraining", "Pretrained": "pretraining",
+    "pretrain": "pretraining", "Pretrained": "pretraining", "index": "indexes", "Index": "indexes",
     "save_figure": "figures", "export_html": "notebook_html",
     "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
 }
@@ -47,7 +47,7 @@ __all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extensio
 
 
 # modules are nouns, API functions verbs: `bert_nb.embed` is the function, `bert_nb.embeddings` its module
-_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "explanations", "internals", "compress", "surgery", "export", "datasets", "plots", "render", "figures", "notebook_html", "pretraining",
+_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "explanations", "internals", "compress", "surgery", "export", "datasets", "plots", "render", "figures", "notebook_html", "pretraining", "indexes",
                "panels", "widgets", "magics", "errors")
 
 

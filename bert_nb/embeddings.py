@@ -431,9 +431,10 @@ def search(engine, queries, corpus, top_k: int = 5, pooling: str = "mean", **kwa
     Parameters
     ----------
     queries : str or list of str
-    corpus : list of str, a pandas Series (a DataFrame column) or :class:`Embeddings`
+    corpus : list of str, a pandas Series (a DataFrame column), :class:`Embeddings` or an ``Index``
         Pass ``bert_nb.embed(engine, corpus_texts)`` to embed a corpus once and
-        search it many times.
+        search it many times, or ``bert_nb.index(engine, texts, store=...)`` for a corpus
+        kept on disk and searched with faiss.
     top_k : int
 
     Other keywords (``truncate``, ``stride``, ``max_length``, ``batch_size``) go to :func:`embed`.
@@ -450,6 +451,9 @@ def search(engine, queries, corpus, top_k: int = 5, pooling: str = "mean", **kwa
 
     if not isinstance(top_k, int) or top_k < 1:
         raise BertNbError("top_k must be a whole number of at least 1.")
+    if type(corpus).__name__ == "Index":  # an on-disk corpus index: faiss searches it
+        hits = corpus.search(queries, k=top_k, engine=engine)
+        return hits.rename(columns={"id": "corpus_index"})[["query", "rank", "text", "score", "corpus_index"]]
     docs = corpus if isinstance(corpus, Embeddings) else embed(engine, corpus, pooling=pooling, **kwargs)
     q = embed(engine, queries, pooling=docs.pooling, **kwargs)
     scores = _unit(q.vectors) @ _unit(docs.vectors).T  # (Q, N)

@@ -37,8 +37,9 @@ def similarity(magics, args, cell):
 
 
 def _search_options(p):
-    p.add_argument("--corpus", required=True, metavar="VAR",
+    p.add_argument("--corpus", metavar="VAR",
                    help="a list of texts, a pandas Series or DataFrame, or Embeddings from bert_nb.embed")
+    p.add_argument("--index", metavar="VAR", help="an Index from bert_nb.index or %%%%bert index (searched with faiss)")
     p.add_argument("--text", metavar="COL", help="the text column when the corpus is a DataFrame (default text)")
     p.add_argument("--top-k", type=int, help="hits per query (default 5)")
     _long_text_options(p)
@@ -50,6 +51,13 @@ def search(magics, args, cell):
     from ..embeddings import search as run
 
     queries = [ln.strip() for ln in magics._lines(cell, "search")]
+    if (args.corpus is None) == (args.index is None):
+        raise UsageError("Name what to search: --corpus VAR (texts or Embeddings) or --index VAR (an Index).")
+    if args.index is not None:
+        found = magics._variable(args.index, f"build it first: `%%bert index -o {args.index}` or bert_nb.index(...)")
+        if type(found).__name__ != "Index":
+            raise UsageError(f"'{args.index}' is not an Index; build one with `%%bert index -o {args.index}`.")
+        return magics._store(args, found.search(queries, **given(args, k="top_k")))
     corpus = magics._variable(args.corpus, f"define it first, e.g. `{args.corpus} = ['text one', 'text two']`")
     if hasattr(corpus, "columns"):  # a DataFrame: take its text column
         column = args.text or "text"
@@ -63,6 +71,6 @@ def search(magics, args, cell):
 COMMANDS = (
     Command("similarity", "%%bert similarity: cosine similarity of the lines; [word] in brackets with --pooling word (alias: embed)",
             _similarity_options, similarity, order=60, aliases=("embed",)),
-    Command("search", "%%bert search --corpus VAR: the corpus texts closest to each line",
+    Command("search", "%%bert search --corpus VAR (or --index VAR): the corpus texts closest to each line",
             _search_options, search, order=70),
 )

@@ -1,0 +1,493 @@
+"""A vector index of a whole corpus: embedded in a stream, kept on disk, resumed after an interrupt, searched with faiss.
+
+``index(engine, source, store)`` reads ``source`` (a list, a DataFrame column, a text, CSV or
+Parquet file, any iterable) a chunk at a time, embeds each chunk with ``embed`` and appends
+its vectors and texts to the store folder; only then does ``meta.json`` count them. An
+interrupt loses at most the chunk in progress, and the same call resumes where the count
+stops (bytes past it are cut off, so nothing half-written is ever read back). faiss searches
+the vectors: exact inner product (``IndexFlatIP``) for small corpora, HNSW for large ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BertNbError
+
+__all__ = ["index", "Index", "KINDS"]
+
+KINDS = ("auto", "flat", "hnsw")
+_HNSW_FROM = 100_000  # kind="auto": exact search below this many vectors, HNSW from it on
+_HNSW_M, _HNSW_EF_BUILD, _HNSW_EF_SEARCH = 32, 80, 128
+_VERSION = 1
+
+
+@dataclass
+class _Meta:
+    model: str
+    dim: int
+    dtype: str  # float16 or float32: how vectors are kept on disk
+    pooling: str
+    max_length: int | None
+    count: int = 0
+    texts_bytes: int = 0  # length of texts.jsonl holding exactly ``count`` lines
+    kind: str = "auto"
+    version: int = _VERSION
+
+
+class Index:
+    """Vectors of a corpus on disk and a faiss index over them; ``search`` ranks the corpus for queries."""
+
+    def __init__(self, folder: Path, meta: _Meta, engine=None):
+        self.folder, self.meta, self._engine, self._faiss = Path(folder), meta, engine, None
+
+    def __len__(self) -> int:
+        return self.meta.count
+
+    @property
+    def kind(self) -> str:
+        """The faiss index searched: 'flat' (exact) or 'hnsw' (approximate)."""
+        return _kind_for(self.meta.kind, self.meta.count)
+
+    @property
+    def vectors(self):
+        """The stored vectors as a read-only memory map (count x dim), never all in memory."""
+        import numpy as np
+
+        if not self.meta.count:
+            return np.zeros((0, self.meta.dim), dtype=self.meta.dtype)
+        return np.memmap(self.folder / "vectors.bin", dtype=self.meta.dtype, mode="r",
+                         shape=(self.meta.count, self.meta.dim))
+
+    def texts(self, ids) -> list[str]:
+        """The texts with these ids (positions in the corpus)."""
+        wanted = {int(i) for i in ids}
+        found = {}
+        with open(self.folder / "texts.jsonl", encoding="utf-8") as f:
+            for i, line in enumerate(itertools.islice(f, self.meta.count)):
+                if i in wanted:
+                    found[i] = json.loads(line)
+        return [found[int(i)] for i in ids]
+
+    def to_text(self) -> str:
+        """One line: size, model, kind of search."""
+        what = "exact inner product (faiss IndexFlatIP)" if self.kind == "flat" else \
+            f"approximate (faiss HNSW, M={_HNSW_M}, efSearch={_HNSW_EF_SEARCH})"
+        return (f"{self.meta.count:,} vectors of {self.meta.dim} dims ({self.meta.dtype} on disk) from "
+                f"{self.meta.model} in {self.folder}; search: {what}")
+
+    def __repr__(self) -> str:
+        return f"Index({self.meta.count} x {self.meta.dim}, {self.kind}, {self.meta.model})"
+
+    # -- searching ----------------------------------------------------------------------
+    def _index(self):
+        """The faiss index, read from disk when it matches the vectors, else built and written."""
+        import faiss
+
+        if self._faiss is not None and self._faiss.ntotal == self.meta.count:
+            return self._faiss
+        path = self.folder / f"index.{self.kind}.faiss"
+        if path.is_file():
+            found = faiss.read_index(str(path))
+            if found.ntotal == self.meta.count:
+                self._faiss = found
+                return found
+        self._faiss = _build(self.vectors, self.kind)
+        tmp = path.with_suffix(".tmp")
+        faiss.write_index(self._faiss, str(tmp))
+        os.replace(tmp, path)
+        return self._faiss
+
+    def search(self, queries, k: int = 10, engine=None):
+        """The ``k`` corpus texts closest to each query (cosine): DataFrame query, rank, id, text, score.
+
+        ``queries``: texts, or Embeddings from the index's model. ``engine``: the model to embed
+        the queries with (default: the one that built the index, loaded by name).
+        """
+        import numpy as np
+        import pandas as pd
+
+        from .embeddings import Embeddings, embed
+
+        if not isinstance(k, int) or k < 1:
+            raise BertNbError("k must be a whole number of at least 1.")
+        if not self.meta.count:
+            raise BertNbError("The index is empty; add texts with Index.add(source) first.")
+        if isinstance(queries, Embeddings):
+            q = queries
+        else:
+            q = embed(self._query_engine(engine), queries, pooling=self.meta.pooling, max_length=self.meta.max_length)
+        if q.model != self.meta.model or q.vectors.shape[1] != self.meta.dim:
+            raise BertNbError(f"The queries are in {q.model}'s space ({q.vectors.shape[1]} dims) but the index holds "
+                              f"{self.meta.model}'s ({self.meta.dim}); embed the queries with {self.meta.model}.")
+        vectors = np.ascontiguousarray(q.vectors, dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        scores, ids = self._index().search(vectors, min(k, self.meta.count))
+        texts = dict(zip(sorted({int(i) for i in ids.ravel() if i >= 0}),
+                         self.texts(sorted({int(i) for i in ids.ravel() if i >= 0}))))
+        rows = [{"query": query, "rank": r + 1, "id": int(i), "text": texts[int(i)], "score": float(s)}
+                for query, row_ids, row_scores in zip(q.texts, ids, scores)
+                for r, (i, s) in enumerate(zip(row_ids, row_scores)) if i >= 0]
+        return pd.DataFrame(rows, columns=["query", "rank", "id", "text", "score"])
+
+    def _query_engine(self, engine):
+        if engine is None:
+            if self._engine is None:
+                from .engine import load
+
+                self._engine = load(self.meta.model)
+            return self._engine
+        if engine.name != self.meta.model:
+            raise BertNbError(f"This index holds {self.meta.model}'s vectors; search it with that model "
+                              f"(engine={engine.name!r} embeds into another space).")
+        return engine
+
+    # -- growing and keeping ------------------------------------------------------------------
+    def add(self, source, text: str | None = None, engine=None, batch_size: int = 64, chunk: int = 4096,
+            progress: bool | None = None) -> "Index":
+        """Embed and append the texts of ``source`` (streamed, ``chunk`` at a time); returns the index."""
+        _append(self, self._query_engine(engine), _stream(source, text), batch_size, chunk, progress, skip=0)
+        return self
+
+    def save(self, path) -> "Index":
+        """A copy of the store in ``path`` (the vectors, texts, meta and faiss index); returns the copy."""
+        import shutil
+
+        target = Path(path)
+        if target.exists() and any(target.iterdir()):
+            raise BertNbError(f"{target} is not empty; give a new folder to save the index in.")
+        self._index()
+        shutil.copytree(self.folder, target, dirs_exist_ok=True)
+        return Index.load(target)
+
+    @classmethod
+    def load(cls, path) -> "Index":
+        """The index kept in the folder ``path``."""
+        folder = Path(path)
+        meta = _read_meta(folder)
+        if meta is None:
+            raise BertNbError(f"No index in {folder}; build one with bert_nb.index(engine, texts, store='{folder}').")
+        _truncate(folder, meta)
+        return cls(folder, meta)
+
+    @classmethod
+    def merge(cls, shards, path, orders=None) -> "Index":
+        """One store in ``path`` from several (built by the same model), without embedding again.
+
+        ``orders``: for each shard, the corpus position of each of its texts; the merged store
+        holds them in corpus order (default: the shards one after the other).
+        """
+        import numpy as np
+
+        parts = [cls.load(s) for s in shards]
+        if not parts:
+            raise BertNbError("Give at least one shard folder to merge.")
+        first = parts[0].meta
+        for p in parts:
+            if (p.meta.model, p.meta.dim, p.meta.pooling, p.meta.dtype) != (first.model, first.dim, first.pooling,
+                                                                            first.dtype):
+                raise BertNbError(f"{p.folder} holds {p.meta.model}'s vectors, {parts[0].folder} {first.model}'s; "
+                                  "merge shards of one model only.")
+        folder = Path(path)
+        if folder.exists() and any(folder.iterdir()):
+            raise BertNbError(f"{folder} is not empty; give a new folder for the merged index.")
+        folder.mkdir(parents=True, exist_ok=True)
+        positions = np.concatenate([np.asarray(o, dtype=np.int64) for o in orders]) if orders is not None else \
+            np.arange(sum(len(p) for p in parts))
+        where = np.argsort(positions, kind="stable")
+        vectors = np.concatenate([np.asarray(p.vectors) for p in parts])[where]
+        texts = [t for p in parts for t in p.texts(range(len(p)))]
+        lines = "".join(json.dumps(texts[i], ensure_ascii=False) + "\n" for i in where).encode("utf-8")
+        (folder / "vectors.bin").write_bytes(vectors.tobytes())
+        (folder / "texts.jsonl").write_bytes(lines)
+        meta = _Meta(**{**first.__dict__, "count": len(texts), "texts_bytes": len(lines)})
+        _write_meta(folder, meta)
+        merged = cls(folder, meta)
+        merged._index()
+        return merged
+
+    def export_script(self, path, source: str = "corpus.txt") -> str:
+        """Write a script that embeds a corpus on several GPUs or machines (``accelerate launch``), then merges.
+
+        Each process embeds every n-th chunk of the corpus file (one text per line) into its
+        own shard folder; the first process then merges the shards, in corpus order, into one
+        store that ``bert_nb.Index.load`` opens.
+        """
+        path = Path(path)
+        path.write_text(_SCRIPT.format(model=repr(self.meta.model), pooling=repr(self.meta.pooling),
+                                       source=repr(source), dtype=repr(self.meta.dtype)))
+        return str(path)
+
+
+def _kind_for(kind: str, count: int) -> str:
+    return ("hnsw" if count >= _HNSW_FROM else "flat") if kind == "auto" else kind
+
+
+def _build(vectors, kind: str):
+    """A faiss index over unit vectors (inner product = cosine), filled a block at a time."""
+    import faiss
+    import numpy as np
+
+    dim = vectors.shape[1]
+    if kind == "hnsw":
+        found = faiss.IndexHNSWFlat(dim, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        found.hnsw.efConstruction, found.hnsw.efSearch = _HNSW_EF_BUILD, _HNSW_EF_SEARCH
+    else:
+        found = faiss.IndexFlatIP(dim)
+    for start in range(0, len(vectors), 65536):
+        found.add(np.ascontiguousarray(vectors[start:start + 65536], dtype=np.float32))
+    return found
+
+
+def _read_meta(folder: Path) -> _Meta | None:
+    path = folder / "meta.json"
+    if not path.is_file():
+        return None
+    try:
+        return _Meta(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as err:
+        raise BertNbError(f"{path} is not an index's description ({err}); use another store folder.") from None
+
+
+def _write_meta(folder: Path, meta: _Meta) -> None:
+    tmp = folder / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta.__dict__, indent=1))
+    os.replace(tmp, folder / "meta.json")  # the count moves only once the chunk is on disk
+
+
+def _truncate(folder: Path, meta: _Meta) -> None:
+    """Cut what an interrupted chunk left past the counted vectors and texts."""
+    import numpy as np
+
+    vectors = folder / "vectors.bin"
+    size = meta.count * meta.dim * np.dtype(meta.dtype).itemsize
+    for path, keep in ((vectors, size), (folder / "texts.jsonl", meta.texts_bytes)):
+        if path.exists() and path.stat().st_size > keep:
+            with open(path, "r+b") as f:
+                f.truncate(keep)
+
+
+def _stream(source, text: str | None):
+    """The texts of ``source``, one at a time: a list, Series, DataFrame column, .txt/.csv/.parquet file, iterable."""
+    if isinstance(source, str) and not Path(source).exists():
+        raise BertNbError(f"No file '{source}'; give a list of texts, a DataFrame column or a .txt/.csv/.parquet path.")
+    if isinstance(source, (str, Path)):
+        return _file_texts(Path(source), text)
+    if hasattr(source, "columns"):
+        column = text or "text"
+        if column not in source.columns:
+            raise BertNbError(f"The frame has no column '{column}'; name the text column with text= "
+                              f"({', '.join(map(str, source.columns))}).")
+        return iter(source[column].tolist())
+    if hasattr(source, "tolist"):
+        return iter(source.tolist())
+    try:
+        return iter(source)
+    except TypeError:
+        raise BertNbError(f"Cannot read texts from a {type(source).__name__}; give a list, a DataFrame column, a "
+                          "file path or any iterable of strings.") from None
+
+
+def _file_texts(path: Path, text: str | None):
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".txt", ".text", ""):
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    if line.strip():
+                        yield line.rstrip("\n")
+            return
+        if suffix == ".csv":
+            for part in pd.read_csv(path, chunksize=10_000, usecols=[text or "text"]):
+                yield from part[text or "text"].tolist()
+            return
+        if suffix == ".parquet":
+            try:
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise BertNbError("Reading Parquet needs pyarrow: run `pip install pyarrow`, or give a .txt or "
+                                  ".csv file.") from None
+
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=[text or "text"]):
+                yield from batch.column(0).to_pylist()
+            return
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise BertNbError(f"Cannot read {path} ({err}); give a UTF-8 text file (one text per line), a CSV or a "
+                          "Parquet file with a text column.") from None
+    raise BertNbError(f"Cannot read '{path.suffix}' files; give a .txt (one text per line), .csv or .parquet file.")
+
+
+def _append(found: Index, engine, texts, batch_size: int, chunk: int, progress, skip: int) -> None:
+    """Embed the stream a chunk at a time; each chunk's vectors and texts are on disk before the count moves."""
+    from .embeddings import embed
+
+    folder, meta = found.folder, found.meta
+    texts = itertools.islice(texts, skip, None)
+    bar = _bar(progress, meta.count)
+    try:
+        while True:
+            part = list(itertools.islice(texts, chunk))
+            if not part:
+                break
+            bad = next((i for i, t in enumerate(part) if not isinstance(t, str) or not t.strip()), None)
+            if bad is not None:
+                raise BertNbError(f"Text {meta.count + bad} of the source is empty or not a string; clean the source "
+                                  f"(what is indexed so far is kept: {meta.count:,} texts).")
+            vectors = embed(engine, part, pooling=meta.pooling, max_length=meta.max_length,
+                            batch_size=batch_size, progress=False).vectors.astype(meta.dtype)
+            with open(folder / "vectors.bin", "ab") as f:
+                f.write(vectors.tobytes())
+            lines = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in part).encode("utf-8")
+            with open(folder / "texts.jsonl", "ab") as f:
+                f.write(lines)
+            meta.count += len(part)
+            meta.texts_bytes += len(lines)
+            _write_meta(folder, meta)
+            if bar is not None:
+                bar.update(len(part))
+    finally:
+        if bar is not None:
+            bar.close()
+    found._faiss = None  # rebuilt over the new vectors at the next search
+
+
+def _bar(progress, done: int):
+    if progress is False:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(initial=done, desc="indexing", unit="text", unit_scale=True)
+
+
+def index(engine, source, store=None, kind: str = "auto", batch_size: int = 64, text: str | None = None,
+          dtype: str = "float16", chunk: int = 4096, pooling: str = "mean", max_length: int | None = None,
+          progress: bool | None = None) -> Index:
+    """Embed a corpus into an on-disk store and index it with faiss; the same call resumes an interrupted run.
+
+    Parameters
+    ----------
+    engine : Engine
+    source : list, Series, DataFrame (``text=`` names the column), a .txt/.csv/.parquet path, or any iterable
+        Read in a stream, ``chunk`` texts at a time: never all in memory.
+    store : str or Path, optional
+        The folder that keeps the vectors (``dtype`` on disk), texts and faiss index; default a new
+        temporary folder. Calling again with a store that holds part of the same corpus resumes it.
+    kind : {"auto", "flat", "hnsw"}
+        Exact inner-product search, or HNSW (approximate, for large corpora); ``auto`` picks exact
+        below 100,000 vectors. ``Index.to_text()`` states the choice.
+
+    Returns
+    -------
+    Index
+
+    Examples
+    --------
+    >>> idx = bert_nb.index(engine, bert_nb.datasets.load("rotten_tomatoes").text, store="rt-index")  # doctest: +SKIP
+    >>> idx.search("a moving film about family", k=5)                                                  # doctest: +SKIP
+    """
+    import tempfile
+
+    if kind not in KINDS:
+        raise BertNbError(f"Unknown kind '{kind}'; choose one of {', '.join(KINDS)}.")
+    if dtype not in ("float16", "float32"):
+        raise BertNbError(f"dtype is 'float16' or 'float32' (how vectors are kept on disk); got {dtype!r}.")
+    if not isinstance(chunk, int) or chunk < 1 or not isinstance(batch_size, int) or batch_size < 1:
+        raise BertNbError("chunk and batch_size are whole numbers of at least 1.")
+    folder = Path(store) if store is not None else Path(tempfile.mkdtemp(prefix="bert_nb-index-"))
+    if folder.exists() and not folder.is_dir():
+        raise BertNbError(f"{folder} is a file; give a folder to keep the index in.")
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = _read_meta(folder)
+    wanted = _Meta(model=engine.name, dim=int(engine.encoder.config.hidden_size), dtype=dtype, pooling=pooling,
+                   max_length=max_length, kind=kind)
+    if meta is None:
+        if any(folder.iterdir()):
+            raise BertNbError(f"{folder} holds other files; give an empty or new folder for the index.")
+        meta = wanted
+        _write_meta(folder, meta)
+    elif (meta.model, meta.dim, meta.pooling, meta.max_length) != (wanted.model, wanted.dim, pooling, max_length):
+        raise BertNbError(f"{folder} holds {meta.model}'s vectors ({meta.pooling} pooling, {meta.dim} dims); "
+                          f"index with that model and pooling, or give another store folder.")
+    else:
+        _truncate(folder, meta)
+    found = Index(folder, meta, engine)
+    texts = _stream(source, text)
+    first = next(texts, None)
+    if first is None and meta.count == 0:
+        raise BertNbError("The source holds no texts; give a list, a column or a file with at least one text.")
+    _append(found, engine, itertools.chain([first] if first is not None else [], texts), batch_size, chunk,
+            progress, skip=meta.count)
+    if meta.count == 0:
+        raise BertNbError("The source holds no texts; give a list, a column or a file with at least one text.")
+    found._index()
+    return found
+
+
+_SCRIPT = '''"""Embed a corpus into a bert_nb index on several GPUs or machines, then merge the shards into one store.
+
+Written by bert_nb's Index.export_script. One text per line in the corpus file.
+
+    python embed_index.py --corpus corpus.txt --out index            # one device
+    accelerate launch --num_processes 8 embed_index.py --corpus corpus.txt --out index
+"""
+
+import argparse
+import shutil
+from pathlib import Path
+
+import bert_nb
+from accelerate import PartialState
+
+MODEL, POOLING, DTYPE = {model}, {pooling}, {dtype}
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--corpus", default={source})
+parser.add_argument("--out", default="index")
+parser.add_argument("--chunk", type=int, default=4096)
+args = parser.parse_args()
+
+state = PartialState()
+engine = bert_nb.load(MODEL, device=str(state.device))
+
+
+def my_chunks():
+    """Every n-th chunk of the corpus for process n: the shards together hold every line once."""
+    with open(args.corpus, encoding="utf-8") as f:
+        lines = (line.rstrip("\\n") for line in f if line.strip())
+        chunk = []
+        for i, line in enumerate(lines):
+            if (i // args.chunk) % state.num_processes == state.process_index:
+                chunk.append((i, line))
+            if len(chunk) == args.chunk:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
+shard = Path(args.out + ".shards") / f"{{state.process_index:05d}}"
+order, found = [], None
+for chunk in my_chunks():
+    order += [i for i, _ in chunk]
+    texts = [t for _, t in chunk]
+    if found is None:
+        found = bert_nb.index(engine, texts, store=shard, pooling=POOLING, dtype=DTYPE, progress=False)
+    else:
+        found.add(texts, progress=False)
+shard.parent.mkdir(parents=True, exist_ok=True)
+(Path(args.out + ".shards") / f"order.{{state.process_index:05d}}.txt").write_text(" ".join(map(str, order)))
+state.wait_for_everyone()
+if state.is_main_process:
+    root = Path(args.out + ".shards")
+    shards = sorted(p for p in root.iterdir() if p.is_dir())
+    orders = [[int(x) for x in (root / f"order.{{s.name}}.txt").read_text().split()] for s in shards]
+    merged = bert_nb.Index.merge(shards, args.out, orders=orders)
+    print(merged.to_text())
+    shutil.rmtree(root)
+'''

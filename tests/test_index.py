@@ -1,0 +1,156 @@
+"""The corpus index: streamed into a store, resumed after an interrupt, searched with faiss, merged, scaled out."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bert_nb
+from bert_nb.errors import BertNbError
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    texts = bert_nb.datasets.load("rotten_tomatoes", split="train").text.head(600)
+    return [" ".join(t.split()) for t in texts]  # one line each, for the text-file sources
+
+
+@pytest.fixture(scope="module")
+def built(minilm, corpus, tmp_path_factory):
+    return bert_nb.index(minilm, corpus, store=tmp_path_factory.mktemp("idx") / "rt", chunk=128, progress=False)
+
+
+def test_search_matches_brute_force(minilm, corpus, built):
+    queries = ["a moving film about family", "boring and far too long", "the actors are wonderful"]
+    ours = built.search(queries, k=5)
+    exact = bert_nb.search(minilm, queries, bert_nb.embed(minilm, corpus), top_k=5)
+    assert list(ours.columns) == ["query", "rank", "id", "text", "score"] and len(ours) == 15
+    assert ours.id.tolist() == exact.corpus_index.tolist()  # float16 on disk keeps the ranking here
+    np.testing.assert_allclose(ours.score, exact.score, atol=2e-3)
+    assert ours.text.tolist() == [corpus[i] for i in ours.id]
+    via_search = bert_nb.search(minilm, queries, built, top_k=5)
+    assert via_search.corpus_index.tolist() == ours.id.tolist()
+    assert built.kind == "flat" and "exact inner product" in built.to_text() and len(built) == 600
+
+
+def test_an_interrupted_run_resumes_and_reads_nothing_half_written(minilm, corpus, built, tmp_path):
+    store = tmp_path / "partial"
+
+    def interrupted():
+        for i, text in enumerate(corpus):
+            if i == 300:
+                raise KeyboardInterrupt
+            yield text
+
+    with pytest.raises(KeyboardInterrupt):
+        bert_nb.index(minilm, interrupted(), store=store, chunk=128, progress=False)
+    meta = json.loads((store / "meta.json").read_text())
+    assert meta["count"] == 256  # two whole chunks counted; the third was cut off
+    with open(store / "vectors.bin", "ab") as f:  # what a crash mid-write leaves behind
+        f.write(b"\x00" * 1000)
+    with open(store / "texts.jsonl", "ab") as f:
+        f.write(b'"half a li')
+    assert len(bert_nb.Index.load(store).texts(range(256))) == 256  # the extra bytes are never read
+    resumed = bert_nb.index(minilm, corpus, store=store, chunk=128, progress=False)
+    assert len(resumed) == 600 and resumed.texts([0, 299, 599]) == [corpus[0], corpus[299], corpus[599]]
+    np.testing.assert_array_equal(np.asarray(resumed.vectors), np.asarray(built.vectors))
+
+
+def test_sources_stream_from_frames_and_files(minilm, corpus, tmp_path):
+    frame = pd.DataFrame({"review": corpus[:50], "n": range(50)})
+    a = bert_nb.index(minilm, frame, text="review", store=tmp_path / "a", progress=False)
+    (tmp_path / "c.txt").write_text("\n".join(corpus[:50]) + "\n\n", encoding="utf-8")
+    b = bert_nb.index(minilm, str(tmp_path / "c.txt"), store=tmp_path / "b", progress=False)
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    c = bert_nb.index(minilm, tmp_path / "c.csv", text="review", store=tmp_path / "c", chunk=7, progress=False)
+    d = bert_nb.index(minilm, (t for t in corpus[:50]), store=tmp_path / "d", dtype="float32", progress=False)
+    for other in (b, c, d):
+        assert len(other) == 50 and other.texts([49]) == [corpus[49]]
+        np.testing.assert_allclose(np.asarray(other.vectors, dtype=np.float32), np.asarray(a.vectors, dtype=np.float32),
+                                   atol=2e-3)
+    assert d.vectors.dtype == np.float32 and a.vectors.dtype == np.float16
+
+
+def test_hnsw_recall_add_save_load(minilm, corpus, built, tmp_path):
+    hnsw = bert_nb.index(minilm, corpus, store=tmp_path / "h", kind="hnsw", progress=False)
+    assert hnsw.kind == "hnsw" and "HNSW" in hnsw.to_text()
+    queries = corpus[:40]  # the corpus's own texts: each should find itself first
+    found = hnsw.search(queries, k=10).groupby("query", sort=False).id.apply(list)
+    exact = built.search(queries, k=10).groupby("query", sort=False).id.apply(list)
+    recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)])
+    assert recall >= 0.95, recall
+    copy = built.save(tmp_path / "copy")
+    again = bert_nb.Index.load(tmp_path / "copy")
+    assert len(again) == 600 and again.search("a moving film", k=1).id.tolist() == copy.search("a moving film", k=1).id.tolist()
+    again.add(["A brand new review of a brand new film."], progress=False)
+    assert len(bert_nb.Index.load(tmp_path / "copy")) == 601
+    assert again.search("A brand new review of a brand new film.", k=1).id.tolist() == [600]
+    with pytest.raises(BertNbError, match="is not empty"):
+        built.save(tmp_path / "copy")
+
+
+def test_merge_keeps_corpus_order(minilm, corpus, built, tmp_path):
+    even = bert_nb.index(minilm, corpus[0::2], store=tmp_path / "even", progress=False)
+    odd = bert_nb.index(minilm, corpus[1::2], store=tmp_path / "odd", progress=False)
+    merged = bert_nb.Index.merge([even.folder, odd.folder], tmp_path / "merged",
+                                 orders=[range(0, 600, 2), range(1, 600, 2)])
+    assert merged.texts(range(600)) == corpus
+    # other batches, other padding: the same vectors up to float noise (and float16's last bit)
+    np.testing.assert_allclose(np.asarray(merged.vectors, np.float32), np.asarray(built.vectors, np.float32), atol=1e-3)
+
+
+def test_bad_input_says_what_to_do(minilm, tiny, corpus, built, tmp_path):
+    with pytest.raises(BertNbError, match="The source holds no texts"):
+        bert_nb.index(minilm, [], store=tmp_path / "empty", progress=False)
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(BertNbError, match="Cannot read .*UTF-8 text file"):
+        bert_nb.index(minilm, str(tmp_path / "bad.txt"), store=tmp_path / "bad", progress=False)
+    with pytest.raises(BertNbError, match="No file 'nowhere.txt'"):
+        bert_nb.index(minilm, "nowhere.txt", progress=False)
+    with pytest.raises(BertNbError, match="holds default's vectors"):
+        bert_nb.index(tiny, corpus[:5], store=built.folder, progress=False)
+    with pytest.raises(BertNbError, match="queries are in .* space"):
+        built.search(bert_nb.embed(tiny, ["a query"]))
+    with pytest.raises(BertNbError, match="search it with that model"):
+        built.search("a query", engine=tiny)
+    with pytest.raises(BertNbError, match="Unknown kind 'ivf'"):
+        bert_nb.index(minilm, corpus[:5], kind="ivf")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.md").write_text("mine")
+    with pytest.raises(BertNbError, match="holds other files"):
+        bert_nb.index(minilm, corpus[:5], store=tmp_path / "busy", progress=False)
+    with pytest.raises(BertNbError, match="Text 2 of the source is empty"):
+        bert_nb.index(minilm, ["fine", "also fine", "  "], store=tmp_path / "holes", progress=False)
+    with pytest.raises(BertNbError, match="No index in"):
+        bert_nb.Index.load(tmp_path / "nothing")
+
+
+def test_magics(shell, corpus, tmp_path):
+    shell.user_ns["reviews"] = pd.DataFrame({"text": corpus[:80]})
+    got = shell.run_cell(f"%bert index --data reviews --store {tmp_path / 'm'} -o rt_index")
+    assert isinstance(got, bert_nb.Index) and len(shell.user_ns["rt_index"]) == 80
+    hits = shell.run_cell("%%bert search --index rt_index --top-k 2\na moving film\nboring")
+    assert len(hits) == 4 and set(hits["rank"]) == {1, 2}
+    inline = shell.run_cell("%%bert index\nThe first text.\nThe second text.")
+    assert len(inline) == 2
+    assert "--corpus VAR" in shell.usage_error("%%bert search\na query")
+    assert "is not an Index" in shell.usage_error("%%bert search --index reviews\na query")
+
+
+def test_export_script_runs_on_two_processes(built, corpus, tmp_path):
+    script = built.export_script(tmp_path / "embed_index.py")
+    (tmp_path / "corpus.txt").write_text("\n".join(corpus[:90]), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", script,
+                           "--corpus", "corpus.txt", "--out", "merged", "--chunk", "20"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    merged = bert_nb.Index.load(tmp_path / "merged")
+    assert merged.texts(range(90)) == corpus[:90] and not (tmp_path / "merged.shards").exists()
+    np.testing.assert_allclose(np.asarray(merged.vectors, np.float32), np.asarray(built.vectors, np.float32)[:90],
+                               atol=1e-3)
