@@ -165,12 +165,16 @@ class Index:
         return Index.load(target)
 
     @classmethod
-    def load(cls, path) -> "Index":
-        """The index kept in the folder ``path``."""
+    def load(cls, path, kind: str | None = None) -> "Index":
+        """The index kept in the folder ``path``; ``kind`` ('flat' or 'hnsw') searches it another way."""
         folder = Path(path)
         meta = _read_meta(folder)
         if meta is None:
             raise BertNbError(f"No index in {folder}; build one with bert_nb.index(engine, texts, store='{folder}').")
+        if kind is not None:
+            if kind not in KINDS:
+                raise BertNbError(f"Unknown kind '{kind}'; choose one of {', '.join(KINDS)}.")
+            meta.kind = kind  # this object only: the store keeps its own
         _truncate(folder, meta)
         return cls(folder, meta)
 

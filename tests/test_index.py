@@ -154,3 +154,11 @@ def test_export_script_runs_on_two_processes(built, corpus, tmp_path):
     assert merged.texts(range(90)) == corpus[:90] and not (tmp_path / "merged.shards").exists()
     np.testing.assert_allclose(np.asarray(merged.vectors, np.float32), np.asarray(built.vectors, np.float32)[:90],
                                atol=1e-3)
+
+
+def test_a_store_can_be_searched_the_other_way(built):
+    other = bert_nb.Index.load(built.folder, kind="hnsw")
+    assert other.kind == "hnsw" and bert_nb.Index.load(built.folder).kind == "flat"  # the store keeps its own
+    assert other.search("a moving film", k=3).id.tolist()[0] == built.search("a moving film", k=3).id.tolist()[0]
+    with pytest.raises(BertNbError, match="Unknown kind 'ivf'"):
+        bert_nb.Index.load(built.folder, kind="ivf")
