@@ -337,7 +337,7 @@ def test_similarity_and_search_magics(shell):
         shell.run_cell("%%bert search --corpus nothing\ncook")
     with pytest.raises(UsageError, match="exactly one word in square brackets"):
         shell.run_cell("%%bert similarity --pooling word\nno brackets\nhere [too]")
-    with pytest.raises(UsageError, match="The following arguments are required: --corpus"):
+    with pytest.raises(UsageError, match="Name what to search: --corpus VAR .* or --index VAR"):
         shell.run_cell("%%bert search\nx")
 
 
