@@ -141,8 +141,6 @@ def attention(engine, text: str, pair: str | None = None, max_length: int | None
     >>> att.weights.shape                                                                              # doctest: +SKIP
     (6, 12, 16, 16)
     """
-    import torch
-
     _check_text(text, "text")
     if pair is not None:
         _check_text(pair, "second text")

@@ -127,8 +127,8 @@ class Index:
         vectors = np.ascontiguousarray(q.vectors, dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         scores, ids = self._index().search(vectors, min(k, self.meta.count))
-        texts = dict(zip(sorted({int(i) for i in ids.ravel() if i >= 0}),
-                         self.texts(sorted({int(i) for i in ids.ravel() if i >= 0}))))
+        hit = sorted({int(i) for i in ids.ravel() if i >= 0})
+        texts = dict(zip(hit, self.texts(hit)))
         rows = [{"query": query, "rank": r + 1, "id": int(i), "text": texts[int(i)], "score": float(s)}
                 for query, row_ids, row_scores in zip(q.texts, ids, scores)
                 for r, (i, s) in enumerate(zip(row_ids, row_scores)) if i >= 0]
@@ -427,8 +427,6 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int = 64, 
         raise BertNbError("The source holds no texts; give a list, a column or a file with at least one text.")
     _append(found, engine, itertools.chain([first] if first is not None else [], texts), batch_size, chunk,
             progress, skip=meta.count)
-    if meta.count == 0:
-        raise BertNbError("The source holds no texts; give a list, a column or a file with at least one text.")
     found._index()
     return found
 
