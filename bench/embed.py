@@ -2,10 +2,13 @@
 
 Same model (the packaged all-MiniLM-L6-v2), same sentences (STS-B), same batch size, the
 same threads; each contender runs `--rounds` times, alternating, and the best round counts.
-Also: peak resident memory growth of each, the cosine of our vectors to theirs, and for
-int8 the STS-B Spearman next to fp32.
+Where the CPU computes bf16 natively (avx512_bf16 or AMX) both sides also run in bf16; with
+``--compile`` (default) ``embed(compile=True)`` is timed too, with its compile time. Also: peak
+resident memory growth of each, the cosine of our vectors to theirs, the share of this CPU's own
+2048 x 2048 matrix-multiply rate the encoder reaches (MFU against the GPU's peak on CUDA), and
+for int8 the STS-B Spearman next to fp32.
 
-    python bench/embed.py [--n 2048] [--batch-size 64] [--rounds 3] [--device cpu]
+    python bench/embed.py [--n 2048] [--batch-size 64] [--rounds 3] [--device cpu] [--no-compile]
 """
 
 from __future__ import annotations
@@ -50,6 +53,19 @@ def _flops_per_text(engine, texts) -> float:
     return layers * per_layer
 
 
+def _matmul_rates(bf16: bool) -> dict:
+    """FLOP/s of a 2048 x 2048 matrix multiply on this CPU, fp32 (and bf16 where native), best of 5."""
+    import torch
+
+    rates = {}
+    for kind, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))[: 2 if bf16 else 1]:
+        a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+        a @ b
+        best = min(_timed(lambda: a @ b, "cpu")[0] for _ in range(5))
+        rates[kind] = 2 * 2048 ** 3 / best
+    return rates
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2048)
@@ -57,6 +73,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-int8", action="store_true")
+    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time embed(compile=True) (compiling takes about 30 s per dtype on a CPU)")
     ap.add_argument("--json", default="bench/results/embed.json")
     args = ap.parse_args(argv)
 
@@ -65,24 +83,39 @@ def main(argv=None) -> dict:
     from sentence_transformers import SentenceTransformer
 
     import bert_nb
+    from bert_nb.engine import native_dtypes
 
     texts = _sentences(args.n)
     engine = bert_nb.load("default", device=args.device)
     st = SentenceTransformer(engine.source, device=engine.device)
     if engine.device.startswith("cuda"):
         st = st.to(engine.dtype)
+    fast = "bf16" in native_dtypes(engine.device)  # a GPU, or a CPU with avx512_bf16 / AMX
     runs = {
         "sentence-transformers encode": lambda: st.encode(texts, batch_size=args.batch_size,
                                                           normalize_embeddings=True, convert_to_numpy=True),
-        f"bert_nb.embed ({engine.info().dtype})": lambda: bert_nb.embed(engine, texts, batch_size=args.batch_size,
-                                                                         progress=False).vectors,
     }
+    if fast and engine.device == "cpu":  # sentence-transformers at its fastest dtype too
+        st16 = SentenceTransformer(engine.source, device="cpu").to(torch.bfloat16)
+        runs["sentence-transformers encode (bf16)"] = lambda: st16.encode(
+            texts, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    engines = {engine.info().dtype: engine}
+    if fast and engine.device == "cpu":
+        engines["bf16"] = bert_nb.load("default", device="cpu", dtype="bf16")
     if engine.device == "cpu" and not args.no_int8:
-        q = bert_nb.load("default", device="cpu", quantize="int8")
-        runs["bert_nb.embed (int8)"] = lambda: bert_nb.embed(q, texts, batch_size=args.batch_size, progress=False).vectors
-    warm = texts[:2 * args.batch_size]
-    st.encode(warm, batch_size=args.batch_size)
-    bert_nb.embed(engine, warm, batch_size=args.batch_size)
+        engines["int8"] = bert_nb.load("default", device="cpu", quantize="int8")
+    compile_s = {}
+    for name, eng in engines.items():
+        runs[f"bert_nb.embed ({name})"] = lambda eng=eng: bert_nb.embed(eng, texts, batch_size=args.batch_size,
+                                                                         progress=False).vectors
+        if args.compile and name != "int8":
+            t0 = time.perf_counter()
+            bert_nb.embed(eng, texts[:args.batch_size], compile=True, progress=False)  # compiles
+            compile_s[f"bert_nb.embed ({name}, compiled)"] = time.perf_counter() - t0
+            runs[f"bert_nb.embed ({name}, compiled)"] = lambda eng=eng: bert_nb.embed(
+                eng, texts, batch_size=args.batch_size, progress=False, compile=True).vectors
+    for fn in runs.values():  # warm: first calls, and compiled graphs for every shape
+        fn()
     best = {name: float("inf") for name in runs}
     vectors, rss = {}, {}
     for _ in range(args.rounds):
@@ -101,9 +134,17 @@ def main(argv=None) -> dict:
                       "ratio_to_sentence_transformers": best[ref_name] / best[name],
                       "min_cosine_to_sentence_transformers": float(cos.min()),
                       "peak_rss_growth_mib": rss[name] / 1024}
+        if name in compile_s:
+            rows[name]["compile_seconds"] = compile_s[name]
+    flops = _flops_per_text(engine, texts)
+    if engine.device == "cpu":  # how close the encoder runs to this CPU's own matrix-multiply rate
+        rates = _matmul_rates(fast)
+        for name, row in rows.items():
+            kind = "bf16" if "bf16" in name else "fp32" if "int8" not in name else None
+            if kind:
+                row["share_of_matmul_rate"] = row["sentences_per_s"] * flops / rates[kind]
     if engine.device.startswith("cuda"):
         peak = {torch.bfloat16: 989e12, torch.float16: 989e12}.get(engine.dtype, 67e12)  # H100 SXM dense
-        flops = _flops_per_text(engine, texts)
         for name, row in rows.items():
             row["model_flops_utilisation"] = row["sentences_per_s"] * flops / peak
     sts = {}
@@ -112,15 +153,21 @@ def main(argv=None) -> dict:
                "int8": bert_nb.evaluate_sts(bert_nb.load("default", device="cpu", quantize="int8")).spearman}
     report = {"device": engine.device, "dtype": str(engine.dtype), "machine": platform.machine(),
               "threads": torch.get_num_threads(), "n": len(texts), "batch_size": args.batch_size,
+              "cpu_native": native_dtypes(engine.device), "flops_per_text": flops,
+              "matmul_gflops": {k: v / 1e9 for k, v in rates.items()} if engine.device == "cpu" else {},
               "results": rows, "sts_b_test_spearman": sts}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     print(f"{len(texts)} STS-B sentences, batch {args.batch_size}, {engine.device}, {torch.get_num_threads()} threads")
-    print(f"{'':<34}{'sent/s':>9}{'x ST':>7}{'min cos':>9}{'RSS+ MiB':>10}")
+    print(f"{'':<40}{'sent/s':>9}{'x ST':>7}{'min cos':>9}{'RSS+ MiB':>10}")
     for name, row in rows.items():
-        print(f"{name:<34}{row['sentences_per_s']:>9.0f}{row['ratio_to_sentence_transformers']:>7.2f}"
+        print(f"{name:<40}{row['sentences_per_s']:>9.0f}{row['ratio_to_sentence_transformers']:>7.2f}"
               f"{row['min_cosine_to_sentence_transformers']:>9.4f}{row['peak_rss_growth_mib']:>10.0f}"
-              + (f"  MFU {row['model_flops_utilisation']:.1%}" if "model_flops_utilisation" in row else ""))
+              + (f"  MFU {row['model_flops_utilisation']:.1%}" if "model_flops_utilisation" in row else "")
+              + (f"  {row['share_of_matmul_rate']:.0%} of matmul rate" if "share_of_matmul_rate" in row else "")
+              + (f"  (compiled in {row['compile_seconds']:.0f} s)" if "compile_seconds" in row else ""))
+    if engine.device == "cpu":
+        print("this CPU's matrix multiply (2048 x 2048): " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in rates.items()))
     if sts:
         print(f"STS-B test Spearman: fp32 {sts['fp32']:.2f}, int8 {sts['int8']:.2f} (drop {sts['fp32'] - sts['int8']:.2f})")
     print(f"wrote {args.json}")

@@ -1,7 +1,8 @@
 """Embeddings: sentence and word vectors, similarity, projection, semantic search, STS-B.
 
-Sentences are embedded in length-sorted batches with dynamic padding, one batch
-tokenized at a time, so memory stays bounded for long lists. Word mode marks
+Sentences are embedded in length-sorted batches with dynamic padding; a background
+thread tokenizes and pads the next batches while the model runs (``pooled_vectors``),
+so memory stays bounded for long lists and a GPU does not wait for the tokenizer. Word mode marks
 the target word in square brackets (``I sat on the river [bank].``) and pools
 only its WordPieces, in context.
 """
@@ -80,7 +81,8 @@ class Embeddings:
 
 def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_embeddings: bool = True,
           batch_size: int = 32, layer: int = -1, max_length: int | None = None,
-          progress: bool | None = None, truncate: bool = False, stride: int | None = None) -> Embeddings:
+          progress: bool | None = None, truncate: bool = False, stride: int | None = None,
+          compile: bool = False) -> Embeddings:
     """Embed sentences (or bracketed words in context) with the engine's encoder.
 
     Parameters
@@ -109,6 +111,9 @@ def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_e
         ``max_length`` (``cut`` says how many pieces were dropped).
     stride : int, optional
         Pieces consecutive windows share; default a quarter of the window.
+    compile : bool
+        Run the encoder through ``torch.compile`` (compiled once per engine, which takes about
+        40 s on a CPU; worth it only for large corpora: ``bench/embed.py`` measures the gain).
 
     Returns
     -------
@@ -137,45 +142,16 @@ def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_e
         texts, words = tuple(texts), tuple(words)
     limit = max_length or _sentence_max_length(engine)
     stride = stride_for(stride, limit, engine.tokenizer)
-    # tokenize once without padding, long texts into overlapping windows; batches of similar length need little padding
-    enc = engine.tokenizer(list(texts), truncation=True, max_length=limit, return_attention_mask=False,
-                           return_token_type_ids=False, return_offsets_mapping=spans is not None,
-                           return_overflowing_tokens=True, stride=stride)
-    owner = enc["overflow_to_sample_mapping"]  # window -> text
-    keep = first_windows(owner, truncate)
-    ids, offsets = enc["input_ids"], enc.get("offset_mapping")
-    targets = {w: _span_mask_row(offsets[w], spans[owner[w]]) for w in keep} if spans else None
-    if targets is not None:  # word mode: only the windows that hold the word
-        keep = [w for w in keep if any(targets[w])]
-        _check_targets_found(keep, owner, len(texts))
-    vectors = np.zeros((len(texts), engine.encoder.config.hidden_size), dtype=np.float32)
-    taken = np.zeros(len(texts), dtype=np.int64)
-    order = sorted(keep, key=lambda w: -len(ids[w]))  # longest first
     show = len(texts) >= _PROGRESS_FROM if progress is None else progress
-    with _progress(len(order), show) as bar:
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            target = [targets[w] for w in idx] if targets else None
-            out = _embed_batch(engine, [ids[w] for w in idx], pooling, layer, False, target)
-            np.add.at(vectors, [owner[w] for w in idx], out)
-            np.add.at(taken, [owner[w] for w in idx], 1)
-            bar.update(len(idx))
-    vectors /= np.maximum(taken, 1)[:, None]  # the mean of each text's window vectors
+    pooled, taken, cut = pooled_vectors(engine, texts, pooling, [layer], limit, stride, truncate, batch_size,
+                                        spans=spans, progress=show, compile=compile)
+    vectors = pooled[0]
     if normalize_embeddings:
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     windows = tuple(int(c) for c in taken)  # word mode: the windows that hold the word
-    cut = cut_pieces(ids, owner, len(texts), stride, engine.tokenizer) if truncate else ()
     return Embeddings(vectors=vectors, texts=tuple(texts), pooling=pooling, layer=layer,
                       normalized=bool(normalize_embeddings), model=engine.name, words=words,
-                      windows=windows, cut=cut, window=limit, stride=stride)
-
-
-def _check_targets_found(kept, owner, n: int) -> None:
-    found = {owner[w] for w in kept}
-    missing = [t for t in range(n) if t not in found]
-    if missing:
-        raise BertNbError(f"The bracketed word of text {missing[0]} was cut off by truncation; "
-                          "shorten the text before it, or pass truncate=False.")
+                      windows=windows, cut=cut if truncate else (), window=limit, stride=stride)
 
 
 def _as_texts(texts) -> tuple[str, ...]:
@@ -219,32 +195,231 @@ def _sentence_max_length(engine) -> int:
     return engine.max_length
 
 
-def _embed_batch(engine, ids, pooling, layer, normalize, target):
-    """Pad one batch of token id lists, run the encoder, pool: (B, H) float32 numpy."""
+# -- the embedding path: every pooled vector of the package is made here ---------------
+_BLOCK = 1024  # texts tokenized at a time (at least 8 batches); the next is tokenized while the model runs
+
+
+@dataclass
+class _Batch:
+    """One padded batch of windows, ready for the encoder."""
+
+    owner: list[int]  # the text each window belongs to, counted within its block
+    tensors: dict  # input_ids (and attention_mask when something is padded), on the host
+    mask: "object"  # (B, T) the pieces to pool: the real ones, or in word mode the target's
+    finished: int  # texts whose last window is in this batch (for the progress bar)
+    block: "_Block | None" = None  # on the block's last batch: the block, to be filled
+
+
+@dataclass
+class _Block:
+    """Consecutive texts and their vectors: ``vectors`` (layers, n, H) is the mean of each text's windows."""
+
+    first: int  # position of the first text in the whole stream
+    texts: list[str]
+    windows: "object" = None  # (n,) windows each text took
+    cut: tuple[int, ...] = ()  # with truncate: pieces cut off each text
+    vectors: "object" = None
+
+
+def pooled_vectors(engine, texts, pooling: str, layers, limit: int, stride: int, truncate: bool, batch_size: int,
+                   spans=None, progress: bool = False, compile: bool = False):
+    """The pooled vectors of a list of texts at ``layers`` (None: all): (layers, n, H) float32, windows, cut pieces."""
+    import numpy as np
+
+    with _progress(len(texts), progress) as bar:
+        blocks = list(pooled_blocks(engine, texts, pooling, layers, limit, stride, truncate, batch_size,
+                                    spans=spans, bar=bar, compile=compile))
+    vectors = np.concatenate([b.vectors for b in blocks], axis=1)
+    windows = np.concatenate([b.windows for b in blocks])
+    return vectors, windows, tuple(c for b in blocks for c in b.cut)
+
+
+def pooled_blocks(engine, texts, pooling: str, layers, limit: int, stride: int, truncate: bool, batch_size: int,
+                  block: int | None = None, spans=None, bar=None, compile: bool = False, check=None):
+    """Embed ``texts`` (any iterable, read as a stream) a block at a time; yields each :class:`_Block` in order.
+
+    A background thread reads the texts, tokenizes them into windows and pads length-sorted
+    batches a few batches ahead of the model, so the encoder (on a GPU above all) never waits for
+    the tokenizer; on CUDA the batches are pinned and copied without blocking, and pooled vectors
+    stay on the device until their block is done. ``block``: texts per block (default
+    ``_BLOCK`` or 8 batches). ``check(text, position)`` may raise on a bad text; errors from the
+    thread are raised here. ``bar.update(n)`` counts finished texts.
+    """
+    import numpy as np
+
+    model = _encoder(engine, compile)
+    block = block or max(_BLOCK, 8 * batch_size)
+    count = int(engine.encoder.config.num_hidden_layers) + 1 if layers is None else len(layers)
+    batches = _batches(engine.tokenizer, texts, spans, limit, stride, truncate, batch_size,
+                       engine.device.startswith("cuda"), block, check)
+    with _Ahead(batches) as ahead:
+        pending = []
+        for batch in ahead:
+            pending.append((batch.owner, _pool_batch(engine, model, batch, pooling, layers)))
+            if batch.block is not None:  # one copy to the host per block
+                done = batch.block
+                done.vectors = np.zeros((count, len(done.texts), engine.encoder.config.hidden_size), dtype=np.float32)
+                for owner, out in pending:
+                    out = out.cpu().numpy()  # (layers, B, H)
+                    for i in range(count):
+                        np.add.at(done.vectors[i], owner, out[i])
+                done.vectors /= np.maximum(done.windows, 1)[None, :, None]
+                pending = []
+            if bar is not None:
+                bar.update(batch.finished)
+            if batch.block is not None:
+                yield batch.block
+
+
+def _batches(tokenizer, texts, spans, limit: int, stride: int, truncate: bool, batch_size: int, pinned: bool,
+             block: int, check=None):
+    """Padded batches of windows, ``block`` texts at a time, longest first within a block."""
+    import itertools
+
+    import numpy as np
+
+    pad = tokenizer.pad_token_id or 0
+    stream, first = iter(texts), 0
+    while True:
+        part = list(itertools.islice(stream, block))
+        if not part:
+            return
+        if check is not None:
+            for i, text in enumerate(part):
+                check(text, first + i)
+        enc = tokenizer(part, truncation=True, max_length=limit, return_attention_mask=False,
+                        return_token_type_ids=False, return_offsets_mapping=spans is not None,
+                        return_overflowing_tokens=True, stride=stride)
+        local = enc["overflow_to_sample_mapping"]  # window -> text of this block
+        keep = first_windows(local, truncate)
+        ids, offsets = enc["input_ids"], enc.get("offset_mapping")
+        targets = None
+        if spans is not None:  # word mode: only the windows that hold the word
+            targets = {w: _span_mask_row(offsets[w], spans[first + local[w]]) for w in keep}
+            keep = [w for w in keep if any(targets[w])]
+            missing = sorted(set(range(len(part))) - {local[w] for w in keep})
+            if missing:
+                raise BertNbError(f"The bracketed word of text {first + missing[0]} was cut off by truncation; "
+                                  "shorten the text before it, or pass truncate=False.")
+        windows = np.bincount([local[w] for w in keep], minlength=len(part))
+        done = _Block(first=first, texts=part, windows=windows,
+                      cut=cut_pieces(ids, local, len(part), stride, tokenizer) if truncate else ())
+        left = windows.copy()  # windows still to run, per text
+        order = sorted(keep, key=lambda w: -len(ids[w]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            owners = [local[w] for w in idx]
+            np.subtract.at(left, owners, 1)
+            finished = int(np.sum(left[np.unique(owners)] == 0))
+            tensors, mask = _pad([ids[w] for w in idx], pad, [targets[w] for w in idx] if targets else None, pinned)
+            yield _Batch(owner=owners, tensors=tensors, mask=mask, finished=finished,
+                         block=done if start + batch_size >= len(order) else None)
+        first += len(part)
+
+
+def _pad(rows, pad: int, targets, pinned: bool):
+    """Token id lists to a (B, T) padded batch; no attention mask when nothing is padded (the faster path)."""
+    import numpy as np
     import torch
 
-    longest = max(len(x) for x in ids)
-    pad = engine.tokenizer.pad_token_id or 0
-    input_ids = torch.full((len(ids), longest), pad, dtype=torch.long)
-    mask = torch.zeros((len(ids), longest), dtype=torch.long)
-    for b, row in enumerate(ids):
-        input_ids[b, :len(row)] = torch.tensor(row)
-        mask[b, :len(row)] = 1
-    batch = {"input_ids": input_ids}
-    if not bool(mask.all()):  # no mask at all when nothing is padded: the faster attention path
-        batch["attention_mask"] = mask
-    want_all = layer != -1
-    out = engine.forward(batch, model=engine.encoder, output_hidden_states=want_all)
-    hidden = out.hidden_states[layer] if want_all else out.last_hidden_state  # (B, T, H)
-    if target is not None:
-        mask = torch.zeros_like(mask)
-        for b, row in enumerate(target):
-            mask[b, :len(row)] = torch.tensor(row)
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    real = np.arange(lengths.max())[None, :] < lengths[:, None]  # (B, T)
+    input_ids = np.full(real.shape, pad, dtype=np.int64)
+    input_ids[real] = np.concatenate(rows)
+    tensors = {"input_ids": torch.from_numpy(input_ids)}
+    if not real.all():
+        tensors["attention_mask"] = torch.from_numpy(real.astype(np.int64))
+    if targets is not None:
+        pooled = np.zeros(real.shape, dtype=np.int64)
+        pooled[real] = np.concatenate(targets)
+    else:
+        pooled = real.astype(np.int64)
+    mask = torch.from_numpy(pooled)
+    if pinned:
+        tensors = {k: v.pin_memory() for k, v in tensors.items()}
+        mask = mask.pin_memory()
+    return tensors, mask
+
+
+def _pool_batch(engine, model, batch: _Batch, pooling: str, layers):
+    """Run the encoder on one batch and pool: (layers, B, H) float32 on the engine's device."""
+    import torch
+
+    if layers == [-1]:
+        chosen = [engine.forward(batch.tensors, model=model).last_hidden_state]
+    else:
+        hidden = engine.forward(batch.tensors, model=model, output_hidden_states=True).hidden_states
+        chosen = hidden if layers is None else [hidden[i] for i in layers]
+    mask = batch.mask.to(chosen[0].device, non_blocking=True)
     with torch.inference_mode():
-        vectors = _pool(hidden.float(), mask.to(hidden.device), pooling)
-        if normalize:
-            vectors = torch.nn.functional.normalize(vectors, dim=-1)
-    return vectors.cpu().numpy()
+        return torch.stack([_pool(h.float(), mask, pooling) for h in chosen])
+
+
+def _encoder(engine, compile: bool):
+    """The engine's encoder, or a ``torch.compile`` copy of it (made once per engine)."""
+    if not compile:
+        return engine.encoder
+    compiled = getattr(engine, "_compiled_encoder", None)
+    if compiled is None:
+        import torch
+
+        compiled = torch.compile(engine.encoder, dynamic=True)
+        engine._compiled_encoder = compiled
+    return compiled
+
+
+class _Ahead:
+    """Runs a generator in a background thread, a few items ahead of the loop that takes them.
+
+    An error in the generator is raised in the loop; leaving the loop early (an error, an
+    interrupt) stops the thread.
+    """
+
+    _DONE = object()
+
+    def __init__(self, items, depth: int = 4):
+        import queue
+        import threading
+
+        self._queue, self._stop = queue.Queue(depth), threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(items,), daemon=True, name="bert_nb-tokenize")
+
+    def _run(self, items) -> None:
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+            self._put(self._DONE)
+        except BaseException as err:  # handed to the loop, raised there
+            self._put(err)
+
+    def _put(self, item) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)  # a source that blocks (a slow reader) is left to finish on its own
 
 
 def _pool(hidden, mask, pooling):

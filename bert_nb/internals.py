@@ -464,32 +464,16 @@ class Probe:
 
 def hidden_pooled(engine, texts: list[str], pooling: str = "mean", batch_size: int = 32, max_length: int | None = None,
                   progress: bool = True):
-    """Every layer's pooled vector of every text from one pass: (layers + 1, N, H) float32."""
-    import numpy as np
-    import torch
-
-    from .embeddings import _pool, _progress, _sentence_max_length
+    """Every layer's pooled vector of every text from one pass: (layers + 1, N, H) float32 (texts cut at max_length)."""
+    from .embeddings import _sentence_max_length, pooled_vectors
+    from .windows import stride_for
 
     if pooling not in ("mean", "cls", "max"):
         raise BertNbError(f"Unknown pooling '{pooling}'; choose mean, cls or max.")
-    tok = engine.tokenizer
     limit = max_length or _sentence_max_length(engine)
-    ids = tok(list(texts), truncation=True, max_length=limit)["input_ids"]
-    order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))  # longest first: less padding
-    out = None
-    with _progress(len(texts), progress) as bar:
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            batch = tok.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt")
-            hidden = engine.forward(dict(batch), model=engine.encoder, output_hidden_states=True).hidden_states
-            mask = engine.to_device({"m": batch["attention_mask"]})["m"]
-            with torch.inference_mode():
-                pooled = torch.stack([_pool(h.float(), mask, pooling) for h in hidden]).cpu().numpy()  # (L + 1, B, H)
-            if out is None:
-                out = np.zeros((pooled.shape[0], len(texts), pooled.shape[-1]), dtype=np.float32)
-            out[:, chunk] = pooled
-            bar.update(len(chunk))
-    return out
+    stride = stride_for(None, limit, engine.tokenizer)
+    vectors, _, _ = pooled_vectors(engine, list(texts), pooling, None, limit, stride, True, batch_size, progress=progress)
+    return vectors
 
 
 _PROBE_CS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # inverse regularisation strengths the inner CV chooses from

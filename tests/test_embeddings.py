@@ -356,3 +356,71 @@ def test_similarity_panel(minilm):
     panel.texts.value = "   "
     panel.button.click()
     assert "one text per line" in panel.status.value and panel.result.pooling == "cls"
+
+
+# -- the embedding path: tokenization ahead of the model, blocks, streams ---------------------------
+def test_many_blocks_with_windows_equal_text_by_text(tiny, monkeypatch):
+    from bert_nb import embeddings
+
+    monkeypatch.setattr(embeddings, "_BLOCK", 16)  # 16-text blocks: texts of one list cross many of them
+    texts = [f"word {i} " * (3 + (7 * i) % 90) for i in range(70)]  # many past the 32-piece window
+    together = embed(tiny, texts, batch_size=4, max_length=32, stride=8)
+    alone = np.stack([embed(tiny, t, max_length=32, stride=8).vectors[0] for t in texts])
+    np.testing.assert_allclose(together.vectors, alone, atol=1e-5)
+    assert together.windows == tuple(embed(tiny, t, max_length=32, stride=8).windows[0] for t in texts)
+    assert max(together.windows) > 1
+    cut = embed(tiny, texts, batch_size=4, max_length=32, truncate=True)
+    assert cut.cut == tuple(embed(tiny, t, max_length=32, truncate=True).cut[0] for t in texts)
+
+
+def test_a_stream_is_read_a_few_blocks_ahead_not_all_at_once(tiny):
+    from bert_nb.embeddings import pooled_blocks
+
+    read = []
+
+    def texts():
+        for i in range(2000):
+            read.append(i)
+            yield f"sentence {i}"
+
+    blocks = pooled_blocks(tiny, texts(), "mean", [-1], 32, 4, False, 8, block=100)
+    first = next(blocks)
+    assert first.first == 0 and len(first.texts) == 100 and first.vectors.shape == (1, 100, 32)
+    assert len(read) <= 400  # the thread reads at most a few blocks ahead of the model
+    rest = list(blocks)
+    assert [b.first for b in rest] == list(range(100, 2000, 100)) and len(read) == 2000
+
+
+def test_errors_in_the_tokenizing_thread_reach_the_caller_and_stop_it(tiny):
+    import threading
+
+    from bert_nb.embeddings import pooled_blocks
+
+    def texts():
+        yield from ("fine", "also fine")
+        raise ValueError("the source broke")
+
+    with pytest.raises(ValueError, match="the source broke"):
+        list(pooled_blocks(tiny, texts(), "mean", [-1], 32, 4, False, 8, block=1))
+    blocks = pooled_blocks(tiny, (f"text {i}" for i in range(10_000)), "mean", [-1], 32, 4, False, 8, block=50)
+    next(blocks)
+    blocks.close()  # leaving early stops the thread
+    assert not any(t.name == "bert_nb-tokenize" for t in threading.enumerate())
+
+
+def test_all_layers_pooled_in_one_pass_match_each_layer(tiny):
+    from bert_nb.internals import hidden_pooled
+
+    texts = SENTENCES[:5]
+    every = hidden_pooled(tiny, texts, progress=False)
+    assert every.shape == (tiny.config.num_hidden_layers + 1, 5, 32)
+    for layer in range(every.shape[0]):
+        np.testing.assert_allclose(every[layer], embed(tiny, texts, layer=layer, normalize_embeddings=False).vectors,
+                                   atol=1e-5)
+
+
+@pytest.mark.slow
+def test_compiled_encoder_gives_the_same_vectors(minilm):
+    plain = embed(minilm, SENTENCES, batch_size=4).vectors
+    compiled = embed(minilm, SENTENCES, batch_size=4, compile=True).vectors
+    assert np.min(np.sum(plain * compiled, axis=1)) >= 0.9999

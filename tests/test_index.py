@@ -162,3 +162,40 @@ def test_a_store_can_be_searched_the_other_way(built):
     assert other.search("a moving film", k=3).id.tolist()[0] == built.search("a moving film", k=3).id.tolist()[0]
     with pytest.raises(BertNbError, match="Unknown kind 'ivf'"):
         bert_nb.Index.load(built.folder, kind="ivf")
+
+
+def test_a_bf16_engine_indexes_in_its_own_dtype(minilm, corpus, built, tmp_path):
+    bf16 = bert_nb.load("default", device="cpu", dtype="bf16")
+    found = bert_nb.index(bf16, corpus[:200], store=tmp_path / "bf16", progress=False)
+    ours = np.asarray(found.vectors, np.float32)
+    fp32 = np.asarray(built.vectors, np.float32)[:200]
+    cos = np.sum(ours * fp32, axis=1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(fp32, axis=1)
+    assert cos.min() > 0.995 and cos.min() < 1 - 1e-6  # bf16's own vectors, not fp32's
+    queries = ["a moving film about family", "boring and far too long"]
+    hits = found.search(queries, k=3)
+    exact = bert_nb.search(minilm, queries, bert_nb.embed(minilm, corpus[:200]), top_k=3)
+    assert hits[hits["rank"] == 1].id.tolist() == exact[exact["rank"] == 1].corpus_index.tolist()
+    assert len(set(hits.id) & set(exact.corpus_index)) >= 5
+
+
+def test_batch_size_auto_and_what_it_accepts(minilm, tmp_path):
+    from bert_nb.indexes import _batch_size
+
+    bf16 = bert_nb.load("default", device="cpu", dtype="bf16")
+    assert _batch_size("auto", minilm) == 64 and _batch_size("auto", bf16) == 128 and _batch_size(16, minilm) == 16
+    for bad in (0, "big", 2.5, True):
+        with pytest.raises(BertNbError, match="batch_size is a whole number of at least 1, or 'auto'"):
+            bert_nb.index(minilm, ["a text"], store=tmp_path / "b", batch_size=bad, progress=False)
+    with pytest.raises(BertNbError, match="chunk is a whole number"):
+        bert_nb.index(minilm, ["a text"], store=tmp_path / "c", chunk=0, progress=False)
+
+
+def test_texts_are_read_where_their_lines_start(minilm, tmp_path):
+    texts = ["plain", "two\nlines in one text", "中文的句子", 'quotes " and \\ backslashes', "last"]
+    found = bert_nb.index(minilm, texts, store=tmp_path / "odd", chunk=2, progress=False)
+    assert found.texts([4, 0, 2, 1, 3]) == [texts[4], texts[0], texts[2], texts[1], texts[3]]
+    assert bert_nb.Index.load(tmp_path / "odd").texts(range(5)) == texts
+    found.add(["one more"], progress=False)
+    assert found.texts([5, 1]) == ["one more", texts[1]]
+    with pytest.raises(BertNbError, match="No text 6: ids run from 0 to 5"):
+        found.texts([6])

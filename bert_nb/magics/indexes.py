@@ -14,7 +14,7 @@ def _options(p):
     p.add_argument("--store", metavar="PATH", help="the folder that keeps the index (default: a new temporary one); "
                    "run again with the same folder to resume")
     p.add_argument("--kind", choices=["auto", "flat", "hnsw"], help="exact search, HNSW, or auto (exact below 100,000)")
-    p.add_argument("--batch-size", type=int, help="texts per forward pass (default 64)")
+    p.add_argument("--batch-size", type=int, help="texts per forward pass (default: 512 on a GPU, 128 in bf16, 64 in fp32)")
     out_option(p, "the Index")
 
 
