@@ -22,7 +22,7 @@ __all__ = ["index", "Index", "KINDS"]
 
 KINDS = ("auto", "flat", "hnsw")
 _HNSW_FROM = 100_000  # kind="auto": exact search below this many vectors, HNSW from it on
-_HNSW_M, _HNSW_EF_BUILD, _HNSW_EF_SEARCH = 32, 80, 128
+_HNSW_M, _HNSW_EF_BUILD, _HNSW_EF_SEARCH = 32, 80, 256  # efSearch 256: recall@10 0.967 on 1M texts (bench/index.py)
 _VERSION = 1
 
 
@@ -114,19 +114,34 @@ class Index:
         if path.is_file():
             found = faiss.read_index(str(path))
             if found.ntotal == self.meta.count:
+                if self.kind == "hnsw":
+                    found.hnsw.efSearch = _HNSW_EF_SEARCH
                 self._faiss = found
                 return found
-        self._faiss = _build(self.vectors, self.kind)
+        self._faiss = _build(self._blocks(), self.meta.dim, self.kind)
         tmp = path.with_suffix(".tmp")
         faiss.write_index(self._faiss, str(tmp))
         os.replace(tmp, path)
         return self._faiss
 
-    def search(self, queries, k: int = 10, engine=None):
+    def _blocks(self, size: int = 65536):
+        """The stored vectors as float32 blocks, read from the file (not mapped: they do not stay in memory)."""
+        import numpy as np
+
+        width = self.meta.dim * np.dtype(self.meta.dtype).itemsize
+        for start in range(0, self.meta.count, size):
+            rows = min(size, self.meta.count - start)
+            block = np.fromfile(self.folder / "vectors.bin", dtype=self.meta.dtype, count=rows * self.meta.dim,
+                                offset=start * width)
+            yield block.reshape(rows, self.meta.dim).astype(np.float32)
+
+    def search(self, queries, k: int = 10, engine=None, ef_search: int | None = None):
         """The ``k`` corpus texts closest to each query (cosine): DataFrame query, rank, id, text, score.
 
         ``queries``: texts, or Embeddings from the index's model. ``engine``: the model to embed
-        the queries with (default: the one that built the index, loaded by name).
+        the queries with (default: the one that built the index, loaded by name). ``ef_search``:
+        with HNSW, how many candidates a search keeps (default 256; higher finds more of the
+        exact neighbours, more slowly: ``bench/index.py`` has the trade-off).
         """
         import numpy as np
         import pandas as pd
@@ -146,7 +161,15 @@ class Index:
                               f"{self.meta.model}'s ({self.meta.dim}); embed the queries with {self.meta.model}.")
         vectors = np.ascontiguousarray(q.vectors, dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        scores, ids = self._index().search(vectors, min(k, self.meta.count))
+        found = self._index()
+        if ef_search is not None:
+            if not isinstance(ef_search, int) or isinstance(ef_search, bool) or ef_search < k:
+                raise BertNbError(f"ef_search is a whole number of at least k ({k}); got {ef_search!r}.")
+            if self.kind != "hnsw":
+                raise BertNbError("ef_search tunes HNSW; this index searches exactly (load it with kind='hnsw').")
+        if self.kind == "hnsw":
+            found.hnsw.efSearch = ef_search or _HNSW_EF_SEARCH
+        scores, ids = found.search(vectors, min(k, self.meta.count))
         hit = sorted({int(i) for i in ids.ravel() if i >= 0})
         texts = dict(zip(hit, self.texts(hit)))
         rows = [{"query": query, "rank": r + 1, "id": int(i), "text": texts[int(i)], "score": float(s)}
@@ -251,19 +274,18 @@ def _kind_for(kind: str, count: int) -> str:
     return ("hnsw" if count >= _HNSW_FROM else "flat") if kind == "auto" else kind
 
 
-def _build(vectors, kind: str):
+def _build(blocks, dim: int, kind: str):
     """A faiss index over unit vectors (inner product = cosine), filled a block at a time."""
     import faiss
     import numpy as np
 
-    dim = vectors.shape[1]
     if kind == "hnsw":
         found = faiss.IndexHNSWFlat(dim, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
         found.hnsw.efConstruction, found.hnsw.efSearch = _HNSW_EF_BUILD, _HNSW_EF_SEARCH
     else:
         found = faiss.IndexFlatIP(dim)
-    for start in range(0, len(vectors), 65536):
-        found.add(np.ascontiguousarray(vectors[start:start + 65536], dtype=np.float32))
+    for block in blocks:
+        found.add(np.ascontiguousarray(block, dtype=np.float32))
     return found
 
 

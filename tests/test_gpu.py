@@ -117,3 +117,19 @@ def test_bf16_and_fp16_copies_on_gpu_predict_like_fp32(tiny_path):
         bert_nb.quantize(clf, "int8")
     pruned = bert_nb.prune(clf, heads={0: [0]})
     assert pruned.info().parameters < clf.info().parameters and pruned.predict(texts).shape == (4, 4)
+
+
+def test_the_embedding_path_pins_its_batches_and_streams_an_index(tiny_path, tmp_path):
+    import numpy as np
+
+    from bert_nb.embeddings import _batches
+
+    engine = bert_nb.load(tiny_path, device="cuda")
+    texts = [f"the cat sat {i} " * (1 + i % 9) for i in range(300)]
+    batch = next(_batches(engine.tokenizer, texts, None, 32, 4, False, 16, True, 100))
+    assert batch.tensors["input_ids"].is_pinned() and batch.mask.is_pinned()
+    cpu = bert_nb.embed(bert_nb.load(tiny_path, device="cpu"), texts, batch_size=16, max_length=32).vectors
+    gpu = bert_nb.embed(engine, texts, batch_size=16, max_length=32).vectors
+    assert np.sum(cpu * gpu, axis=1).min() > 0.995
+    found = bert_nb.index(engine, iter(texts), store=tmp_path / "gpu", chunk=64, progress=False)
+    assert len(found) == 300 and found.search(texts[7], k=1, engine=engine).score.iloc[0] > 0.99

@@ -199,3 +199,16 @@ def test_texts_are_read_where_their_lines_start(minilm, tmp_path):
     assert found.texts([5, 1]) == ["one more", texts[1]]
     with pytest.raises(BertNbError, match="No text 6: ids run from 0 to 5"):
         found.texts([6])
+
+
+def test_ef_search_trades_recall_for_time_on_hnsw_only(built):
+    hnsw = bert_nb.Index.load(built.folder, kind="hnsw")
+    wide = hnsw.search("a moving film about family", k=5, ef_search=400)
+    assert wide.id.tolist() == built.search("a moving film about family", k=5).id.tolist()
+    assert hnsw._index().hnsw.efSearch == 400
+    hnsw.search("a moving film about family", k=5)
+    assert hnsw._index().hnsw.efSearch == 256  # back to the default
+    with pytest.raises(BertNbError, match="ef_search is a whole number of at least k"):
+        hnsw.search("a query", k=10, ef_search=5)
+    with pytest.raises(BertNbError, match="ef_search tunes HNSW"):
+        built.search("a query", ef_search=100)
