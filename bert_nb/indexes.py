@@ -193,7 +193,9 @@ class Index:
     def add(self, source, text: str | None = None, engine=None, batch_size: int | str = "auto", chunk: int = 4096,
             progress: bool | None = None) -> "Index":
         """Embed and append the texts of ``source`` (streamed, ``chunk`` at a time); returns the index."""
-        _append(self, self._query_engine(engine), _stream(source, text), batch_size, chunk, progress, skip=0)
+        size = _source_size(source, text)
+        _append(self, self._query_engine(engine), _stream(source, text), batch_size, chunk, progress, skip=0,
+                total=None if size is None else self.meta.count + size)
         return self
 
     def save(self, path) -> "Index":
@@ -369,7 +371,7 @@ def _file_texts(path: Path, text: str | None):
     raise BertNbError(f"Cannot read '{path.suffix}' files; give a .txt (one text per line), .csv or .parquet file.")
 
 
-def _append(found: Index, engine, texts, batch_size, chunk: int, progress, skip: int) -> None:
+def _append(found: Index, engine, texts, batch_size, chunk: int, progress, skip: int, total: int | None = None) -> None:
     """Embed the stream a chunk at a time; each chunk's vectors and texts are on disk before the count moves.
 
     Reading and tokenizing run a chunk ahead of the model (``pooled_blocks``).
@@ -392,7 +394,7 @@ def _append(found: Index, engine, texts, batch_size, chunk: int, progress, skip:
     batch_size = _batch_size(batch_size, engine)
     blocks = pooled_blocks(engine, itertools.islice(texts, skip, None), meta.pooling, [-1], limit,
                            stride_for(None, limit, engine.tokenizer), False, batch_size, block=chunk, check=check)
-    bar = _bar(progress, meta.count)
+    bar = _bar(progress, meta.count, total)
     try:
         with contextlib.closing(blocks):
             for done in blocks:
@@ -434,12 +436,26 @@ def _batch_size(batch_size, engine) -> int:
     return batch_size
 
 
-def _bar(progress, done: int):
+def _bar(progress, done: int, total: int | None):
+    """Texts/s, and the time left when the source's size is known."""
     if progress is False:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(initial=done, desc="indexing", unit="text", unit_scale=True)
+    return tqdm(initial=done, total=total, desc="indexing", unit="text", unit_scale=True)
+
+
+def _source_size(source, text: str | None) -> int | None:
+    """How many texts the source holds, where that is cheap to know (a list, a column, a text file)."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_file() and path.suffix.lower() in (".txt", ".text", ""):
+            with open(path, "rb") as f:
+                return sum(1 for line in f if line.strip())
+        return None
+    if hasattr(source, "columns"):
+        return len(source)
+    return len(source) if hasattr(source, "__len__") else None
 
 
 def index(engine, source, store=None, kind: str = "auto", batch_size: int | str = "auto", text: str | None = None,
@@ -505,7 +521,7 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
     if first is None and meta.count == 0:
         raise BertNbError("The source holds no texts; give a list, a column or a file with at least one text.")
     _append(found, engine, itertools.chain([first] if first is not None else [], texts), batch_size, chunk,
-            progress, skip=meta.count)
+            progress, skip=meta.count, total=_source_size(source, text))
     found._index()
     return found
 

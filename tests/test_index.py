@@ -212,3 +212,12 @@ def test_ef_search_trades_recall_for_time_on_hnsw_only(built):
         hnsw.search("a query", k=10, ef_search=5)
     with pytest.raises(BertNbError, match="ef_search tunes HNSW"):
         built.search("a query", ef_search=100)
+
+
+def test_the_progress_bar_knows_the_size_of_lists_columns_and_text_files(tmp_path):
+    from bert_nb.indexes import _source_size
+
+    (tmp_path / "c.txt").write_text("one\n\ntwo\n  \nthree\n")
+    assert _source_size(tmp_path / "c.txt", None) == 3 and _source_size(str(tmp_path / "c.txt"), None) == 3
+    assert _source_size(["a", "b"], None) == 2 and _source_size(pd.DataFrame({"text": ["a"] * 4}), None) == 4
+    assert _source_size(iter(["a"]), None) is None and _source_size(pd.Series(["a", "b"]), None) == 2
