@@ -126,8 +126,6 @@ def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_e
     >>> emb.vectors.shape                                                                    # doctest: +SKIP
     (2, 384)
     """
-    import numpy as np
-
     texts = _as_texts(texts)
     if pooling not in POOLINGS:
         raise BertNbError(f"Unknown pooling '{pooling}'; use one of {', '.join(POOLINGS)}.")
@@ -145,13 +143,11 @@ def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_e
     show = len(texts) >= _PROGRESS_FROM if progress is None else progress
     pooled, taken, cut = pooled_vectors(engine, texts, pooling, [layer], limit, stride, truncate, batch_size,
                                         spans=spans, progress=show, compile=compile)
-    vectors = pooled[0]
-    if normalize_embeddings:
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors = _unit(pooled[0]) if normalize_embeddings else pooled[0]
     windows = tuple(int(c) for c in taken)  # word mode: the windows that hold the word
     return Embeddings(vectors=vectors, texts=tuple(texts), pooling=pooling, layer=layer,
                       normalized=bool(normalize_embeddings), model=engine.name, words=words,
-                      windows=windows, cut=cut if truncate else (), window=limit, stride=stride)
+                      windows=windows, cut=cut, window=limit, stride=stride)
 
 
 def _as_texts(texts) -> tuple[str, ...]:
@@ -256,19 +252,19 @@ def pooled_blocks(engine, texts, pooling: str, layers, limit: int, stride: int, 
         pending = []
         for batch in ahead:
             pending.append((batch.owner, _pool_batch(engine, model, batch, pooling, layers)))
-            if batch.block is not None:  # one copy to the host per block
-                done = batch.block
-                done.vectors = np.zeros((count, len(done.texts), engine.encoder.config.hidden_size), dtype=np.float32)
-                for owner, out in pending:
-                    out = out.cpu().numpy()  # (layers, B, H)
-                    for i in range(count):
-                        np.add.at(done.vectors[i], owner, out[i])
-                done.vectors /= np.maximum(done.windows, 1)[None, :, None]
-                pending = []
             if bar is not None:
                 bar.update(batch.finished)
-            if batch.block is not None:
-                yield batch.block
+            if batch.block is None:
+                continue
+            done = batch.block  # its last batch: one copy to the host per block
+            done.vectors = np.zeros((count, len(done.texts), engine.encoder.config.hidden_size), dtype=np.float32)
+            for owner, out in pending:
+                out = out.cpu().numpy()  # (layers, B, H)
+                for i in range(count):
+                    np.add.at(done.vectors[i], owner, out[i])
+            done.vectors /= np.maximum(done.windows, 1)[None, :, None]
+            pending = []
+            yield done
 
 
 def _batches(tokenizer, texts, spans, limit: int, stride: int, truncate: bool, batch_size: int, pinned: bool,

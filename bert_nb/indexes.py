@@ -114,8 +114,6 @@ class Index:
         if path.is_file():
             found = faiss.read_index(str(path))
             if found.ntotal == self.meta.count:
-                if self.kind == "hnsw":
-                    found.hnsw.efSearch = _HNSW_EF_SEARCH
                 self._faiss = found
                 return found
         self._faiss = _build(self._blocks(), self.meta.dim, self.kind)
@@ -146,7 +144,7 @@ class Index:
         import numpy as np
         import pandas as pd
 
-        from .embeddings import Embeddings, embed
+        from .embeddings import Embeddings, _unit, embed
 
         if not isinstance(k, int) or k < 1:
             raise BertNbError("k must be a whole number of at least 1.")
@@ -159,8 +157,7 @@ class Index:
         if q.model != self.meta.model or q.vectors.shape[1] != self.meta.dim:
             raise BertNbError(f"The queries are in {q.model}'s space ({q.vectors.shape[1]} dims) but the index holds "
                               f"{self.meta.model}'s ({self.meta.dim}); embed the queries with {self.meta.model}.")
-        vectors = np.ascontiguousarray(q.vectors, dtype=np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = np.ascontiguousarray(_unit(q.vectors), dtype=np.float32)
         found = self._index()
         if ef_search is not None:
             if not isinstance(ef_search, int) or isinstance(ef_search, bool) or ef_search < k:
@@ -193,7 +190,7 @@ class Index:
     def add(self, source, text: str | None = None, engine=None, batch_size: int | str = "auto", chunk: int = 4096,
             progress: bool | None = None) -> "Index":
         """Embed and append the texts of ``source`` (streamed, ``chunk`` at a time); returns the index."""
-        size = _source_size(source, text)
+        size = _source_size(source)
         _append(self, self._query_engine(engine), _stream(source, text), batch_size, chunk, progress, skip=0,
                 total=None if size is None else self.meta.count + size)
         return self
@@ -378,9 +375,7 @@ def _append(found: Index, engine, texts, batch_size, chunk: int, progress, skip:
     """
     import contextlib
 
-    import numpy as np
-
-    from .embeddings import _sentence_max_length, pooled_blocks
+    from .embeddings import _sentence_max_length, _unit, pooled_blocks
     from .windows import stride_for
 
     folder, meta = found.folder, found.meta
@@ -398,8 +393,7 @@ def _append(found: Index, engine, texts, batch_size, chunk: int, progress, skip:
     try:
         with contextlib.closing(blocks):
             for done in blocks:
-                vectors = done.vectors[0]
-                vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+                vectors = _unit(done.vectors[0])
                 with open(folder / "vectors.bin", "ab") as f:
                     f.write(vectors.astype(meta.dtype).tobytes())
                 lines = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in done.texts).encode("utf-8")
@@ -445,7 +439,7 @@ def _bar(progress, done: int, total: int | None):
     return tqdm(initial=done, total=total, desc="indexing", unit="text", unit_scale=True)
 
 
-def _source_size(source, text: str | None) -> int | None:
+def _source_size(source) -> int | None:
     """How many texts the source holds, where that is cheap to know (a list, a column, a text file)."""
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -453,9 +447,7 @@ def _source_size(source, text: str | None) -> int | None:
             with open(path, "rb") as f:
                 return sum(1 for line in f if line.strip())
         return None
-    if hasattr(source, "columns"):
-        return len(source)
-    return len(source) if hasattr(source, "__len__") else None
+    return len(source) if hasattr(source, "__len__") else None  # a list, a Series, a DataFrame
 
 
 def index(engine, source, store=None, kind: str = "auto", batch_size: int | str = "auto", text: str | None = None,
@@ -521,7 +513,7 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
     if first is None and meta.count == 0:
         raise BertNbError("The source holds no texts; give a list, a column or a file with at least one text.")
     _append(found, engine, itertools.chain([first] if first is not None else [], texts), batch_size, chunk,
-            progress, skip=meta.count, total=_source_size(source, text))
+            progress, skip=meta.count, total=_source_size(source))
     found._index()
     return found
 

@@ -307,7 +307,7 @@ class Pretrained(Recorded, Engine):
             self.tokenizer.save_pretrained(path)
         (path / "bert_nb_pretraining.json").write_text(json.dumps(
             {"config": self.training_config, "history": self.state.history,
-             "evaluations": [{k: v for k, v in r.items()} for r in self.state.epochs]}, indent=1, default=str))
+             "evaluations": self.state.epochs}, indent=1, default=str))
         return str(path)
 
     def export_script(self, path, corpus: str = "corpus.txt") -> str:

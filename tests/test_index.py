@@ -218,6 +218,6 @@ def test_the_progress_bar_knows_the_size_of_lists_columns_and_text_files(tmp_pat
     from bert_nb.indexes import _source_size
 
     (tmp_path / "c.txt").write_text("one\n\ntwo\n  \nthree\n")
-    assert _source_size(tmp_path / "c.txt", None) == 3 and _source_size(str(tmp_path / "c.txt"), None) == 3
-    assert _source_size(["a", "b"], None) == 2 and _source_size(pd.DataFrame({"text": ["a"] * 4}), None) == 4
-    assert _source_size(iter(["a"]), None) is None and _source_size(pd.Series(["a", "b"]), None) == 2
+    assert _source_size(tmp_path / "c.txt") == 3 and _source_size(str(tmp_path / "c.txt")) == 3
+    assert _source_size(["a", "b"]) == 2 and _source_size(pd.DataFrame({"text": ["a"] * 4})) == 4
+    assert _source_size(iter(["a"])) is None and _source_size(pd.Series(["a", "b"])) == 2
