@@ -6,9 +6,12 @@ Where the CPU computes bf16 natively (avx512_bf16 or AMX) both sides also run in
 ``--compile`` (default) ``embed(compile=True)`` is timed too, with its compile time. Also: peak
 resident memory growth of each, the cosine of our vectors to theirs, the share of this CPU's own
 2048 x 2048 matrix-multiply rate the encoder reaches (MFU against the GPU's peak on CUDA), and
-for int8 the STS-B Spearman next to fp32.
+for int8 the STS-B Spearman next to fp32. On a CPU, one profiled fp32 call of each side says where
+the time goes (the share in the linear layers' matrix multiplies, their GFLOP/s, the padding each
+side runs) and the ceiling: how fast ``embed`` could be with no padding and nothing but matrix
+multiplies at the CPU's large-matrix rate.
 
-    python bench/embed.py [--n 2048] [--batch-size 64] [--rounds 3] [--device cpu] [--no-compile]
+    python bench/embed.py [--n 2048] [--batch-size 64] [--rounds 3] [--device cpu] [--no-compile] [--no-breakdown]
 """
 
 from __future__ import annotations
@@ -66,6 +69,53 @@ def _matmul_rates(bf16: bool) -> dict:
     return rates
 
 
+def _padded_pieces(engine, st, texts, batch_size: int) -> dict:
+    """Pieces each side runs through the encoder (padding included) per real piece, at ``batch_size``.
+
+    bert_nb sorts by pieces within its blocks; sentence-transformers sorts by characters and pads
+    each batch to its longest text (unless it runs flash attention's variable-length kernels, on a GPU).
+    """
+    from bert_nb.embeddings import _BLOCK, _batches, _sentence_max_length
+
+    limit, block = _sentence_max_length(engine), max(_BLOCK, 8 * batch_size)  # as embed runs them
+    ours = list(_batches(engine.tokenizer, texts, None, limit, 0, True, batch_size, False, block))
+    real = sum(int(b.mask.sum()) for b in ours)
+    order = sorted(texts, key=len, reverse=True)
+    encode = getattr(st, "preprocess", st.tokenize)
+    theirs = sum(encode(order[i:i + batch_size])["input_ids"].numel() for i in range(0, len(order), batch_size))
+    if getattr(st, "_can_flatten_inputs", lambda: False)():  # flash attention's varlen kernels: no padding
+        theirs = real
+    return {"bert_nb": sum(b.tensors["input_ids"].numel() for b in ours) / real,
+            "sentence-transformers": theirs / real, "real_pieces": real}
+
+
+def _where_time_goes(runs: dict, pieces: dict, engine, rate: float) -> dict:
+    """One profiled call of each fp32 contender: the share of its wall time in matrix multiplies, their rate.
+
+    The matrix multiplies of the encoder's linear layers do ``2 x (4H^2 + 2HI)`` FLOPs per piece
+    and layer, padding included; attention scores and everything else are the rest.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    cfg = engine.encoder.config
+    h, i, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
+    per_piece = layers * 2 * (4 * h * h + 2 * h * i)
+    out = {}
+    for name, fn in runs.items():
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            seconds, _ = _timed(fn, "cpu")
+        self_s = {e.key: e.self_cpu_time_total / 1e6 for e in prof.key_averages()}
+        matmul = sum(v for k, v in self_s.items() if k in ("aten::addmm", "aten::mm", "aten::bmm"))
+        attention = sum(v for k, v in self_s.items() if "scaled_dot_product" in k)
+        side = "sentence-transformers" if name.startswith("sentence") else "bert_nb"
+        flops = per_piece * pieces[side] * pieces["real_pieces"]
+        out[name] = {"profiled_seconds": seconds, "matmul_share": matmul / seconds,
+                     "attention_share": attention / seconds, "matmul_gflops": flops / matmul / 1e9,
+                     "matmul_share_of_rate": flops / matmul / rate,
+                     "padded_pieces_per_real_piece": pieces[side]}
+    return out
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2048)
@@ -75,6 +125,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--no-int8", action="store_true")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
                     help="also time embed(compile=True) (compiling takes about 30 s per dtype on a CPU)")
+    ap.add_argument("--breakdown", action=argparse.BooleanOptionalAction, default=True,
+                    help="profile one fp32 call of each side: the share of time in matrix multiplies and their rate")
     ap.add_argument("--json", default="bench/results/embed.json")
     args = ap.parse_args(argv)
 
@@ -147,6 +199,15 @@ def main(argv=None) -> dict:
         peak = {torch.bfloat16: 989e12, torch.float16: 989e12}.get(engine.dtype, 67e12)  # H100 SXM dense
         for name, row in rows.items():
             row["model_flops_utilisation"] = row["sentences_per_s"] * flops / peak
+    breakdown, ceiling = {}, None
+    if engine.device == "cpu" and args.breakdown:  # why fp32 is where it is: the matrix multiplies
+        pieces = _padded_pieces(engine, st, texts, args.batch_size)
+        fp32 = {k: fn for k, fn in runs.items() if k == ref_name or k.startswith("bert_nb.embed (fp32")}
+        breakdown = _where_time_goes(fp32, pieces, engine, rates["fp32"])
+        cfg = engine.encoder.config
+        least = (cfg.num_hidden_layers * 2 * (4 * cfg.hidden_size ** 2 + 2 * cfg.hidden_size * cfg.intermediate_size)
+                 * pieces["real_pieces"] / rates["fp32"])  # no padding, all at the large-matrix rate, nothing else
+        ceiling = best[ref_name] / least
     sts = {}
     if "bert_nb.embed (int8)" in runs:
         sts = {"fp32": bert_nb.evaluate_sts(engine).spearman,
@@ -155,7 +216,8 @@ def main(argv=None) -> dict:
               "threads": torch.get_num_threads(), "n": len(texts), "batch_size": args.batch_size,
               "cpu_native": native_dtypes(engine.device), "flops_per_text": flops,
               "matmul_gflops": {k: v / 1e9 for k, v in rates.items()} if engine.device == "cpu" else {},
-              "results": rows, "sts_b_test_spearman": sts}
+              "results": rows, "sts_b_test_spearman": sts, "fp32_time_breakdown": breakdown,
+              "fp32_ceiling_ratio": ceiling}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     print(f"{len(texts)} STS-B sentences, batch {args.batch_size}, {engine.device}, {torch.get_num_threads()} threads")
@@ -168,6 +230,13 @@ def main(argv=None) -> dict:
               + (f"  (compiled in {row['compile_seconds']:.0f} s)" if "compile_seconds" in row else ""))
     if engine.device == "cpu":
         print("this CPU's matrix multiply (2048 x 2048): " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in rates.items()))
+    if breakdown:
+        print(f"fp32, one profiled call each:{'':<13}{'matmul':>8}{'GFLOP/s':>9}{'of rate':>9}{'attn':>7}{'padded':>8}")
+        for name, row in breakdown.items():
+            print(f"{name:<40}{row['matmul_share']:>8.0%}{row['matmul_gflops']:>9.0f}{row['matmul_share_of_rate']:>9.0%}"
+                  f"{row['attention_share']:>7.0%}{row['padded_pieces_per_real_piece']:>8.3f}")
+        print(f"fp32 ceiling: with no padding, every matrix multiply at the 2048 x 2048 rate and nothing else "
+              f"taking time, embed would be {ceiling:.2f}x sentence-transformers")
     if sts:
         print(f"STS-B test Spearman: fp32 {sts['fp32']:.2f}, int8 {sts['int8']:.2f} (drop {sts['fp32'] - sts['int8']:.2f})")
     print(f"wrote {args.json}")

@@ -192,7 +192,10 @@ def _sentence_max_length(engine) -> int:
 
 
 # -- the embedding path: every pooled vector of the package is made here ---------------
-_BLOCK = 1024  # texts tokenized at a time (at least 8 batches); the next is tokenized while the model runs
+# texts tokenized, sorted by length and padded at a time; the next block is tokenized while the model runs.
+# At least 64 batches: padding falls from 8-19% of the pieces at 8 batches a block to 2-4% at 64 (STS-B,
+# Rotten Tomatoes; batches of 32-128).
+_BLOCK, _BATCHES_PER_BLOCK = 4096, 64
 
 
 @dataclass
@@ -238,17 +241,18 @@ def pooled_blocks(engine, texts, pooling: str, layers, limit: int, stride: int, 
     batches a few batches ahead of the model, so the encoder (on a GPU above all) never waits for
     the tokenizer; on CUDA the batches are pinned and copied without blocking, and pooled vectors
     stay on the device until their block is done. ``block``: texts per block (default
-    ``_BLOCK`` or 8 batches). ``check(text, position)`` may raise on a bad text; errors from the
+    :func:`block_size`). ``check(text, position)`` may raise on a bad text; errors from the
     thread are raised here. ``bar.update(n)`` counts finished texts.
     """
     import numpy as np
 
     model = _encoder(engine, compile)
-    block = block or max(_BLOCK, 8 * batch_size)
+    block = block or block_size(batch_size)
     count = int(engine.encoder.config.num_hidden_layers) + 1 if layers is None else len(layers)
     batches = _batches(engine.tokenizer, texts, spans, limit, stride, truncate, batch_size,
                        engine.device.startswith("cuda"), block, check)
-    with _Ahead(batches) as ahead:
+    with _Ahead(batches, depth=-(-block // batch_size) + 4) as ahead:  # a whole block ahead: the next one
+        # is tokenized while the model runs this one
         pending = []
         for batch in ahead:
             pending.append((batch.owner, _pool_batch(engine, model, batch, pooling, layers)))
@@ -265,6 +269,11 @@ def pooled_blocks(engine, texts, pooling: str, layers, limit: int, stride: int, 
             done.vectors /= np.maximum(done.windows, 1)[None, :, None]
             pending = []
             yield done
+
+
+def block_size(batch_size: int) -> int:
+    """Texts sorted and padded together: ``_BLOCK`` or ``_BATCHES_PER_BLOCK`` batches, whichever is more."""
+    return max(_BLOCK, _BATCHES_PER_BLOCK * batch_size)
 
 
 def _batches(tokenizer, texts, spans, limit: int, stride: int, truncate: bool, batch_size: int, pinned: bool,

@@ -10,6 +10,7 @@ the vectors: exact inner product (``IndexFlatIP``) for small corpora, HNSW for l
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -187,9 +188,10 @@ class Index:
         return engine
 
     # -- growing and keeping ------------------------------------------------------------------
-    def add(self, source, text: str | None = None, engine=None, batch_size: int | str = "auto", chunk: int = 4096,
-            progress: bool | None = None) -> "Index":
+    def add(self, source, text: str | None = None, engine=None, batch_size: int | str = "auto",
+            chunk: int | str = "auto", progress: bool | None = None) -> "Index":
         """Embed and append the texts of ``source`` (streamed, ``chunk`` at a time); returns the index."""
+        _check_chunk(chunk)
         size = _source_size(source)
         _append(self, self._query_engine(engine), _stream(source, text), batch_size, chunk, progress, skip=0,
                 total=None if size is None else self.meta.count + size)
@@ -349,19 +351,18 @@ def _file_texts(path: Path, text: str | None):
                         yield line.rstrip("\n")
             return
         if suffix == ".csv":
+            _has_column(path, text, list(pd.read_csv(path, nrows=0).columns))
             for part in pd.read_csv(path, chunksize=10_000, usecols=[text or "text"]):
                 yield from part[text or "text"].tolist()
             return
         if suffix == ".parquet":
-            try:
-                import pyarrow.parquet as pq
-            except ImportError:
-                raise BertNbError("Reading Parquet needs pyarrow: run `pip install pyarrow`, or give a .txt or "
-                                  ".csv file.") from None
-
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=[text or "text"]):
+            parquet = _parquet(path)
+            _has_column(path, text, parquet.schema_arrow.names)
+            for batch in parquet.iter_batches(batch_size=10_000, columns=[text or "text"]):
                 yield from batch.column(0).to_pylist()
             return
+    except BertNbError:
+        raise
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise BertNbError(f"Cannot read {path} ({err}); give a UTF-8 text file (one text per line), a CSV or a "
                           "Parquet file with a text column.") from None
@@ -373,9 +374,7 @@ def _append(found: Index, engine, texts, batch_size, chunk: int, progress, skip:
 
     Reading and tokenizing run a chunk ahead of the model (``pooled_blocks``).
     """
-    import contextlib
-
-    from .embeddings import _sentence_max_length, _unit, pooled_blocks
+    from .embeddings import _sentence_max_length, _unit, block_size, pooled_blocks
     from .windows import stride_for
 
     folder, meta = found.folder, found.meta
@@ -387,6 +386,7 @@ def _append(found: Index, engine, texts, batch_size, chunk: int, progress, skip:
 
     limit = meta.max_length or _sentence_max_length(engine)
     batch_size = _batch_size(batch_size, engine)
+    chunk = block_size(batch_size) if chunk == "auto" else chunk
     blocks = pooled_blocks(engine, itertools.islice(texts, skip, None), meta.pooling, [-1], limit,
                            stride_for(None, limit, engine.tokenizer), False, batch_size, block=chunk, check=check)
     bar = _bar(progress, meta.count, total)
@@ -411,6 +411,12 @@ def _append(found: Index, engine, texts, batch_size, chunk: int, progress, skip:
         if bar is not None:
             bar.close()
         found._faiss = None  # rebuilt over the new vectors at the next search
+
+
+def _check_chunk(chunk) -> None:
+    if chunk != "auto" and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
+        raise BertNbError(f"chunk is 'auto' or a whole number of at least 1 (texts embedded and written at a time); "
+                          f"got {chunk!r}.")
 
 
 class _BadText(Exception):
@@ -439,19 +445,36 @@ def _bar(progress, done: int, total: int | None):
     return tqdm(initial=done, total=total, desc="indexing", unit="text", unit_scale=True)
 
 
+def _parquet(path: Path):
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise BertNbError("Reading Parquet needs pyarrow: run `pip install pyarrow`, or give a .txt or .csv file.") from None
+    return pq.ParquetFile(path)
+
+
+def _has_column(path: Path, text: str | None, columns: list) -> None:
+    if (text or "text") not in columns:
+        raise BertNbError(f"{path.name} has no column '{text or 'text'}'; name the text column with text= "
+                          f"({', '.join(map(str, columns))}).")
+
+
 def _source_size(source) -> int | None:
-    """How many texts the source holds, where that is cheap to know (a list, a column, a text file)."""
+    """How many texts the source holds, where that is cheap to know (a list, a column, a text or Parquet file)."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_file() and path.suffix.lower() in (".txt", ".text", ""):
             with open(path, "rb") as f:
                 return sum(1 for line in f if line.strip())
+        if path.is_file() and path.suffix.lower() == ".parquet":
+            with contextlib.suppress(BertNbError, OSError, ValueError):
+                return _parquet(path).metadata.num_rows  # from the footer, nothing else read
         return None
     return len(source) if hasattr(source, "__len__") else None  # a list, a Series, a DataFrame
 
 
 def index(engine, source, store=None, kind: str = "auto", batch_size: int | str = "auto", text: str | None = None,
-          dtype: str = "float16", chunk: int = 4096, pooling: str = "mean", max_length: int | None = None,
+          dtype: str = "float16", chunk: int | str = "auto", pooling: str = "mean", max_length: int | None = None,
           progress: bool | None = None) -> Index:
     """Embed a corpus into an on-disk store and index it with faiss; the same call resumes an interrupted run.
 
@@ -468,9 +491,11 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
         below 100,000 vectors. ``Index.to_text()`` states the choice.
     batch_size : int or "auto"
         Texts per forward pass; ``auto`` is 512 on a GPU, 128 on a CPU in bf16 and 64 in fp32.
-    chunk : int
+    chunk : int or "auto"
         Texts embedded and written at a time (an interrupt loses at most the chunk in progress);
-        the next chunk is read and tokenized while the model runs on this one.
+        the next chunk is read and tokenized while the model runs on this one. Texts are sorted by
+        length within a chunk, so fewer texts mean more padding; ``auto`` is 64 batches, at least
+        4,096 texts (2-4% padding).
 
     Returns
     -------
@@ -487,8 +512,7 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
         raise BertNbError(f"Unknown kind '{kind}'; choose one of {', '.join(KINDS)}.")
     if dtype not in ("float16", "float32"):
         raise BertNbError(f"dtype is 'float16' or 'float32' (how vectors are kept on disk); got {dtype!r}.")
-    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
-        raise BertNbError(f"chunk is a whole number of at least 1 (texts embedded and written at a time); got {chunk!r}.")
+    _check_chunk(chunk)
     _batch_size(batch_size, engine)
     folder = Path(store) if store is not None else Path(tempfile.mkdtemp(prefix="bert_nb-index-"))
     if folder.exists() and not folder.is_dir():

@@ -363,6 +363,7 @@ def test_many_blocks_with_windows_equal_text_by_text(tiny, monkeypatch):
     from bert_nb import embeddings
 
     monkeypatch.setattr(embeddings, "_BLOCK", 16)  # 16-text blocks: texts of one list cross many of them
+    monkeypatch.setattr(embeddings, "_BATCHES_PER_BLOCK", 1)
     texts = [f"word {i} " * (3 + (7 * i) % 90) for i in range(70)]  # many past the 32-piece window
     together = embed(tiny, texts, batch_size=4, max_length=32, stride=8)
     alone = np.stack([embed(tiny, t, max_length=32, stride=8).vectors[0] for t in texts])
@@ -371,6 +372,25 @@ def test_many_blocks_with_windows_equal_text_by_text(tiny, monkeypatch):
     assert max(together.windows) > 1
     cut = embed(tiny, texts, batch_size=4, max_length=32, truncate=True)
     assert cut.cut == tuple(embed(tiny, t, max_length=32, truncate=True).cut[0] for t in texts)
+
+
+def test_texts_are_sorted_in_blocks_of_64_batches_so_little_is_padded(tiny, monkeypatch):
+    from bert_nb import embeddings
+    from bert_nb.embeddings import _batches, block_size
+
+    assert block_size(32) == 4096 and block_size(128) == 8192
+    rng = np.random.default_rng(0)
+    texts = [" ".join(["word"] * int(n)) for n in rng.integers(3, 60, 4096)]
+
+    def padding(block):
+        batches = list(_batches(tiny.tokenizer, texts, None, 128, 0, True, 64, False, block))
+        return sum(b.tensors["input_ids"].numel() for b in batches) / sum(int(b.mask.sum()) for b in batches) - 1
+
+    assert padding(block_size(64)) < 0.02 < padding(8 * 64)
+    seen = []
+    monkeypatch.setattr(embeddings, "_batches", lambda *args: seen.append(args[8]) or _batches(*args))
+    embed(tiny, texts[:10], batch_size=100)
+    assert seen == [6400]  # what embed sorts together
 
 
 def test_a_stream_is_read_a_few_blocks_ahead_not_all_at_once(tiny):

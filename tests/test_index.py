@@ -68,7 +68,9 @@ def test_sources_stream_from_frames_and_files(minilm, corpus, tmp_path):
     frame.to_csv(tmp_path / "c.csv", index=False)
     c = bert_nb.index(minilm, tmp_path / "c.csv", text="review", store=tmp_path / "c", chunk=7, progress=False)
     d = bert_nb.index(minilm, (t for t in corpus[:50]), store=tmp_path / "d", dtype="float32", progress=False)
-    for other in (b, c, d):
+    frame.to_parquet(tmp_path / "c.parquet", row_group_size=16)  # read a row group at a time
+    e = bert_nb.index(minilm, tmp_path / "c.parquet", text="review", store=tmp_path / "e", chunk=9, progress=False)
+    for other in (b, c, d, e):
         assert len(other) == 50 and other.texts([49]) == [corpus[49]]
         np.testing.assert_allclose(np.asarray(other.vectors, dtype=np.float32), np.asarray(a.vectors, dtype=np.float32),
                                    atol=2e-3)
@@ -127,6 +129,16 @@ def test_bad_input_says_what_to_do(minilm, tiny, corpus, built, tmp_path):
         bert_nb.index(minilm, ["fine", "also fine", "  "], store=tmp_path / "holes", progress=False)
     with pytest.raises(BertNbError, match="No index in"):
         bert_nb.Index.load(tmp_path / "nothing")
+    frame = pd.DataFrame({"review": corpus[:5]})
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    frame.to_parquet(tmp_path / "r.parquet")
+    for name in ("r.csv", "r.parquet"):  # the column is checked before anything is embedded
+        with pytest.raises(BertNbError, match=rf"{name} has no column 'text'; name the text column with text= \(review\)"):
+            bert_nb.index(minilm, tmp_path / name, store=tmp_path / name.replace(".", "-"), progress=False)
+        assert json.loads((tmp_path / name.replace(".", "-") / "meta.json").read_text())["count"] == 0
+    with pytest.raises(BertNbError, match="chunk is 'auto' or a whole number"):
+        built.add(["one more"], chunk=-1)
+    assert len(built) == len(corpus)
 
 
 def test_magics(shell, corpus, tmp_path):
@@ -186,7 +198,7 @@ def test_batch_size_auto_and_what_it_accepts(minilm, tmp_path):
     for bad in (0, "big", 2.5, True):
         with pytest.raises(BertNbError, match="batch_size is a whole number of at least 1, or 'auto'"):
             bert_nb.index(minilm, ["a text"], store=tmp_path / "b", batch_size=bad, progress=False)
-    with pytest.raises(BertNbError, match="chunk is a whole number"):
+    with pytest.raises(BertNbError, match="chunk is .auto. or a whole number"):
         bert_nb.index(minilm, ["a text"], store=tmp_path / "c", chunk=0, progress=False)
 
 
@@ -221,3 +233,24 @@ def test_the_progress_bar_knows_the_size_of_lists_columns_and_text_files(tmp_pat
     assert _source_size(tmp_path / "c.txt") == 3 and _source_size(str(tmp_path / "c.txt")) == 3
     assert _source_size(["a", "b"]) == 2 and _source_size(pd.DataFrame({"text": ["a"] * 4})) == 4
     assert _source_size(iter(["a"])) is None and _source_size(pd.Series(["a", "b"])) == 2
+    pd.DataFrame({"text": ["a"] * 7}).to_parquet(tmp_path / "c.parquet")
+    assert _source_size(tmp_path / "c.parquet") == 7  # from the file's footer
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet")
+    assert _source_size(tmp_path / "broken.parquet") is None  # the read itself says what is wrong
+
+
+def test_chunk_auto_is_64_batches_of_at_least_4096_texts(minilm, tmp_path, monkeypatch):
+    from bert_nb import embeddings
+
+    seen = []
+    real = embeddings.pooled_blocks
+
+    def spy(*args, block=None, **kwargs):
+        seen.append((args[7], block))
+        return real(*args, block=block, **kwargs)
+
+    monkeypatch.setattr(embeddings, "pooled_blocks", spy)
+    bert_nb.index(minilm, ["a text", "another"], store=tmp_path / "a", progress=False)
+    bert_nb.index(minilm, ["a text", "another"], store=tmp_path / "b", batch_size=100, progress=False)
+    bert_nb.index(minilm, ["a text", "another"], store=tmp_path / "c", chunk=3, progress=False)
+    assert seen == [(64, 4096), (100, 6400), (64, 3)]
