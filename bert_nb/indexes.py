@@ -562,7 +562,9 @@ MODEL, POOLING, DTYPE = {model}, {pooling}, {dtype}
 parser = argparse.ArgumentParser()
 parser.add_argument("--corpus", default={source})
 parser.add_argument("--out", default="index")
-parser.add_argument("--chunk", type=int, default=4096)
+parser.add_argument("--chunk", type=int, default=16384,
+                    help="lines per chunk: texts are sorted by length within one, so larger pads less; "
+                         "smaller spreads the corpus more evenly over the processes")
 args = parser.parse_args()
 
 state = PartialState()
