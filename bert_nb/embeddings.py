@@ -374,7 +374,7 @@ def _encoder(engine, compile: bool):
 
 
 class _Ahead:
-    """Runs a generator in a background thread, a few items ahead of the loop that takes them.
+    """Runs a generator in a background thread, at most ``depth`` items ahead of the loop that takes them.
 
     An error in the generator is raised in the loop; leaving the loop early (an error, an
     interrupt) stops the thread.
@@ -382,7 +382,7 @@ class _Ahead:
 
     _DONE = object()
 
-    def __init__(self, items, depth: int = 4):
+    def __init__(self, items, depth: int):
         import queue
         import threading
 

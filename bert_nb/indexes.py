@@ -25,6 +25,7 @@ KINDS = ("auto", "flat", "hnsw")
 _HNSW_FROM = 100_000  # kind="auto": exact search below this many vectors, HNSW from it on
 _HNSW_M, _HNSW_EF_BUILD, _HNSW_EF_SEARCH = 32, 80, 256  # efSearch 256: recall@10 0.967 on 1M texts (bench/index.py)
 _VERSION = 1
+_TEXT_SUFFIXES = (".txt", ".text", "")  # read as one text per line
 
 
 @dataclass
@@ -325,11 +326,8 @@ def _stream(source, text: str | None):
     if isinstance(source, (str, Path)):
         return _file_texts(Path(source), text)
     if hasattr(source, "columns"):
-        column = text or "text"
-        if column not in source.columns:
-            raise BertNbError(f"The frame has no column '{column}'; name the text column with text= "
-                              f"({', '.join(map(str, source.columns))}).")
-        return iter(source[column].tolist())
+        _has_column("The frame", text, source.columns)
+        return iter(source[text or "text"].tolist())
     if hasattr(source, "tolist"):
         return iter(source.tolist())
     try:
@@ -344,20 +342,20 @@ def _file_texts(path: Path, text: str | None):
 
     suffix = path.suffix.lower()
     try:
-        if suffix in (".txt", ".text", ""):
+        if suffix in _TEXT_SUFFIXES:
             with open(path, encoding="utf-8") as f:
                 for line in f:
                     if line.strip():
                         yield line.rstrip("\n")
             return
         if suffix == ".csv":
-            _has_column(path, text, list(pd.read_csv(path, nrows=0).columns))
+            _has_column(path.name, text, pd.read_csv(path, nrows=0).columns)
             for part in pd.read_csv(path, chunksize=10_000, usecols=[text or "text"]):
                 yield from part[text or "text"].tolist()
             return
         if suffix == ".parquet":
             parquet = _parquet(path)
-            _has_column(path, text, parquet.schema_arrow.names)
+            _has_column(path.name, text, parquet.schema_arrow.names)
             for batch in parquet.iter_batches(batch_size=10_000, columns=[text or "text"]):
                 yield from batch.column(0).to_pylist()
             return
@@ -453,9 +451,10 @@ def _parquet(path: Path):
     return pq.ParquetFile(path)
 
 
-def _has_column(path: Path, text: str | None, columns: list) -> None:
+def _has_column(where: str, text: str | None, columns) -> None:
+    """``where`` (a frame, a file's name) holds the text column, or a sentence naming the columns it has."""
     if (text or "text") not in columns:
-        raise BertNbError(f"{path.name} has no column '{text or 'text'}'; name the text column with text= "
+        raise BertNbError(f"{where} has no column '{text or 'text'}'; name the text column with text= "
                           f"({', '.join(map(str, columns))}).")
 
 
@@ -463,7 +462,7 @@ def _source_size(source) -> int | None:
     """How many texts the source holds, where that is cheap to know (a list, a column, a text or Parquet file)."""
     if isinstance(source, (str, Path)):
         path = Path(source)
-        if path.is_file() and path.suffix.lower() in (".txt", ".text", ""):
+        if path.is_file() and path.suffix.lower() in _TEXT_SUFFIXES:
             with open(path, "rb") as f:
                 return sum(1 for line in f if line.strip())
         if path.is_file() and path.suffix.lower() == ".parquet":
