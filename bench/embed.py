@@ -3,7 +3,8 @@
 Same model (the packaged all-MiniLM-L6-v2), same sentences (STS-B), same batch size, the
 same threads; each contender runs `--rounds` times, alternating, and the best round counts.
 Where the CPU computes bf16 natively (avx512_bf16 or AMX) both sides also run in bf16; with
-``--compile`` (default) ``embed(compile=True)`` is timed too, with its compile time. Also: peak
+``--compile`` (default) ``embed(compile=True)`` is timed too, with its compile time; where ``embed`` runs
+packed batches (no padding: a CPU, or CUDA in fp16/bf16), the same path with padded batches too. Also: peak
 resident memory growth of each, the cosine of our vectors to theirs, the share of this CPU's own
 2048 x 2048 matrix-multiply rate the encoder reaches (MFU against the GPU's peak on CUDA), and
 for int8 the STS-B Spearman next to fp32. On a CPU, one profiled fp32 call of each side says where
@@ -72,12 +73,13 @@ def _matmul_rates(bf16: bool) -> dict:
 def _padded_pieces(engine, st, texts, batch_size: int) -> dict:
     """Pieces each side runs through the encoder (padding included) per real piece, at ``batch_size``.
 
-    bert_nb sorts by pieces within its blocks; sentence-transformers sorts by characters and pads
-    each batch to its longest text (unless it runs flash attention's variable-length kernels, on a GPU).
+    bert_nb sorts by pieces within its blocks and, packed, runs no padding at all; sentence-transformers
+    sorts by characters and pads each batch to its longest text (unless it runs flash attention's
+    variable-length kernels, on a GPU).
     """
-    from bert_nb.embeddings import _BLOCK, _batches, _sentence_max_length
+    from bert_nb.embeddings import _batches, _sentence_max_length, block_size
 
-    limit, block = _sentence_max_length(engine), max(_BLOCK, 8 * batch_size)  # as embed runs them
+    limit, block = _sentence_max_length(engine), block_size(batch_size)  # as embed runs them
     ours = list(_batches(engine.tokenizer, texts, None, limit, 0, True, batch_size, False, block))
     real = sum(int(b.mask.sum()) for b in ours)
     order = sorted(texts, key=len, reverse=True)
@@ -85,15 +87,16 @@ def _padded_pieces(engine, st, texts, batch_size: int) -> dict:
     theirs = sum(encode(order[i:i + batch_size])["input_ids"].numel() for i in range(0, len(order), batch_size))
     if getattr(st, "_can_flatten_inputs", lambda: False)():  # flash attention's varlen kernels: no padding
         theirs = real
-    return {"bert_nb": sum(b.tensors["input_ids"].numel() for b in ours) / real,
+    return {"bert_nb padded": sum(b.tensors["input_ids"].numel() for b in ours) / real, "bert_nb packed": 1.0,
             "sentence-transformers": theirs / real, "real_pieces": real}
 
 
-def _where_time_goes(runs: dict, pieces: dict, engine, rate: float) -> dict:
+def _where_time_goes(runs: dict, pieces: dict, engine, rate: float, packed) -> dict:
     """One profiled call of each fp32 contender: the share of its wall time in matrix multiplies, their rate.
 
     The matrix multiplies of the encoder's linear layers do ``2 x (4H^2 + 2HI)`` FLOPs per piece
-    and layer, padding included; attention scores and everything else are the rest.
+    and layer, padding included; attention scores and everything else are the rest. ``packed(name)``:
+    whether that contender runs packed batches.
     """
     from torch.profiler import ProfilerActivity, profile
 
@@ -107,7 +110,8 @@ def _where_time_goes(runs: dict, pieces: dict, engine, rate: float) -> dict:
         self_s = {e.key: e.self_cpu_time_total / 1e6 for e in prof.key_averages()}
         matmul = sum(v for k, v in self_s.items() if k in ("aten::addmm", "aten::mm", "aten::bmm"))
         attention = sum(v for k, v in self_s.items() if "scaled_dot_product" in k)
-        side = "sentence-transformers" if name.startswith("sentence") else "bert_nb"
+        side = ("sentence-transformers" if name.startswith("sentence") else
+                "bert_nb packed" if packed(name) else "bert_nb padded")
         flops = per_piece * pieces[side] * pieces["real_pieces"]
         out[name] = {"profiled_seconds": seconds, "matmul_share": matmul / seconds,
                      "attention_share": attention / seconds, "matmul_gflops": flops / matmul / 1e9,
@@ -135,6 +139,7 @@ def main(argv=None) -> dict:
     from sentence_transformers import SentenceTransformer
 
     import bert_nb
+    from bert_nb.embeddings import _sentence_max_length, _unit, packs, pooled_vectors
     from bert_nb.engine import native_dtypes
 
     texts = _sentences(args.n)
@@ -160,6 +165,10 @@ def main(argv=None) -> dict:
     for name, eng in engines.items():
         runs[f"bert_nb.embed ({name})"] = lambda eng=eng: bert_nb.embed(eng, texts, batch_size=args.batch_size,
                                                                          progress=False).vectors
+        if eng is engine and packs(engine):  # what packing gains: the same path with padded batches
+            runs[f"bert_nb.embed ({name}, padded batches)"] = lambda: _unit(pooled_vectors(
+                engine, texts, "mean", [-1], _sentence_max_length(engine), 0, True, args.batch_size,
+                packed=False)[0][0])
         if args.compile and name != "int8":
             t0 = time.perf_counter()
             bert_nb.embed(eng, texts[:args.batch_size], compile=True, progress=False)  # compiles
@@ -203,7 +212,8 @@ def main(argv=None) -> dict:
     if engine.device == "cpu" and args.breakdown:  # why fp32 is where it is: the matrix multiplies
         pieces = _padded_pieces(engine, st, texts, args.batch_size)
         fp32 = {k: fn for k, fn in runs.items() if k == ref_name or k.startswith("bert_nb.embed (fp32")}
-        breakdown = _where_time_goes(fp32, pieces, engine, rates["fp32"])
+        breakdown = _where_time_goes(fp32, pieces, engine, rates["fp32"],
+                                     lambda name: packs(engine) and "compiled" not in name and "padded" not in name)
         cfg = engine.encoder.config
         least = (cfg.num_hidden_layers * 2 * (4 * cfg.hidden_size ** 2 + 2 * cfg.hidden_size * cfg.intermediate_size)
                  * pieces["real_pieces"] / rates["fp32"])  # no padding, all at the large-matrix rate, nothing else
@@ -231,7 +241,7 @@ def main(argv=None) -> dict:
     if engine.device == "cpu":
         print("this CPU's matrix multiply (2048 x 2048): " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in rates.items()))
     if breakdown:
-        print(f"fp32, one profiled call each:{'':<13}{'matmul':>8}{'GFLOP/s':>9}{'of rate':>9}{'attn':>7}{'padded':>8}")
+        print(f"fp32, one profiled call each:{'':<13}{'matmul':>8}{'GFLOP/s':>9}{'of rate':>9}{'attn':>7}{'pieces':>8}")
         for name, row in breakdown.items():
             print(f"{name:<40}{row['matmul_share']:>8.0%}{row['matmul_gflops']:>9.0f}{row['matmul_share_of_rate']:>9.0%}"
                   f"{row['attention_share']:>7.0%}{row['padded_pieces_per_real_piece']:>8.3f}")

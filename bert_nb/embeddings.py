@@ -9,6 +9,7 @@ only its WordPieces, in context.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -207,6 +208,22 @@ class _Batch:
     mask: "object"  # (B, T) the pieces to pool: the real ones, or in word mode the target's
     finished: int  # texts whose last window is in this batch (for the progress bar)
     block: "_Block | None" = None  # on the block's last batch: the block, to be filled
+    packing: "_Packing | None" = None  # when the windows run as one row without padding
+
+
+@dataclass
+class _Packing:
+    """A batch run as one row of all its windows' pieces, without padding (see :func:`_pack`)."""
+
+    runs: tuple[tuple[int, int, int], ...]  # (first piece, windows, pieces each): equal-length windows in a row
+    cu: "object"  # (B + 1,) int32: where each window starts in the row, then the row's length
+    longest: int  # pieces of the longest window
+    gather: "object"  # (B, T) the row position of each padded slot (0 at padding, which the mask drops)
+
+    def to(self, device: str) -> "_Packing":
+        cuda = device.startswith("cuda")
+        return _Packing(self.runs, self.cu.to(device, non_blocking=cuda), self.longest,
+                        self.gather.to(device, non_blocking=cuda))
 
 
 @dataclass
@@ -221,20 +238,21 @@ class _Block:
 
 
 def pooled_vectors(engine, texts, pooling: str, layers, limit: int, stride: int, truncate: bool, batch_size: int,
-                   spans=None, progress: bool = False, compile: bool = False):
+                   spans=None, progress: bool = False, compile: bool = False, packed: bool | None = None):
     """The pooled vectors of a list of texts at ``layers`` (None: all): (layers, n, H) float32, windows, cut pieces."""
     import numpy as np
 
     with _progress(len(texts), progress) as bar:
         blocks = list(pooled_blocks(engine, texts, pooling, layers, limit, stride, truncate, batch_size,
-                                    spans=spans, bar=bar, compile=compile))
+                                    spans=spans, bar=bar, compile=compile, packed=packed))
     vectors = np.concatenate([b.vectors for b in blocks], axis=1)
     windows = np.concatenate([b.windows for b in blocks])
     return vectors, windows, tuple(c for b in blocks for c in b.cut)
 
 
 def pooled_blocks(engine, texts, pooling: str, layers, limit: int, stride: int, truncate: bool, batch_size: int,
-                  block: int | None = None, spans=None, bar=None, compile: bool = False, check=None):
+                  block: int | None = None, spans=None, bar=None, compile: bool = False, check=None,
+                  packed: bool | None = None):
     """Embed ``texts`` (any iterable, read as a stream) a block at a time; yields each :class:`_Block` in order.
 
     A background thread reads the texts, tokenizes them into windows and pads length-sorted
@@ -242,15 +260,17 @@ def pooled_blocks(engine, texts, pooling: str, layers, limit: int, stride: int, 
     the tokenizer; on CUDA the batches are pinned and copied without blocking, and pooled vectors
     stay on the device until their block is done. ``block``: texts per block (default
     :func:`block_size`). ``check(text, position)`` may raise on a bad text; errors from the
-    thread are raised here. ``bar.update(n)`` counts finished texts.
+    thread are raised here. ``bar.update(n)`` counts finished texts. ``packed``: run each batch as one
+    row without padding (default :func:`packs`).
     """
     import numpy as np
 
     model = _encoder(engine, compile)
+    packed = packs(engine, compile) if packed is None else packed
     block = block or block_size(batch_size)
     count = int(engine.encoder.config.num_hidden_layers) + 1 if layers is None else len(layers)
     batches = _batches(engine.tokenizer, texts, spans, limit, stride, truncate, batch_size,
-                       engine.device.startswith("cuda"), block, check)
+                       engine.device.startswith("cuda"), block, check, packed)
     with _Ahead(batches, depth=-(-block // batch_size) + 4) as ahead:  # a whole block ahead: the next one
         # is tokenized while the model runs this one
         pending = []
@@ -277,8 +297,8 @@ def block_size(batch_size: int) -> int:
 
 
 def _batches(tokenizer, texts, spans, limit: int, stride: int, truncate: bool, batch_size: int, pinned: bool,
-             block: int, check=None):
-    """Padded batches of windows, ``block`` texts at a time, longest first within a block."""
+             block: int, check=None, packed: bool = False):
+    """Padded (or ``packed``) batches of windows, ``block`` texts at a time, longest first within a block."""
     import itertools
 
     import numpy as np
@@ -316,9 +336,11 @@ def _batches(tokenizer, texts, spans, limit: int, stride: int, truncate: bool, b
             owners = [local[w] for w in idx]
             np.subtract.at(left, owners, 1)
             finished = int(np.sum(left[np.unique(owners)] == 0))
-            tensors, mask = _pad([ids[w] for w in idx], pad, [targets[w] for w in idx] if targets else None, pinned)
+            rows, marks = [ids[w] for w in idx], [targets[w] for w in idx] if targets else None
+            tensors, mask, *packing = _pack(rows, pad, marks, pinned) if packed else _pad(rows, pad, marks, pinned)
             yield _Batch(owner=owners, tensors=tensors, mask=mask, finished=finished,
-                         block=done if start + batch_size >= len(order) else None)
+                         block=done if start + batch_size >= len(order) else None,
+                         packing=packing[0] if packing else None)
         first += len(part)
 
 
@@ -327,22 +349,66 @@ def _pad(rows, pad: int, targets, pinned: bool):
     import numpy as np
     import torch
 
-    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    real = np.arange(lengths.max())[None, :] < lengths[:, None]  # (B, T)
+    real, flat = _real(rows)
     input_ids = np.full(real.shape, pad, dtype=np.int64)
-    input_ids[real] = np.concatenate(rows)
+    input_ids[real] = flat
     tensors = {"input_ids": torch.from_numpy(input_ids)}
     if not real.all():
         tensors["attention_mask"] = torch.from_numpy(real.astype(np.int64))
-    if targets is not None:
-        pooled = np.zeros(real.shape, dtype=np.int64)
-        pooled[real] = np.concatenate(targets)
-    else:
-        pooled = real.astype(np.int64)
-    mask = torch.from_numpy(pooled)
+    return _pinned(tensors, _pool_mask(real, targets), pinned)
+
+
+def _pack(rows, pad: int, targets, pinned: bool):
+    """Token id lists as one row of all their pieces, no padding: (1, N) input and position ids, the (B, T)
+    pooling mask as :func:`_pad` makes it, and the :class:`_Packing` attention and pooling need."""
+    import numpy as np
+    import torch
+
+    real, flat = _real(rows)
+    lengths = real.sum(1)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    positions = np.arange(len(flat)) - np.repeat(starts[:-1], lengths)  # each window counts from 0
+    gather = np.zeros(real.shape, dtype=np.int64)
+    gather[real] = np.arange(len(flat))
+    runs, i = [], 0
+    while i < len(lengths):  # windows of one length in a row share one attention call (on a CPU)
+        j = i
+        while j < len(lengths) and lengths[j] == lengths[i]:
+            j += 1
+        runs.append((int(starts[i]), j - i, int(lengths[i])))
+        i = j
+    tensors = {"input_ids": torch.from_numpy(flat[None]), "position_ids": torch.from_numpy(positions[None])}
+    tensors, mask = _pinned(tensors, _pool_mask(real, targets), pinned)
+    packing = _Packing(runs=tuple(runs), cu=torch.from_numpy(starts.astype(np.int32)), longest=real.shape[1],
+                       gather=torch.from_numpy(gather))
     if pinned:
-        tensors = {k: v.pin_memory() for k, v in tensors.items()}
-        mask = mask.pin_memory()
+        packing = _Packing(packing.runs, packing.cu.pin_memory(), packing.longest, packing.gather.pin_memory())
+    return tensors, mask, packing
+
+
+def _real(rows):
+    """(B, T) bool: which slots of a padded batch hold a piece; and all the pieces, in order."""
+    import numpy as np
+
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    return np.arange(lengths.max())[None, :] < lengths[:, None], np.concatenate(rows).astype(np.int64)
+
+
+def _pool_mask(real, targets):
+    """(B, T) the pieces to pool: the real ones, or in word mode the target's."""
+    import numpy as np
+    import torch
+
+    if targets is None:
+        return torch.from_numpy(real.astype(np.int64))
+    pooled = np.zeros(real.shape, dtype=np.int64)
+    pooled[real] = np.concatenate(targets)
+    return torch.from_numpy(pooled)
+
+
+def _pinned(tensors: dict, mask, pinned: bool):
+    if pinned:
+        return {k: v.pin_memory() for k, v in tensors.items()}, mask.pin_memory()
     return tensors, mask
 
 
@@ -350,14 +416,97 @@ def _pool_batch(engine, model, batch: _Batch, pooling: str, layers):
     """Run the encoder on one batch and pool: (layers, B, H) float32 on the engine's device."""
     import torch
 
-    if layers == [-1]:
-        chosen = [engine.forward(batch.tensors, model=model).last_hidden_state]
-    else:
-        hidden = engine.forward(batch.tensors, model=model, output_hidden_states=True).hidden_states
-        chosen = hidden if layers is None else [hidden[i] for i in layers]
+    packing = None if batch.packing is None else batch.packing.to(engine.device)
+    extra = {} if packing is None else {"packing": packing}
+    with _attention(engine, packing is not None):
+        if layers == [-1]:
+            chosen = [engine.forward(batch.tensors, model=model, **extra).last_hidden_state]
+        else:
+            hidden = engine.forward(batch.tensors, model=model, output_hidden_states=True, **extra).hidden_states
+            chosen = hidden if layers is None else [hidden[i] for i in layers]
     mask = batch.mask.to(chosen[0].device, non_blocking=True)
     with torch.inference_mode():
+        if packing is not None:  # the row back to (B, T, H); the mask drops the padded slots
+            chosen = [h[0][packing.gather] for h in chosen]
         return torch.stack([_pool(h.float(), mask, pooling) for h in chosen])
+
+
+# -- packed batches: attention within each window of one row, no padding anywhere ----------------
+_PACKED = "bert_nb_packed"
+
+
+def packs(engine, compile: bool = False) -> bool:
+    """Whether the embedding path runs this engine's batches packed: each batch one row of all its pieces,
+    no padding, attention within each window.
+
+    On a CPU (one attention call per run of equal-length windows), 1-11% faster than padded batches
+    of 32-128 STS-B sentences, vectors equal to 1e-6; on CUDA in fp16/bf16, flash attention's
+    variable-length kernel. Not with ``compile`` (the attention's graph breaks cost more than the
+    padding saves), and only for BERT proper (``model_type`` "bert": other families count positions
+    their own way).
+    """
+    import torch
+
+    if compile or getattr(engine.encoder.config, "model_type", "") != "bert":
+        return False
+    if engine.device == "cpu":
+        return True
+    return engine.device.startswith("cuda") and engine.dtype in (torch.float16, torch.bfloat16) and \
+        _varlen_kernel() is not None
+
+
+def _uses_varlen(q) -> bool:
+    import torch
+
+    return q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and _varlen_kernel() is not None
+
+
+def _varlen_kernel():
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:  # torch before 2.10
+        return None
+    return varlen_attn
+
+
+@contextlib.contextmanager
+def _attention(engine, packed: bool):
+    """While packed batches run, the encoder's attention is :func:`_packed_attention`."""
+    if not packed:
+        yield
+        return
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(_PACKED, _packed_attention)
+    config = engine.encoder.config
+    before = config._attn_implementation
+    config._attn_implementation = _PACKED
+    try:
+        yield
+    finally:
+        config._attn_implementation = before
+
+
+def _packed_attention(module, query, key, value, attention_mask=None, scaling=None, dropout=0.0,
+                      packing: _Packing | None = None, **kwargs):
+    """Attention within each window of a packed row: query, key, value (1, heads, N, D) -> (1, N, heads, D).
+
+    On CUDA in fp16/bf16, flash attention's variable-length kernel; elsewhere one attention call
+    per run of equal-length windows, none of them padded.
+    """
+    import torch
+
+    q, k, v = (x[0].transpose(0, 1) for x in (query, key, value))  # (N, heads, D)
+    if _uses_varlen(q):
+        out = _varlen_kernel()(q, k, v, packing.cu, packing.cu, packing.longest, packing.longest, scale=scaling)
+        return out.unsqueeze(0), None
+    out = torch.empty_like(q)
+    for first, n, length in packing.runs:
+        end = first + n * length
+        part = [x[first:end].unflatten(0, (n, length)).transpose(1, 2) for x in (q, k, v)]  # (n, heads, L, D)
+        done = torch.nn.functional.scaled_dot_product_attention(*part, scale=scaling)
+        out[first:end] = done.transpose(1, 2).flatten(0, 1)
+    return out.unsqueeze(0), None
 
 
 def _encoder(engine, compile: bool):

@@ -133,3 +133,18 @@ def test_the_embedding_path_pins_its_batches_and_streams_an_index(tiny_path, tmp
     assert np.sum(cpu * gpu, axis=1).min() > 0.995
     found = bert_nb.index(engine, iter(texts), store=tmp_path / "gpu", chunk=64, progress=False)
     assert len(found) == 300 and found.search(texts[7], k=1, engine=engine).score.iloc[0] > 0.99
+
+
+def test_packed_batches_run_the_variable_length_kernel_and_match_padded_ones(tiny_path):
+    import numpy as np
+
+    from bert_nb.embeddings import packs, pooled_vectors
+
+    engine = bert_nb.load(tiny_path, device="cuda")
+    assert packs(engine) == (engine.dtype in (torch.float16, torch.bfloat16))
+    texts = [f"the cat sat {i} " * (1 + i % 9) for i in range(300)]
+    args = (engine, texts, "mean", [-1], 32, 4, False, 16)
+    packed = pooled_vectors(*args, packed=True)[0][0]
+    padded = pooled_vectors(*args, packed=False)[0][0]
+    cos = np.sum(packed * padded, axis=1) / np.linalg.norm(packed, axis=1) / np.linalg.norm(padded, axis=1)
+    assert cos.min() > 0.999
