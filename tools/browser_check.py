@@ -180,6 +180,9 @@ def check(notebook: Path, expected: int, page, shots: Path, timeout_s: float, ex
         "plot_svgs": page.locator(".js-plotly-plot svg.main-svg").count(),
         "plots_expected": expected,
     }
+    if result["cell_errors"]:  # what raised, so a failure that a retry passes still says why
+        text = page.locator(TRACEBACK, has_text="Traceback").first.inner_text(timeout=10_000)
+        result["raised"] = [line for line in text.splitlines() if line.strip()][-1][:300]
     suffix = page.suffix
     result["layout"] = page.evaluate(LAYOUT_JS)
     if page.locator(".jp-OutputArea-output .widget-slider:visible", has_text="Layer").count():  # an AttentionPanel
@@ -204,7 +207,7 @@ def _problems(result: dict) -> list[str]:
     if result["widget_errors"]:
         out.append(f"{result['widget_errors']} 'Error displaying widget'")
     if result["cell_errors"]:
-        out.append(f"{result['cell_errors']} cells raised")
+        out.append(f"{result['cell_errors']} cells raised" + (f": {result['raised']}" if result.get("raised") else ""))
     if result["plots_rendered"] < result["plots_expected"]:
         out.append(f"{result['plots_rendered']} of {result['plots_expected']} Plotly figures drew")
     if result["external_requests"]:
