@@ -1,8 +1,9 @@
 """Embeddings: sentence and word vectors, similarity, projection, semantic search, STS-B.
 
-Sentences are embedded in length-sorted batches with dynamic padding; a background
-thread tokenizes and pads the next batches while the model runs (``pooled_vectors``),
-so memory stays bounded for long lists and a GPU does not wait for the tokenizer. Word mode marks
+Sentences are embedded in length-sorted batches, packed without padding where the model and
+device allow (``packs``); a background thread tokenizes the next batches while the model runs
+(``pooled_vectors``), so memory stays bounded for long lists and a GPU does not wait for the
+tokenizer. Word mode marks
 the target word in square brackets (``I sat on the river [bank].``) and pools
 only its WordPieces, in context.
 """
@@ -10,6 +11,7 @@ only its WordPieces, in context.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -215,15 +217,14 @@ class _Batch:
 class _Packing:
     """A batch run as one row of all its windows' pieces, without padding (see :func:`_pack`)."""
 
-    runs: tuple[tuple[int, int, int], ...]  # (first piece, windows, pieces each): equal-length windows in a row
+    runs: "object"  # (R, 3) int64 on the host: first piece, windows, pieces each, of each run of equal lengths
     cu: "object"  # (B + 1,) int32: where each window starts in the row, then the row's length
-    longest: int  # pieces of the longest window
     gather: "object"  # (B, T) the row position of each padded slot (0 at padding, which the mask drops)
 
     def to(self, device: str) -> "_Packing":
+        """``cu`` and ``gather`` on ``device``; ``runs`` stays on the host, where it is read."""
         cuda = device.startswith("cuda")
-        return _Packing(self.runs, self.cu.to(device, non_blocking=cuda), self.longest,
-                        self.gather.to(device, non_blocking=cuda))
+        return _Packing(self.runs, self.cu.to(device, non_blocking=cuda), self.gather.to(device, non_blocking=cuda))
 
 
 @dataclass
@@ -266,11 +267,11 @@ def pooled_blocks(engine, texts, pooling: str, layers, limit: int, stride: int, 
     import numpy as np
 
     model = _encoder(engine, compile)
-    packed = packs(engine, compile) if packed is None else packed
+    packed = packs(engine) if packed is None else packed
     block = block or block_size(batch_size)
     count = int(engine.encoder.config.num_hidden_layers) + 1 if layers is None else len(layers)
     batches = _batches(engine.tokenizer, texts, spans, limit, stride, truncate, batch_size,
-                       engine.device.startswith("cuda"), block, check, packed)
+                       engine.device.startswith("cuda"), block, check, packed, _row_multiple(engine))
     with _Ahead(batches, depth=-(-block // batch_size) + 4) as ahead:  # a whole block ahead: the next one
         # is tokenized while the model runs this one
         pending = []
@@ -297,8 +298,9 @@ def block_size(batch_size: int) -> int:
 
 
 def _batches(tokenizer, texts, spans, limit: int, stride: int, truncate: bool, batch_size: int, pinned: bool,
-             block: int, check=None, packed: bool = False):
-    """Padded (or ``packed``) batches of windows, ``block`` texts at a time, longest first within a block."""
+             block: int, check=None, packed: bool = False, multiple: int = 1):
+    """Padded (or ``packed``: rows of a ``multiple`` of pieces) batches of windows, ``block`` texts at a time,
+    longest first within a block."""
     import itertools
 
     import numpy as np
@@ -337,7 +339,7 @@ def _batches(tokenizer, texts, spans, limit: int, stride: int, truncate: bool, b
             np.subtract.at(left, owners, 1)
             finished = int(np.sum(left[np.unique(owners)] == 0))
             rows, marks = [ids[w] for w in idx], [targets[w] for w in idx] if targets else None
-            tensors, mask, *packing = _pack(rows, pad, marks, pinned) if packed else _pad(rows, pad, marks, pinned)
+            tensors, mask, *packing = _pack(rows, marks, pinned, multiple) if packed else _pad(rows, pad, marks, pinned)
             yield _Batch(owner=owners, tensors=tensors, mask=mask, finished=finished,
                          block=done if start + batch_size >= len(order) else None,
                          packing=packing[0] if packing else None)
@@ -358,9 +360,12 @@ def _pad(rows, pad: int, targets, pinned: bool):
     return _pinned(tensors, _pool_mask(real, targets), pinned)
 
 
-def _pack(rows, pad: int, targets, pinned: bool):
+def _pack(rows, targets, pinned: bool, multiple: int = 1):
     """Token id lists as one row of all their pieces, no padding: (1, N) input and position ids, the (B, T)
-    pooling mask as :func:`_pad` makes it, and the :class:`_Packing` attention and pooling need."""
+    pooling mask as :func:`_pad` makes it, and the :class:`_Packing` attention and pooling need.
+
+    With ``multiple`` > 1 the row is filled up to a multiple of it by a window of its own that nothing
+    reads (see :func:`_row_multiple`)."""
     import numpy as np
     import torch
 
@@ -377,13 +382,18 @@ def _pack(rows, pad: int, targets, pinned: bool):
             j += 1
         runs.append((int(starts[i]), j - i, int(lengths[i])))
         i = j
+    extra = -len(flat) % multiple
+    if extra:
+        runs.append((len(flat), 1, extra))
+        flat = np.concatenate([flat, np.zeros(extra, dtype=np.int64)])
+        positions = np.concatenate([positions, np.arange(extra)])
+        starts = np.append(starts, len(flat))
     tensors = {"input_ids": torch.from_numpy(flat[None]), "position_ids": torch.from_numpy(positions[None])}
     tensors, mask = _pinned(tensors, _pool_mask(real, targets), pinned)
-    packing = _Packing(runs=tuple(runs), cu=torch.from_numpy(starts.astype(np.int32)), longest=real.shape[1],
-                       gather=torch.from_numpy(gather))
+    cu, gather = torch.from_numpy(starts.astype(np.int32)), torch.from_numpy(gather)
     if pinned:
-        packing = _Packing(packing.runs, packing.cu.pin_memory(), packing.longest, packing.gather.pin_memory())
-    return tensors, mask, packing
+        cu, gather = cu.pin_memory(), gather.pin_memory()
+    return tensors, mask, _Packing(runs=torch.tensor(runs, dtype=torch.int64).reshape(-1, 3), cu=cu, gather=gather)
 
 
 def _real(rows):
@@ -417,7 +427,7 @@ def _pool_batch(engine, model, batch: _Batch, pooling: str, layers):
     import torch
 
     packing = None if batch.packing is None else batch.packing.to(engine.device)
-    extra = {} if packing is None else {"packing": packing}
+    extra = {} if packing is None else {"packed_runs": packing.runs, "packed_cu": packing.cu}
     with _attention(engine, packing is not None):
         if layers == [-1]:
             chosen = [engine.forward(batch.tensors, model=model, **extra).last_hidden_state]
@@ -435,24 +445,36 @@ def _pool_batch(engine, model, batch: _Batch, pooling: str, layers):
 _PACKED = "bert_nb_packed"
 
 
-def packs(engine, compile: bool = False) -> bool:
+def packs(engine) -> bool:
     """Whether the embedding path runs this engine's batches packed: each batch one row of all its pieces,
     no padding, attention within each window.
 
-    On a CPU (one attention call per run of equal-length windows), 1-11% faster than padded batches
-    of 32-128 STS-B sentences, vectors equal to 1e-6; on CUDA in fp16/bf16, flash attention's
-    variable-length kernel. Not with ``compile`` (the attention's graph breaks cost more than the
-    padding saves), and only for BERT proper (``model_type`` "bert": other families count positions
-    their own way).
+    On a CPU (one attention call per run of equal-length windows), faster than padded batches (1-11%
+    at batches of 32-128 STS-B sentences, 4-6% compiled), vectors equal to 1e-6; on CUDA in fp16/bf16,
+    flash attention's variable-length kernel. Only BERT proper (``model_type`` "bert": other families
+    count positions their own way), and not int8 engines: dynamic quantization scales a whole batch's
+    activations at once, and packed rows cost STS-B 0.2 more Spearman (81.29, padded 81.50, fp32 82.03).
     """
     import torch
 
-    if compile or getattr(engine.encoder.config, "model_type", "") != "bert":
+    if getattr(engine.encoder.config, "model_type", "") != "bert" or getattr(engine, "quantize", None):
         return False
     if engine.device == "cpu":
         return True
     return engine.device.startswith("cuda") and engine.dtype in (torch.float16, torch.bfloat16) and \
         _varlen_kernel() is not None
+
+
+def _row_multiple(engine) -> int:
+    """Pieces a packed row is a multiple of: 64 for bf16/fp16 on a CPU, else 1.
+
+    There oneDNN builds and keeps a kernel for every matrix shape it meets: rows of every length
+    cost a million-text index 20% more time and 5 GB more memory; rows of a multiple of 64 (1-4% of
+    the pieces) cost less than padded batches.
+    """
+    import torch
+
+    return 64 if engine.device == "cpu" and engine.dtype in (torch.float16, torch.bfloat16) else 1
 
 
 def _uses_varlen(q) -> bool:
@@ -478,6 +500,7 @@ def _attention(engine, packed: bool):
     from transformers import AttentionInterface
 
     AttentionInterface.register(_PACKED, _packed_attention)
+    _windows_op()
     config = engine.encoder.config
     before = config._attn_implementation
     config._attn_implementation = _PACKED
@@ -488,25 +511,47 @@ def _attention(engine, packed: bool):
 
 
 def _packed_attention(module, query, key, value, attention_mask=None, scaling=None, dropout=0.0,
-                      packing: _Packing | None = None, **kwargs):
-    """Attention within each window of a packed row: query, key, value (1, heads, N, D) -> (1, N, heads, D).
+                      packed_runs=None, packed_cu=None, **kwargs):
+    """Attention within each window of a packed row: query, key, value (1, heads, N, D) -> (1, N, heads, D)."""
+    import torch
+
+    q, k, v = (x[0].transpose(0, 1) for x in (query, key, value))  # (N, heads, D), contiguous
+    scale = float(scaling) if scaling is not None else q.shape[-1] ** -0.5
+    # compiled, the operator by name (``_attention`` made it; dynamo stops at a cached function)
+    op = torch.ops.bert_nb.within_windows if torch.compiler.is_compiling() else _windows_op()
+    return op(q, k, v, packed_runs, packed_cu, scale).unsqueeze(0), None
+
+
+@functools.lru_cache(maxsize=None)
+def _windows_op():
+    """:func:`_within_windows` as a torch operator, so ``torch.compile`` runs it whole: no graph break
+    and no recompiling for each batch's runs (it sees an operator and the shape it returns)."""
+    import torch
+
+    op = torch.library.custom_op("bert_nb::within_windows", _within_windows, mutates_args=(),
+                                 schema="(Tensor q, Tensor k, Tensor v, Tensor runs, Tensor cu, float scale) -> Tensor")
+    op.register_fake(lambda q, k, v, runs, cu, scale: torch.empty_like(q))
+    return op
+
+
+def _within_windows(q, k, v, runs, cu, scale: float):
+    """Attention within each window: q, k, v (N, heads, D) -> (N, heads, D).
 
     On CUDA in fp16/bf16, flash attention's variable-length kernel; elsewhere one attention call
     per run of equal-length windows, none of them padded.
     """
     import torch
 
-    q, k, v = (x[0].transpose(0, 1) for x in (query, key, value))  # (N, heads, D)
     if _uses_varlen(q):
-        out = _varlen_kernel()(q, k, v, packing.cu, packing.cu, packing.longest, packing.longest, scale=scaling)
-        return out.unsqueeze(0), None
+        longest = int(runs[:, 2].max())
+        return _varlen_kernel()(q, k, v, cu, cu, longest, longest, scale=scale)
     out = torch.empty_like(q)
-    for first, n, length in packing.runs:
+    for first, n, length in runs.tolist():
         end = first + n * length
         part = [x[first:end].unflatten(0, (n, length)).transpose(1, 2) for x in (q, k, v)]  # (n, heads, L, D)
-        done = torch.nn.functional.scaled_dot_product_attention(*part, scale=scaling)
+        done = torch.nn.functional.scaled_dot_product_attention(*part, scale=scale)
         out[first:end] = done.transpose(1, 2).flatten(0, 1)
-    return out.unsqueeze(0), None
+    return out
 
 
 def _encoder(engine, compile: bool):
