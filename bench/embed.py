@@ -73,6 +73,12 @@ def _matmul_rates(bf16: bool) -> dict:
     return rates
 
 
+def _linear_flops_per_piece(engine) -> float:
+    """FLOPs of the encoder's linear layers per piece: ``2 x (4H^2 + 2HI)`` a layer."""
+    cfg = engine.encoder.config
+    return cfg.num_hidden_layers * 2 * (4 * cfg.hidden_size ** 2 + 2 * cfg.hidden_size * cfg.intermediate_size)
+
+
 def _padded_pieces(engine, st, texts, batch_size: int) -> dict:
     """Pieces each side runs through the encoder (padding included) per real piece, at ``batch_size``.
 
@@ -97,15 +103,13 @@ def _padded_pieces(engine, st, texts, batch_size: int) -> dict:
 def _where_time_goes(runs: dict, pieces: dict, engine, rate: float, packed) -> dict:
     """One profiled call of each fp32 contender: the share of its wall time in matrix multiplies, their rate.
 
-    The matrix multiplies of the encoder's linear layers do ``2 x (4H^2 + 2HI)`` FLOPs per piece
-    and layer, padding included; attention scores and everything else are the rest. ``packed(name)``:
-    whether that contender runs packed batches.
+    The matrix multiplies of the encoder's linear layers do :func:`_linear_flops_per_piece`, padding
+    included; attention scores and everything else are the rest. ``packed(name)``: whether that
+    contender runs packed batches.
     """
     from torch.profiler import ProfilerActivity, profile
 
-    cfg = engine.encoder.config
-    h, i, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
-    per_piece = layers * 2 * (4 * h * h + 2 * h * i)
+    per_piece = _linear_flops_per_piece(engine)
     out = {}
     for name, fn in runs.items():
         with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -217,9 +221,8 @@ def main(argv=None) -> dict:
         fp32 = {k: fn for k, fn in runs.items() if k == ref_name or k.startswith("bert_nb.embed (fp32")}
         breakdown = _where_time_goes(fp32, pieces, engine, rates["fp32"],
                                      lambda name: packs(engine) and "padded" not in name)
-        cfg = engine.encoder.config
-        least = (cfg.num_hidden_layers * 2 * (4 * cfg.hidden_size ** 2 + 2 * cfg.hidden_size * cfg.intermediate_size)
-                 * pieces["real_pieces"] / rates["fp32"])  # no padding, all at the large-matrix rate, nothing else
+        least = _linear_flops_per_piece(engine) * pieces["real_pieces"] / rates["fp32"]  # no padding, all at
+        # the large-matrix rate, nothing else
         ceiling = best[ref_name] / least
     sts = {}
     if "bert_nb.embed (int8)" in runs:

@@ -256,8 +256,8 @@ def pooled_blocks(engine, texts, pooling: str, layers, limit: int, stride: int, 
                   packed: bool | None = None):
     """Embed ``texts`` (any iterable, read as a stream) a block at a time; yields each :class:`_Block` in order.
 
-    A background thread reads the texts, tokenizes them into windows and pads length-sorted
-    batches a few batches ahead of the model, so the encoder (on a GPU above all) never waits for
+    A background thread reads the texts, tokenizes them into windows and pads (or packs) length-sorted
+    batches a block ahead of the model, so the encoder (on a GPU above all) never waits for
     the tokenizer; on CUDA the batches are pinned and copied without blocking, and pooled vectors
     stay on the device until their block is done. ``block``: texts per block (default
     :func:`block_size`). ``check(text, position)`` may raise on a bad text; errors from the
@@ -375,13 +375,9 @@ def _pack(rows, targets, pinned: bool, multiple: int = 1):
     positions = np.arange(len(flat)) - np.repeat(starts[:-1], lengths)  # each window counts from 0
     gather = np.zeros(real.shape, dtype=np.int64)
     gather[real] = np.arange(len(flat))
-    runs, i = [], 0
-    while i < len(lengths):  # windows of one length in a row share one attention call (on a CPU)
-        j = i
-        while j < len(lengths) and lengths[j] == lengths[i]:
-            j += 1
-        runs.append((int(starts[i]), j - i, int(lengths[i])))
-        i = j
+    firsts = np.flatnonzero(np.diff(lengths, prepend=-1))  # windows of one length in a row share one
+    counts = np.diff(np.append(firsts, len(lengths)))  # attention call (on a CPU)
+    runs = np.stack([starts[firsts], counts, lengths[firsts]], axis=1).tolist()
     extra = -len(flat) % multiple
     if extra:
         runs.append((len(flat), 1, extra))

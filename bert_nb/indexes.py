@@ -493,8 +493,8 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
     chunk : int or "auto"
         Texts embedded and written at a time (an interrupt loses at most the chunk in progress);
         the next chunk is read and tokenized while the model runs on this one. Texts are sorted by
-        length within a chunk, so fewer texts mean more padding; ``auto`` is 64 batches, at least
-        4,096 texts (2-4% padding).
+        length within a chunk, so where batches are padded (not packed: see ``embeddings.packs``)
+        fewer texts mean more padding; ``auto`` is 64 batches, at least 4,096 texts (2-4% padding).
 
     Returns
     -------
@@ -562,7 +562,8 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--corpus", default={source})
 parser.add_argument("--out", default="index")
 parser.add_argument("--chunk", type=int, default=16384,
-                    help="lines per chunk: texts are sorted by length within one, so larger pads less; "
+                    help="lines per chunk: texts are sorted by length within one, so larger pads less "
+                         "(where batches are padded) and runs fewer attention calls; "
                          "smaller spreads the corpus more evenly over the processes")
 args = parser.parse_args()
 
