@@ -157,6 +157,8 @@ class Engine:
         self.device = device
         self.dtype = dtype
         self.quantize = quantize
+        self.loadable = False  # bert_nb.load(name) gives this engine back (set by load; False for models made
+        # in a session: fine-tuned, pre-trained, quantized, pruned)
 
     # -- what the model is ------------------------------------------------
     @property
@@ -198,7 +200,7 @@ class Engine:
         import copy
 
         twin = copy.copy(self)
-        twin.model, twin.name, twin.quantize = model, name, quantize
+        twin.model, twin.name, twin.quantize, twin.loadable = model, name, quantize, False
         twin.dtype = self.dtype if dtype is None else dtype
         return twin
 
@@ -323,6 +325,7 @@ def load(
     key, name = _key(model_name_or_path, device, dtype, quantize, allow_pickle, trust_remote_code)
     if key not in _CACHE:
         _CACHE[key] = _build(name, *key)
+        _CACHE[key].loadable = True
     return _CACHE[key]
 
 

@@ -26,6 +26,12 @@ _HNSW_FROM = 100_000  # kind="auto": exact search below this many vectors, HNSW 
 _HNSW_M, _HNSW_EF_BUILD, _HNSW_EF_SEARCH = 32, 80, 256  # efSearch 256: recall@10 0.967 on 1M texts (bench/index.py)
 _VERSION = 1
 _TEXT_SUFFIXES = (".txt", ".text", "")  # read as one text per line
+# texts whose vectors tell models apart: an engine under another name (a saved and reloaded model,
+# say) may search or grow an index when its vectors of these are the index model's
+_PROBES = ("The quick brown fox jumps over the lazy dog.", "Stock markets fell sharply after the announcement.",
+           "我喜欢在公园里散步。", "42")
+_SAME_SPACE = 0.999  # least cosine of the probes' vectors: bf16 of the same model 0.9999, int8 0.97,
+# every weight moved by 0.2% 0.987
 
 
 @dataclass
@@ -39,6 +45,8 @@ class _Meta:
     texts_bytes: int = 0  # length of texts.jsonl holding exactly ``count`` lines
     kind: str = "auto"
     version: int = _VERSION
+    probe: str | None = None  # the model's unit vectors of _PROBES, float16, base64
+    loadable: bool = True  # bert_nb.load(model) gives the model back (False: one made in a session)
 
 
 class Index:
@@ -154,9 +162,9 @@ class Index:
             raise BertNbError("The index is empty; add texts with Index.add(source) first.")
         if isinstance(queries, Embeddings):
             q = queries
-        else:
+        else:  # an engine under another name passed the probes
             q = embed(self._query_engine(engine), queries, pooling=self.meta.pooling, max_length=self.meta.max_length)
-        if q.model != self.meta.model or q.vectors.shape[1] != self.meta.dim:
+        if (isinstance(queries, Embeddings) and q.model != self.meta.model) or q.vectors.shape[1] != self.meta.dim:
             raise BertNbError(f"The queries are in {q.model}'s space ({q.vectors.shape[1]} dims) but the index holds "
                               f"{self.meta.model}'s ({self.meta.dim}); embed the queries with {self.meta.model}.")
         vectors = np.ascontiguousarray(_unit(q.vectors), dtype=np.float32)
@@ -179,14 +187,28 @@ class Index:
     def _query_engine(self, engine):
         if engine is None:
             if self._engine is None:
-                from .engine import load
-
-                self._engine = load(self.meta.model)
+                self._engine = self._own_model()
             return self._engine
-        if engine.name != self.meta.model:
+        if engine.name != self.meta.model and not _same_space(engine, self.meta):
             raise BertNbError(f"This index holds {self.meta.model}'s vectors; search it with that model "
                               f"(engine={engine.name!r} embeds into another space).")
         return engine
+
+    def _own_model(self):
+        """The model that built the index, loaded by its name."""
+        from .engine import load
+        from .errors import ModelLoadError
+
+        model = self.meta.model
+        if not self.meta.loadable:
+            raise BertNbError(f"This index holds the vectors of '{model}', a model made in a Python session that "
+                              "bert_nb cannot load by name; pass engine= with that model (or bert_nb.load of the "
+                              "folder you saved it to).")
+        try:
+            return load(model)
+        except ModelLoadError as err:
+            raise BertNbError(f"Cannot load '{model}', whose vectors this index holds; pass engine= with the "
+                              f"same model ({err})") from None
 
     # -- growing and keeping ------------------------------------------------------------------
     def add(self, source, text: str | None = None, engine=None, batch_size: int | str = "auto",
@@ -259,17 +281,60 @@ class Index:
         merged._index()
         return merged
 
-    def export_script(self, path, source: str = "corpus.txt") -> str:
+    def export_script(self, path, source: str = "corpus.txt", model: str | None = None) -> str:
         """Write a script that embeds a corpus on several GPUs or machines (``accelerate launch``), then merges.
 
         Each process embeds every n-th chunk of the corpus file (one text per line) into its
         own shard folder; the first process then merges the shards, in corpus order, into one
-        store that ``bert_nb.Index.load`` opens.
+        store that ``bert_nb.Index.load`` opens. ``model``: the name or saved folder the
+        processes load (default: the index's model by name). A model made in the session (fine-tuned,
+        pre-trained, pruned) has no name to load: save it and give its folder, which is loaded here
+        once to check it embeds into the index's space.
         """
         path = Path(path)
-        path.write_text(_SCRIPT.format(model=repr(self.meta.model), pooling=repr(self.meta.pooling),
+        path.write_text(_SCRIPT.format(model=repr(self._script_model(model)), pooling=repr(self.meta.pooling),
                                        source=repr(source), dtype=repr(self.meta.dtype)))
         return str(path)
+
+    def _script_model(self, model: str | None) -> str:
+        if model is None:
+            if not self.meta.loadable:
+                raise BertNbError(f"'{self.meta.model}' was made in a Python session, so the script's processes cannot "
+                                  "load it by name; save it (its .save(folder)) and pass model=folder.")
+            return self.meta.model
+        from .engine import load
+
+        engine = load(str(model))
+        if engine.name != self.meta.model and not _same_space(engine, self.meta):
+            raise BertNbError(f"'{model}' embeds into another space than {self.meta.model}, whose vectors this index "
+                              "holds; give the name or folder of that model.")
+        return str(model)
+
+
+def _probe(engine, meta: _Meta) -> str:
+    """The engine's unit vectors of :data:`_PROBES` as the index embeds texts: float16, base64."""
+    import base64
+
+    import numpy as np
+
+    from .embeddings import _unit, embed
+
+    vectors = _unit(embed(engine, list(_PROBES), pooling=meta.pooling, max_length=meta.max_length).vectors)
+    return base64.b64encode(vectors.astype(np.float16).tobytes()).decode("ascii")
+
+
+def _same_space(engine, meta: _Meta) -> bool:
+    """Whether ``engine`` embeds the probes as the index's model did (an index from before probes: no)."""
+    import base64
+
+    import numpy as np
+
+    if meta.probe is None or int(engine.encoder.config.hidden_size) != meta.dim:
+        return False
+    theirs = np.frombuffer(base64.b64decode(meta.probe), dtype=np.float16).reshape(len(_PROBES), meta.dim)
+    ours = np.frombuffer(base64.b64decode(_probe(engine, meta)), dtype=np.float16).reshape(theirs.shape)
+    cosines = (theirs.astype(np.float32) * ours.astype(np.float32)).sum(axis=1)
+    return bool(cosines.min() >= _SAME_SPACE)
 
 
 def _kind_for(kind: str, count: int) -> str:
@@ -524,8 +589,10 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
         if any(folder.iterdir()):
             raise BertNbError(f"{folder} holds other files; give an empty or new folder for the index.")
         meta = wanted
+        meta.probe, meta.loadable = _probe(engine, meta), bool(getattr(engine, "loadable", False))
         _write_meta(folder, meta)
-    elif (meta.model, meta.dim, meta.pooling, meta.max_length) != (wanted.model, wanted.dim, pooling, max_length):
+    elif (meta.dim, meta.pooling, meta.max_length) != (wanted.dim, pooling, max_length) or \
+            (meta.model != engine.name and not _same_space(engine, meta)):
         raise BertNbError(f"{folder} holds {meta.model}'s vectors ({meta.pooling} pooling, {meta.dim} dims); "
                           f"index with that model and pooling, or give another store folder.")
     else:

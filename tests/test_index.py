@@ -1,5 +1,6 @@
 """The corpus index: streamed into a store, resumed after an interrupt, searched with faiss, merged, scaled out."""
 
+import copy
 import json
 import os
 import subprocess
@@ -253,4 +254,45 @@ def test_chunk_auto_is_64_batches_of_at_least_4096_texts(minilm, tmp_path, monke
     bert_nb.index(minilm, ["a text", "another"], store=tmp_path / "a", progress=False)
     bert_nb.index(minilm, ["a text", "another"], store=tmp_path / "b", batch_size=100, progress=False)
     bert_nb.index(minilm, ["a text", "another"], store=tmp_path / "c", chunk=3, progress=False)
-    assert seen == [(64, 4096), (100, 6400), (64, 3)]
+    chunks = [s for s in seen if s[1] is not None]  # the others embed the probes: embed's batches, no chunks
+    assert chunks == [(64, 4096), (100, 6400), (64, 3)] and len(seen) == 6
+
+
+def test_a_model_made_in_the_session_is_passed_or_saved_and_other_spaces_are_refused(minilm, corpus, tmp_path):
+    import torch
+
+    made = minilm.with_model(minilm.model, name="default+mine")  # as quantize, prune and finetune make them
+    assert minilm.loadable and not made.loadable
+    found = bert_nb.index(made, corpus[:40], store=tmp_path / "mine", progress=False)
+    again = bert_nb.Index.load(found.folder)
+    with pytest.raises(BertNbError, match="a model made in a Python session .* pass engine="):
+        again.search("a moving film")
+    with pytest.raises(BertNbError, match=r"save it .* pass model=folder"):
+        again.export_script(tmp_path / "s.py")
+    # another name, the same weights: the probes' vectors agree, so it searches and grows the index
+    hits = again.search("a moving film", k=3, engine=minilm)
+    assert hits.id.tolist() == found.search("a moving film", k=3).id.tolist()
+    grown = bert_nb.index(minilm, corpus[:50], store=found.folder, progress=False)
+    assert len(grown) == 50 and grown.meta.model == "default+mine"
+    moved = minilm.with_model(copy.deepcopy(minilm.model), name="default+moved")  # weights moved 0.2%, as by
+    torch.manual_seed(0)  # a little fine-tuning: another space
+    with torch.no_grad():
+        for p in moved.model.parameters():
+            p.add_(torch.randn_like(p) * 0.002)
+    with pytest.raises(BertNbError, match=r"holds default\+mine's vectors; search it with that model"):
+        again.search("a query", engine=moved)
+    with pytest.raises(BertNbError, match=r"holds default\+mine's vectors"):
+        bert_nb.index(moved, corpus[:60], store=found.folder, progress=False)
+    for name, engine in (("same", minilm), ("moved", moved)):
+        engine.model.save_pretrained(tmp_path / name)
+        engine.tokenizer.save_pretrained(tmp_path / name)
+    script = again.export_script(tmp_path / "s.py", model=str(tmp_path / "same"))
+    assert f"MODEL, POOLING, DTYPE = {str(tmp_path / 'same')!r}" in (tmp_path / "s.py").read_text()
+    assert script == str(tmp_path / "s.py")
+    with pytest.raises(BertNbError, match="embeds into another space than default"):
+        again.export_script(tmp_path / "s.py", model=str(tmp_path / "moved"))
+    meta = json.loads((found.folder / "meta.json").read_text())
+    (found.folder / "meta.json").write_text(json.dumps({**meta, "probe": None}))  # an index from before probes
+    with pytest.raises(BertNbError, match="search it with that model"):
+        bert_nb.Index.load(found.folder).search("a query", engine=minilm)
+    assert len(bert_nb.Index.load(found.folder).search("a query", engine=made, k=2)) == 2
