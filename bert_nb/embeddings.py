@@ -479,6 +479,14 @@ def _uses_varlen(q) -> bool:
     return q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and _varlen_kernel() is not None
 
 
+@functools.lru_cache(maxsize=None)
+def _takes_scale(kernel) -> bool:
+    """Whether the variable-length kernel takes ``scale=`` (torch 2.12 on; before, it scales by 1/sqrt(D))."""
+    import inspect
+
+    return "scale" in inspect.signature(kernel).parameters
+
+
 def _varlen_kernel():
     try:
         from torch.nn.attention.varlen import varlen_attn
@@ -536,11 +544,16 @@ def _within_windows(q, k, v, runs, cu, scale: float):
     On CUDA in fp16/bf16, flash attention's variable-length kernel; elsewhere one attention call
     per run of equal-length windows, none of them padded.
     """
+    import math
+
     import torch
 
     if _uses_varlen(q):
-        longest = int(runs[:, 2].max())
-        return _varlen_kernel()(q, k, v, cu, cu, longest, longest, scale=scale)
+        kernel, longest = _varlen_kernel(), int(runs[:, 2].max())
+        if _takes_scale(kernel):
+            return kernel(q, k, v, cu, cu, longest, longest, scale=scale)
+        if math.isclose(scale, q.shape[-1] ** -0.5, rel_tol=1e-6):  # torch 2.10-2.11: no scale, always 1/sqrt(D)
+            return kernel(q, k, v, cu, cu, longest, longest)
     out = torch.empty_like(q)
     for first, n, length in runs.tolist():
         end = first + n * length

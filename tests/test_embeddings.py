@@ -491,8 +491,9 @@ def test_on_cuda_packed_attention_hands_the_variable_length_kernel_its_windows(m
     varlen = pytest.importorskip("torch.nn.attention.varlen", reason="torch before 2.10 has no varlen_attn")
     _, _, packing = _pack([[1] * n for n in (5, 3, 3)], None, False)
     heads, dim = 2, 8
+    scale = {"scale": 0.5} if embeddings._takes_scale(varlen.varlen_attn) else {}  # torch 2.12 on
     meta = varlen.varlen_attn(*(torch.empty(11, heads, dim, dtype=torch.bfloat16, device="meta"),) * 3,
-                              packing.cu.to("meta"), packing.cu.to("meta"), 5, 5, scale=0.5)
+                              packing.cu.to("meta"), packing.cu.to("meta"), 5, 5, **scale)
     assert meta.shape == (11, heads, dim)  # the real kernel takes the row, the offsets and the longest as given
 
     def kernel(q, k, v, cu_q, cu_k, max_q, max_k, scale):  # the kernel's meaning, on the CPU
@@ -504,11 +505,26 @@ def test_on_cuda_packed_attention_hands_the_variable_length_kernel_its_windows(m
         return out
 
     q, k, v = (torch.randn(1, heads, 11, dim) for _ in range(3))
-    by_runs, _ = _packed_attention(None, q, k, v, None, scaling=0.5, packed_runs=packing.runs, packed_cu=packing.cu)
+
+    def attend(scaling):
+        return _packed_attention(None, q, k, v, None, scaling=scaling, packed_runs=packing.runs,
+                                 packed_cu=packing.cu)[0]
+
+    by_runs = {scaling: attend(scaling) for scaling in (0.5, dim ** -0.5)}  # a call per run of windows
     monkeypatch.setattr(embeddings, "_uses_varlen", lambda q: True)
     monkeypatch.setattr(embeddings, "_varlen_kernel", lambda: kernel)
-    by_kernel, _ = _packed_attention(None, q, k, v, None, scaling=0.5, packed_runs=packing.runs, packed_cu=packing.cu)
-    torch.testing.assert_close(by_kernel, by_runs)
+    torch.testing.assert_close(attend(0.5), by_runs[0.5])
+
+    calls = []
+
+    def before_2_12(q, k, v, cu_q, cu_k, max_q, max_k, is_causal=False, return_aux=None):  # no scale: 1/sqrt(D)
+        calls.append(max_q)
+        return kernel(q, k, v, cu_q, cu_k, max_q, max_k, scale=q.shape[-1] ** -0.5)
+
+    monkeypatch.setattr(embeddings, "_varlen_kernel", lambda: before_2_12)
+    for scaling in (dim ** -0.5, 0.5):  # BERT's own scale runs on it; another runs a call per run of windows
+        torch.testing.assert_close(attend(scaling), by_runs[scaling])
+    assert calls == [5]
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls", "max", "word"])

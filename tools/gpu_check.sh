@@ -45,8 +45,10 @@ import torch, transformers, sentence_transformers
 print("torch", torch.__version__, "| cuda", torch.cuda.is_available() and torch.cuda.get_device_name(),
       "| transformers", transformers.__version__, "| sentence-transformers", sentence_transformers.__version__)
 try:
-    from torch.nn.attention.varlen import varlen_attn  # noqa: F401
-    print("varlen_attn: yes")
+    import inspect
+
+    from torch.nn.attention.varlen import varlen_attn
+    print("varlen_attn: yes", inspect.signature(varlen_attn))  # scale= from torch 2.12 on
 except ImportError:
     print("varlen_attn: no (packed batches stay off on CUDA)")
 PY
