@@ -10,7 +10,8 @@ resident memory growth of each, the cosine of our vectors to theirs, the share o
 for int8 the STS-B Spearman next to fp32. On a CPU, one profiled fp32 call of each side says where
 the time goes (the share in the linear layers' matrix multiplies, their GFLOP/s, the padding each
 side runs) and the ceiling: how fast ``embed`` could be with no padding and nothing but matrix
-multiplies at the CPU's large-matrix rate.
+multiplies at the CPU's large-matrix rate. Last, how many texts/s the host side alone (tokenizing,
+sorting, batching) makes ready: the most a GPU can be fed.
 
     python bench/embed.py [--n 2048] [--batch-size 64] [--rounds 3] [--device cpu] [--no-compile] [--no-breakdown]
 """
@@ -127,6 +128,25 @@ def _where_time_goes(runs: dict, pieces: dict, engine, rate: float, packed) -> d
     return out
 
 
+def _feed_rates(engine, texts, batch_size: int) -> dict:
+    """Texts/s the host side alone makes ready for the model (tokenized into windows, sorted, in packed or
+    padded batches, pinned on CUDA): the most a GPU can be fed; and the transformers tokenizer call alone."""
+    from bert_nb.embeddings import _batches, _row_multiple, _sentence_max_length, block_size, packs
+
+    limit = _sentence_max_length(engine)
+
+    def ready():
+        return list(_batches(engine.tokenizer, texts, None, limit, 0, True, batch_size,
+                             engine.device.startswith("cuda"), block_size(batch_size), None, packs(engine),
+                             _row_multiple(engine)))
+
+    def transformers_call():
+        return engine.tokenizer(texts, truncation=True, max_length=limit, return_overflowing_tokens=True)
+
+    return {name: len(texts) / min(_timed(fn, "cpu")[0] for _ in range(3))
+            for name, fn in (("batches_ready", ready), ("transformers_tokenizer_call", transformers_call))}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2048)
@@ -204,6 +224,7 @@ def main(argv=None) -> dict:
                       "peak_rss_growth_mib": rss[name] / 1024}
         if name in compile_s:
             rows[name]["compile_seconds"] = compile_s[name]
+    feed = _feed_rates(engine, texts, args.batch_size)
     flops = _flops_per_text(engine, texts)
     if engine.device == "cpu":  # how close the encoder runs to this CPU's own matrix-multiply rate
         rates = _matmul_rates(fast)
@@ -232,7 +253,7 @@ def main(argv=None) -> dict:
               "threads": torch.get_num_threads(), "n": len(texts), "batch_size": args.batch_size,
               "cpu_native": native_dtypes(engine.device), "flops_per_text": flops,
               "matmul_gflops": {k: v / 1e9 for k, v in rates.items()} if engine.device == "cpu" else {},
-              "results": rows, "sts_b_test_spearman": sts, "fp32_time_breakdown": breakdown,
+              "results": rows, "feed_texts_per_s": feed, "sts_b_test_spearman": sts, "fp32_time_breakdown": breakdown,
               "fp32_ceiling_ratio": ceiling}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
@@ -246,6 +267,8 @@ def main(argv=None) -> dict:
               + (f"  (compiled in {row['compile_seconds']:.0f} s)" if "compile_seconds" in row else ""))
     if engine.device == "cpu":
         print("this CPU's matrix multiply (2048 x 2048): " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in rates.items()))
+    print(f"host side alone: {feed['batches_ready']:,.0f} texts/s made ready for the model (tokenized, sorted, "
+          f"batched); the transformers tokenizer call alone: {feed['transformers_tokenizer_call']:,.0f} texts/s")
     if breakdown:
         print(f"fp32, one profiled call each:{'':<13}{'matmul':>8}{'GFLOP/s':>9}{'of rate':>9}{'attn':>7}{'pieces':>8}")
         for name, row in breakdown.items():

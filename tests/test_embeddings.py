@@ -566,3 +566,29 @@ def test_packing_is_for_bert_proper_and_leaves_the_engine_as_it_was(minilm):
         assert minilm.encoder.config._attn_implementation != "sdpa"
         raise KeyboardInterrupt
     assert minilm.encoder.config._attn_implementation == "sdpa"  # the attention views get theirs back
+
+
+@pytest.mark.parametrize("model", ["default", "chinese-tiny", "default-mlm"])
+def test_the_fast_tokenizer_path_gives_the_windows_the_transformers_call_gives(model, monkeypatch):
+    import copy
+
+    from bert_nb import embeddings
+    from bert_nb.embeddings import _encode
+
+    tokenizer = bert_nb.load(model, device="cpu").tokenizer
+    texts = [*SENTENCES, "", "naïve café — déjà vu 🙂", "我喜欢在公园里散步。" * 30, "word " * 600,
+             "a long review " * 90 + "that ends here"]
+    for side in ("right", "left"):
+        tok = copy.deepcopy(tokenizer)
+        tok.truncation_side = side
+        for limit, stride in ((64, 16), (128, 0), (512, 128)):
+            fast = _encode(tok, texts, limit, stride, offsets=False)
+            slow = tok(texts, truncation=True, max_length=limit, stride=stride, return_overflowing_tokens=True)
+            assert fast[0] == slow["input_ids"] and list(fast[1]) == list(slow["overflow_to_sample_mapping"])
+            assert fast[2] is None and max(map(len, fast[0])) <= limit and len(fast[0]) > len(texts)
+    assert _encode(tokenizer, texts, 64, 16, offsets=True)[2] is not None  # word mode: the transformers call
+    calls = []
+    monkeypatch.setattr(type(tokenizer.backend_tokenizer), "encode_batch_fast",
+                        lambda self, texts: calls.append(len(texts)) or [], raising=False)
+    list(embeddings._batches(tokenizer, ["one"], None, 64, 16, False, 8, False, 8))
+    assert calls == [1]  # the embedding path takes it
