@@ -195,6 +195,26 @@ class Engine:
         packaged = PACKAGED.get(self.name)
         return packaged.caveat if packaged else None
 
+    def save(self, path) -> str:
+        """Write a save_pretrained folder (safetensors weights, tokenizer); ``bert_nb.load(path)`` gives it back.
+
+        For a model made in the session (adapted, pruned, converted to bf16) that a script or
+        another session should load; fine-tuned and pre-trained models keep their history too.
+        """
+        from pathlib import Path
+
+        import transformers
+
+        if self.quantize:
+            raise BertNbError(f"'{self.name}' is {self.quantize}-quantized, which has no safetensors form; save the "
+                              "fp32 model and quantize it again after loading (quantization takes a second).")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        with quiet_transformers(transformers):
+            self.model.save_pretrained(path, safe_serialization=True)
+            self.tokenizer.save_pretrained(path)
+        return str(path)
+
     def with_model(self, model, *, name: str, dtype=None, quantize=None) -> "Engine":
         """A copy of this engine (of the same kind: a classifier stays one) around another ``model``."""
         import copy

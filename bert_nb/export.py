@@ -323,6 +323,10 @@ def write_script(finetuned, path: Path) -> str:
         raise BertNbError(f"'{finetuned.name}' did not come from bert_nb.finetune of a pre-trained model in this session "
                           "(it was distilled, continued from a trained model, or loaded), so there is no fine-tuning "
                           "to export; keep it with .save(folder) instead.")
+    if finetuned.training_config.get("in_session"):
+        raise BertNbError(f"'{finetuned.name}' was fine-tuned from {finetuned.training_config['model']}, a model made in "
+                          "this session that a script cannot load; save that model (.save(folder)), fine-tune "
+                          "bert_nb.load(folder) and export that run.")
     what, part, kind = _TASKS[finetuned.training_config.get("task")]
     path.parent.mkdir(parents=True, exist_ok=True)
     train, held = finetuned._data

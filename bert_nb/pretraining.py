@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from .engine import Engine, quiet_transformers
+from .engine import Engine
 from .errors import BertNbError
 from .training import Recorded, TrainingState, _callback_class, _quiet, _train
 
@@ -298,13 +298,7 @@ class Pretrained(Recorded, Engine):
         import json
         from pathlib import Path
 
-        import transformers
-
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        with quiet_transformers(transformers):
-            self.model.save_pretrained(path, safe_serialization=True)
-            self.tokenizer.save_pretrained(path)
+        path = Path(super().save(path))
         (path / "bert_nb_pretraining.json").write_text(json.dumps(
             {"config": self.training_config, "history": self.state.history,
              "evaluations": self.state.epochs}, indent=1, default=str))

@@ -267,16 +267,7 @@ class FineTuned(Recorded, Engine):
 
         ``bert_nb.load(path)`` gives the classifier back, pruned or distilled ones included.
         """
-        path = Path(path)
-        import transformers
-
-        if self.quantize:
-            raise BertNbError(f"'{self.name}' is {self.quantize}-quantized, which has no safetensors form; save the "
-                              "fp32 model and quantize it again after loading (quantization takes a second).")
-        path.mkdir(parents=True, exist_ok=True)
-        with quiet_transformers(transformers):
-            self.model.save_pretrained(path, safe_serialization=True)
-            self.tokenizer.save_pretrained(path)
+        path = Path(super().save(path))
         confusion = None if self.confusion is None else self.confusion.tolist()
         (path / "bert_nb_training.json").write_text(json.dumps(
             {"config": self.training_config, "label_names": [str(n) for n in self.label_names],
@@ -468,7 +459,7 @@ def train_or_load(engine, train, held, names, config: dict, cache, state: Traini
     """
     from . import cache as kept
 
-    folder = kept.cache_folder(cache)
+    folder = None if config.get("in_session") else kept.cache_folder(cache)  # a name does not say which weights
     key = folder and kept.entry_key(config, train, held, names)
     entry = folder and kept.lookup(folder, key)
     if entry:
@@ -521,6 +512,32 @@ def _load_kept(engine, entry: Path, state: TrainingState, names, config, data, c
         if hasattr(callback, "on_loaded"):
             callback.on_loaded(state, str(entry))
     return (cls or FineTuned)(engine, model, state, names, config, data=data, name=saved.get("name"))
+
+
+def started_from(engine) -> dict:
+    """What a fine-tuning's config records as its start: the checkpoint, or the name of a model made in the session."""
+    if engine.loadable or engine.quantize:  # int8 cannot be saved: its fp32 source is where it came from
+        return {"model": engine.source}
+    return {"model": engine.name, "in_session": True}
+
+
+def starting_model(engine, auto_class, **kwargs):
+    """A new task model (``auto_class``: ``AutoModelForSequenceClassification`` and the like, fp32) with the
+    engine's encoder weights and a new head (``kwargs`` go to ``from_pretrained``).
+
+    A model bert_nb loaded by name or folder starts from that checkpoint. One made in the session
+    (pre-trained, adapted, pruned, distilled, fine-tuned) starts from its weights in memory, written
+    to a temporary folder first: its ``source`` is where it began, not what it is now.
+    """
+    import transformers
+
+    kwargs = dict(use_safetensors=True, ignore_mismatched_sizes=True, **kwargs)
+    with quiet_transformers(transformers):
+        if not started_from(engine).get("in_session"):
+            return auto_class.from_pretrained(engine.source, **kwargs).float()
+        with tempfile.TemporaryDirectory(prefix="bert_nb-start-") as folder:
+            engine.model.save_pretrained(folder, safe_serialization=True)
+            return auto_class.from_pretrained(folder, **kwargs).float()
 
 
 def fit(engine, model, train, held, names, config: dict, callbacks=None, state: TrainingState | None = None,
@@ -640,8 +657,7 @@ def finetune_mlm(engine: Engine, texts, epochs: float = 1, learning_rate: float 
     frame, _ = _frame(texts if not isinstance(texts, str) else [texts], "text", None, what="texts")
     _check_numbers(epochs, learning_rate, batch_size, max_length, 0)
     transformers.set_seed(seed)
-    with quiet_transformers(transformers):  # the masked-LM part of any checkpoint with that head
-        model = transformers.AutoModelForMaskedLM.from_pretrained(engine.source, use_safetensors=True).float()
+    model = starting_model(engine, transformers.AutoModelForMaskedLM)  # the masked-LM part of any checkpoint
     state = state or TrainingState()
     data = _Encoded(engine.tokenizer, frame["text"], None, max_length)
     steps = math.ceil(len(data) / batch_size) * epochs

@@ -195,3 +195,25 @@ def test_init_adapts_an_existing_encoder(tiny):
     decoder = adapted.model.cls.predictions.decoder.weight
     assert decoder.data_ptr() == adapted.model.bert.embeddings.word_embeddings.weight.data_ptr()  # tied
     assert len(adapted.tokenizer) == len(tiny.tokenizer)
+
+
+def test_finetuning_starts_from_the_weights_pre_trained_here(model, tmp_path):
+    from bert_nb.training import started_from, starting_model
+
+    start = starting_model(model, transformers.AutoModelForSequenceClassification, num_labels=2)
+    ours = model.encoder.state_dict()
+    for key, value in start.base_model.state_dict().items():  # not the random weights it began from
+        torch.testing.assert_close(value, ours[key].float())
+    assert started_from(model) == {"model": model.name, "in_session": True} and not model.loadable
+    reviews = bert_nb.datasets.load("chinese_reviews", split="train").sample(48, random_state=0)
+    clf = bert_nb.finetune(model, reviews, epochs=1, batch_size=16, max_length=32, eval_fraction=0.25,
+                           cache=tmp_path / "kept")
+    assert clf.training_config["in_session"] and len(clf.predict(["很好"])) == 1
+    assert not any((tmp_path / "kept").rglob("*.safetensors"))  # its name does not say which weights: not kept
+    with pytest.raises(BertNbError, match="a model made in this session that a script cannot load; save that model"):
+        clf.export_script(tmp_path / "train.py")
+    saved = bert_nb.load(model.save(tmp_path / "pt"), device="cpu")  # loaded from a folder: its checkpoint
+    again = starting_model(saved, transformers.AutoModelForSequenceClassification, num_labels=2)
+    assert saved.loadable and started_from(saved) == {"model": str(tmp_path / "pt")}
+    torch.testing.assert_close(again.base_model.embeddings.word_embeddings.weight,
+                               ours["embeddings.word_embeddings.weight"].float())

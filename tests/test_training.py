@@ -164,13 +164,26 @@ def test_export_script_runs(clf, tmp_path):
     assert (tmp_path / "job" / "train_train.csv").is_file()
 
 
-def test_finetune_mlm(tiny_vocab_engine, minilm):
+def test_finetune_mlm(tiny_vocab_engine, minilm, tmp_path):
+    import torch
+    import transformers
+
+    from bert_nb.training import starting_model
+
     texts = ["the good cat sat on the mat"] * 16
     adapted = finetune_mlm(tiny_vocab_engine, texts, epochs=2, learning_rate=1e-3, batch_size=8, max_length=16)
     assert "mlm" in adapted.heads and len(adapted.state.history) >= 1
     assert bert_nb.fill_mask(adapted, "the good [MASK] sat").masks
     with pytest.raises(BertNbError, match="masked-LM head"):
         finetune_mlm(minilm, texts)
+    # adapting or fine-tuning it again starts from the adapted weights, not the checkpoint it came from
+    weights = adapted.encoder.embeddings.word_embeddings.weight
+    assert not torch.equal(weights, tiny_vocab_engine.encoder.embeddings.word_embeddings.weight)
+    for kind in (transformers.AutoModelForMaskedLM, transformers.AutoModelForSequenceClassification):
+        torch.testing.assert_close(starting_model(adapted, kind).base_model.embeddings.word_embeddings.weight,
+                                   weights)
+    saved = bert_nb.load(adapted.save(tmp_path / "adapted"), device="cpu")
+    assert saved.loadable and torch.equal(saved.encoder.embeddings.word_embeddings.weight, weights)
 
 
 def test_metrics_from():

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import warnings
 
-from ..engine import quiet_transformers
 from ..errors import BertNbError
-from ..training import FineTuned, TrainingState, _check_numbers, _Encoded, _frame, fit, train_or_load
+from ..training import (FineTuned, TrainingState, _check_numbers, _Encoded, _frame, fit, started_from,
+                        starting_model, train_or_load)
 
 __all__ = ["finetune_classifier", "metrics_from", "prepare", "classifier_labels", "check_known"]
 
@@ -159,22 +159,19 @@ def finetune_classifier(engine, data, text: str = "text", label: str = "label", 
                                           known=classifier_labels(engine) if from_model else None)
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
     transformers.set_seed(seed)  # the new head's initial weights too: the same seed gives the same model
+    config = dict(text=text, label=label, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                  max_length=max_length, warmup_ratio=warmup_ratio, seed=seed, **started_from(engine),
+                  dropped_rows=dropped, train_rows=len(train), eval_rows=len(held))
     if from_model:
         if engine.quantize:
             raise BertNbError(f"'{engine.name}' is {engine.quantize}-quantized and cannot train; continue from the "
                               "fp32 model.")
         model = copy.deepcopy(engine.model).float().train()
-    else:
-        with quiet_transformers(transformers):
-            model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                engine.source, num_labels=len(names), id2label={i: str(n) for i, n in enumerate(names)},
-                label2id={str(n): i for i, n in enumerate(names)}, use_safetensors=True,
-                ignore_mismatched_sizes=True).float()  # fp32 master weights; GPUs compute in bf16/fp16 via autocast
-    config = dict(text=text, label=label, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-                  max_length=max_length, warmup_ratio=warmup_ratio, seed=seed, model=engine.source,
-                  dropped_rows=dropped, train_rows=len(train), eval_rows=len(held))
-    if from_model:
         config.update(from_model=True, model=engine.name)  # continued in memory: no script can redo it from a hub name
+    else:  # fp32 master weights; GPUs compute in bf16/fp16 via autocast
+        model = starting_model(engine, transformers.AutoModelForSequenceClassification, num_labels=len(names),
+                               id2label={i: str(n) for i, n in enumerate(names)},
+                               label2id={str(n): i for i, n in enumerate(names)})
     state = state or TrainingState()
     name = f"{engine.name}+retrained" if from_model else None
 

@@ -195,8 +195,7 @@ def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "
     """
     import transformers
 
-    from ..engine import quiet_transformers
-    from ..training import _check_numbers, _random_split, fit, train_or_load
+    from ..training import _check_numbers, _random_split, fit, started_from, starting_model, train_or_load
     from .classify import _check_labels, _split
 
     text = tuple(text)
@@ -219,7 +218,7 @@ def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
     config = dict(task="pairs", text=list(text), label=label, regression=regression, epochs=epochs,
                   learning_rate=learning_rate, batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio,
-                  seed=seed, model=engine.source, train_rows=len(train), eval_rows=len(held))
+                  seed=seed, **started_from(engine), train_rows=len(train), eval_rows=len(held))
     if regression:
         config["label_range"] = [low, high]
     labels = names or [label]
@@ -231,9 +230,7 @@ def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "
 
     def train_new():
         transformers.set_seed(seed)
-        with quiet_transformers(transformers):
-            model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                engine.source, use_safetensors=True, ignore_mismatched_sizes=True, **head).float()
+        model = starting_model(engine, transformers.AutoModelForSequenceClassification, **head)
         trained = fit(engine, model, train, held, labels, config, callbacks=callbacks, state=state,
                       logging_steps=logging_steps, task=_PairTask(names, low, high))
         return PairModel(engine, trained, state, labels, config, data=(train, held), name=f"{engine.name}+pairs")

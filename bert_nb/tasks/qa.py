@@ -312,8 +312,7 @@ def finetune_qa(engine, data, eval_data=None, eval_fraction: float = 0.2, epochs
     """
     import transformers
 
-    from ..engine import quiet_transformers
-    from ..training import _check_numbers, _random_split, fit, train_or_load
+    from ..training import _check_numbers, _random_split, fit, started_from, starting_model, train_or_load
 
     train = check_squad(data)
     held = check_squad(eval_data, what="evaluation data") if eval_data is not None else None
@@ -326,15 +325,13 @@ def finetune_qa(engine, data, eval_data=None, eval_fraction: float = 0.2, epochs
     _window_room(engine.tokenizer, list(train.question) + list(held.question), max_length, stride)
     config = dict(task="qa", text="question", label="answer", epochs=epochs, learning_rate=learning_rate,
                   batch_size=batch_size, max_length=max_length, stride=stride, warmup_ratio=warmup_ratio, seed=seed,
-                  model=engine.source, train_rows=len(train), eval_rows=len(held))
+                  **started_from(engine), train_rows=len(train), eval_rows=len(held))
     names = ["start", "end"]
     state = state or TrainingState()
 
     def train_new():
         transformers.set_seed(seed)
-        with quiet_transformers(transformers):
-            model = transformers.AutoModelForQuestionAnswering.from_pretrained(
-                engine.source, use_safetensors=True, ignore_mismatched_sizes=True).float()
+        model = starting_model(engine, transformers.AutoModelForQuestionAnswering)
         trained = fit(engine, model, train, held, names, config, callbacks=callbacks, state=state,
                       logging_steps=logging_steps, task=_QATask())
         return QAModel(engine, trained, state, names, config, data=(train, held), name=f"{engine.name}+qa")

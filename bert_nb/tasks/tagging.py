@@ -209,8 +209,7 @@ def finetune_tagger(engine, data, text: str = "tokens", label: str = "tags", eva
     """
     import transformers
 
-    from ..engine import quiet_transformers
-    from ..training import _check_numbers, _random_split, fit, train_or_load
+    from ..training import _check_numbers, _random_split, fit, started_from, starting_model, train_or_load
 
     train = check_tagged(data, text, label)
     held = check_tagged(eval_data, text, label, what="evaluation data") if eval_data is not None else None
@@ -220,16 +219,14 @@ def finetune_tagger(engine, data, text: str = "tokens", label: str = "tags", eva
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
     config = dict(task="tokens", text=text, label=label, epochs=epochs, learning_rate=learning_rate,
                   batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio, seed=seed,
-                  model=engine.source, train_rows=len(train), eval_rows=len(held))
+                  **started_from(engine), train_rows=len(train), eval_rows=len(held))
     state = state or TrainingState()
 
     def train_new():
         transformers.set_seed(seed)
-        with quiet_transformers(transformers):
-            model = transformers.AutoModelForTokenClassification.from_pretrained(
-                engine.source, num_labels=len(names), id2label=dict(enumerate(names)),
-                label2id={n: i for i, n in enumerate(names)}, use_safetensors=True,
-                ignore_mismatched_sizes=True).float()
+        model = starting_model(engine, transformers.AutoModelForTokenClassification, num_labels=len(names),
+                               id2label=dict(enumerate(names)),
+                               label2id={n: i for i, n in enumerate(names)})
         trained = fit(engine, model, train, held, names, config, callbacks=callbacks, state=state,
                       logging_steps=logging_steps, task=_TaggingTask(names))
         return Tagger(engine, trained, state, names, config, data=(train, held), name=f"{engine.name}+tagger")
