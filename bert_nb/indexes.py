@@ -31,7 +31,7 @@ _TEXT_SUFFIXES = (".txt", ".text", "")  # read as one text per line
 _PROBES = ("The quick brown fox jumps over the lazy dog.", "Stock markets fell sharply after the announcement.",
            "我喜欢在公园里散步。", "42")
 _SAME_SPACE = 0.999  # least cosine of the probes' vectors: bf16 of the same model 0.9999, int8 0.97,
-# every weight moved by 0.2% 0.987
+# noise of 0.002 added to every weight 0.987
 
 
 @dataclass

@@ -274,7 +274,7 @@ def test_a_model_made_in_the_session_is_passed_or_saved_and_other_spaces_are_ref
     assert hits.id.tolist() == found.search("a moving film", k=3).id.tolist()
     grown = bert_nb.index(minilm, corpus[:50], store=found.folder, progress=False)
     assert len(grown) == 50 and grown.meta.model == "default+mine"
-    moved = minilm.with_model(copy.deepcopy(minilm.model), name="default+moved")  # weights moved 0.2%, as by
+    moved = minilm.with_model(copy.deepcopy(minilm.model), name="default+moved")  # noise of 0.002 on each weight, as
     torch.manual_seed(0)  # a little fine-tuning: another space
     with torch.no_grad():
         for p in moved.model.parameters():
