@@ -186,7 +186,7 @@ def _bracketed(text: str, i: int) -> tuple[str, str, tuple[int, int]]:
 def _sentence_max_length(engine) -> int:
     """The max_seq_length a sentence-transformers model folder declares, else the model's limit."""
     path = Path(engine.source) / "sentence_bert_config.json"
-    if path.is_file():
+    if engine.source and path.is_file():  # a model pre-trained here has no folder (not the working one)
         try:
             return min(int(json.loads(path.read_text())["max_seq_length"]), engine.max_length)
         except (ValueError, KeyError, TypeError):

@@ -189,7 +189,7 @@ class Index:
             if self._engine is None:
                 self._engine = self._own_model()
             return self._engine
-        if engine.name != self.meta.model and not _same_space(engine, self.meta):
+        if engine is not self._engine and not _named_or_same(engine, self.meta):
             raise BertNbError(f"This index holds {self.meta.model}'s vectors; search it with that model "
                               f"(engine={engine.name!r} embeds into another space).")
         return engine
@@ -305,7 +305,7 @@ class Index:
         from .engine import load
 
         engine = load(str(model))
-        if engine.name != self.meta.model and not _same_space(engine, self.meta):
+        if not _named_or_same(engine, self.meta):
             raise BertNbError(f"'{model}' embeds into another space than {self.meta.model}, whose vectors this index "
                               "holds; give the name or folder of that model.")
         return str(model)
@@ -321,6 +321,13 @@ def _probe(engine, meta: _Meta) -> str:
 
     vectors = _unit(embed(engine, list(_PROBES), pooling=meta.pooling, max_length=meta.max_length).vectors)
     return base64.b64encode(vectors.astype(np.float16).tobytes()).decode("ascii")
+
+
+def _named_or_same(engine, meta: _Meta) -> bool:
+    """Whether ``engine`` embeds into the index's space: the model bert_nb loads by the index's name, or
+    (another name, or a model made in a session, whose names say nothing of their weights: two
+    ``pretrain`` runs are both "pretrained") one whose probe vectors match."""
+    return (engine.name == meta.model and meta.loadable) or _same_space(engine, meta)
 
 
 def _same_space(engine, meta: _Meta) -> bool:
@@ -592,7 +599,7 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
         meta.probe, meta.loadable = _probe(engine, meta), bool(getattr(engine, "loadable", False))
         _write_meta(folder, meta)
     elif (meta.dim, meta.pooling, meta.max_length) != (wanted.dim, pooling, max_length) or \
-            (meta.model != engine.name and not _same_space(engine, meta)):
+            not _named_or_same(engine, meta):
         raise BertNbError(f"{folder} holds {meta.model}'s vectors ({meta.pooling} pooling, {meta.dim} dims); "
                           f"index with that model and pooling, or give another store folder.")
     else:

@@ -592,3 +592,14 @@ def test_the_fast_tokenizer_path_gives_the_windows_the_transformers_call_gives(m
                         lambda self, texts: calls.append(len(texts)) or [], raising=False)
     list(embeddings._batches(tokenizer, ["one"], None, 64, 16, False, 8, False, 8))
     assert calls == [1]  # the embedding path takes it
+
+
+def test_a_model_without_a_folder_reads_no_sentence_config_from_the_working_folder(minilm, tmp_path, monkeypatch):
+    from bert_nb.embeddings import _sentence_max_length
+
+    assert _sentence_max_length(minilm) == 256  # its sentence_bert_config.json
+    here = minilm.with_model(minilm.model, name="pretrained")
+    here.source = ""  # as pretrain() makes it
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sentence_bert_config.json").write_text('{"max_seq_length": 8}')
+    assert _sentence_max_length(here) == here.max_length == 512
