@@ -862,6 +862,9 @@ def search(engine, queries, corpus, top_k: int = 5, pooling: str = "mean", **kwa
     if type(corpus).__name__ == "Index":  # an on-disk corpus index: faiss searches it
         hits = corpus.search(queries, k=top_k, engine=engine)
         return hits.rename(columns={"id": "corpus_index"})[["query", "rank", "text", "score", "corpus_index"]]
+    if isinstance(corpus, Embeddings) and corpus.model != engine.name:
+        raise BertNbError(f"The corpus was embedded by {corpus.model} and the queries would be by {engine.name}, "
+                          "another space; embed the corpus with the model you search with.")
     docs = corpus if isinstance(corpus, Embeddings) else embed(engine, corpus, pooling=pooling, **kwargs)
     q = embed(engine, queries, pooling=docs.pooling, **kwargs)
     scores = _unit(q.vectors) @ _unit(docs.vectors).T  # (Q, N)

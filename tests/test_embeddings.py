@@ -239,6 +239,10 @@ def test_search_ranks_and_reuses_corpus(minilm):
     again = search(minilm, ["how do I cook pasta", "market crash"], emb, top_k=2)
     pd.testing.assert_frame_equal(hits, again)
     assert len(search(minilm, "x", corpus, top_k=99)) == 4
+    other = minilm.with_model(minilm.model, name="default+int8")  # as quantize names it
+    with pytest.raises(BertNbError, match="corpus was embedded by default and the queries would be by default"
+                                          r"\+int8, another space; embed the corpus with the model you search with"):
+        search(other, "market crash", emb)
 
 
 def test_sts_b_reproduces_the_published_score(minilm):
