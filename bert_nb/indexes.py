@@ -162,7 +162,7 @@ class Index:
             raise BertNbError("The index is empty; add texts with Index.add(source) first.")
         if isinstance(queries, Embeddings):
             q = queries
-        else:  # an engine under another name passed the probes
+        else:  # by the index's model, or an engine _query_engine lets in
             q = embed(self._query_engine(engine), queries, pooling=self.meta.pooling, max_length=self.meta.max_length)
         if (isinstance(queries, Embeddings) and q.model != self.meta.model) or q.vectors.shape[1] != self.meta.dim:
             raise BertNbError(f"The queries are in {q.model}'s space ({q.vectors.shape[1]} dims) but the index holds "
