@@ -44,6 +44,7 @@ class Embeddings:
     cut: tuple[int, ...] = ()  # with truncate=True: how many pieces of each text were cut off
     window: int = 0  # pieces per window, [CLS] and [SEP] included
     stride: int = 0  # pieces shared by consecutive windows
+    made_by: str | None = None  # the identity of a model made in a session (its name may not be its own)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -150,7 +151,12 @@ def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_e
     windows = tuple(int(c) for c in taken)  # word mode: the windows that hold the word
     return Embeddings(vectors=vectors, texts=tuple(texts), pooling=pooling, layer=layer,
                       normalized=bool(normalize_embeddings), model=engine.name, words=words,
-                      windows=windows, cut=cut, window=limit, stride=stride)
+                      windows=windows, cut=cut, window=limit, stride=stride, made_by=made_by(engine))
+
+
+def made_by(engine) -> str | None:
+    """What :attr:`Embeddings.made_by` records for vectors of ``engine``: None for a model ``load`` gives back."""
+    return None if getattr(engine, "loadable", True) else getattr(engine, "identity", None)
 
 
 def _as_texts(texts) -> tuple[str, ...]:
@@ -865,6 +871,9 @@ def search(engine, queries, corpus, top_k: int = 5, pooling: str = "mean", **kwa
     if isinstance(corpus, Embeddings) and corpus.model != engine.name:
         raise BertNbError(f"The corpus was embedded by {corpus.model} and the queries would be by {engine.name}, "
                           "another space; embed the corpus with the model you search with.")
+    if isinstance(corpus, Embeddings) and corpus.made_by != made_by(engine):
+        raise BertNbError(f"The corpus was embedded by another model named {corpus.model} (models made in a session "
+                          "can share a name); embed the corpus with the model you search with.")
     docs = corpus if isinstance(corpus, Embeddings) else embed(engine, corpus, pooling=pooling, **kwargs)
     q = embed(engine, queries, pooling=docs.pooling, **kwargs)
     scores = _unit(q.vectors) @ _unit(docs.vectors).T  # (Q, N)

@@ -15,6 +15,7 @@ import importlib.util
 import logging
 import os
 import socket
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,7 @@ class Engine:
         self.quantize = quantize
         self.loadable = False  # bert_nb.load(name) gives this engine back (set by load; False for models made
         # in a session: fine-tuned, pre-trained, quantized, pruned)
+        self.identity = uuid.uuid4().hex  # tells apart models made in a session, whose names may be the same
 
     # -- what the model is ------------------------------------------------
     @property
@@ -221,6 +223,7 @@ class Engine:
 
         twin = copy.copy(self)
         twin.model, twin.name, twin.quantize, twin.loadable = model, name, quantize, False
+        twin.identity = uuid.uuid4().hex
         twin.dtype = self.dtype if dtype is None else dtype
         return twin
 

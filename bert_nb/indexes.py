@@ -154,7 +154,7 @@ class Index:
         import numpy as np
         import pandas as pd
 
-        from .embeddings import Embeddings, _unit, embed
+        from .embeddings import Embeddings, _unit, embed, made_by
 
         if not isinstance(k, int) or k < 1:
             raise BertNbError("k must be a whole number of at least 1.")
@@ -164,6 +164,9 @@ class Index:
             q = queries
         else:  # by the index's model, or an engine _query_engine lets in
             q = embed(self._query_engine(engine), queries, pooling=self.meta.pooling, max_length=self.meta.max_length)
+        if isinstance(queries, Embeddings) and self._engine is not None and q.made_by != made_by(self._engine):
+            raise BertNbError(f"The queries were embedded by another model named {q.model} (models made in a "
+                              "session can share a name); embed them with the model that built the index.")
         if (isinstance(queries, Embeddings) and q.model != self.meta.model) or q.vectors.shape[1] != self.meta.dim:
             raise BertNbError(f"The queries are in {q.model}'s space ({q.vectors.shape[1]} dims) but the index holds "
                               f"{self.meta.model}'s ({self.meta.dim}); embed the queries with {self.meta.model}.")

@@ -243,6 +243,12 @@ def test_search_ranks_and_reuses_corpus(minilm):
     with pytest.raises(BertNbError, match="corpus was embedded by default and the queries would be by default"
                                           r"\+int8, another space; embed the corpus with the model you search with"):
         search(other, "market crash", emb)
+    first, second = (minilm.with_model(minilm.model, name="pretrained") for _ in range(2))  # two pretrain runs
+    mine = embed(first, corpus)
+    assert mine.made_by == first.identity and emb.made_by is None and first.identity != second.identity
+    assert search(first, "market crash", mine, top_k=1).corpus_index.tolist() == [2]
+    with pytest.raises(BertNbError, match="embedded by another model named pretrained"):
+        search(second, "market crash", mine)
 
 
 def test_sts_b_reproduces_the_published_score(minilm):

@@ -270,6 +270,9 @@ def test_a_model_made_in_the_session_is_passed_or_saved_and_other_spaces_are_ref
     with pytest.raises(BertNbError, match=r"save it .* pass model=folder"):
         again.export_script(tmp_path / "s.py")
     # another name, the same weights: the probes' vectors agree, so it searches and grows the index
+    assert len(found.search(bert_nb.embed(made, ["a moving film"]), k=2)) == 2  # its own vectors, in the session
+    with pytest.raises(BertNbError, match="embedded by another model named default\\+mine"):
+        found.search(bert_nb.embed(minilm.with_model(minilm.model, name="default+mine"), ["a moving film"]))
     hits = again.search("a moving film", k=3, engine=minilm)
     assert hits.id.tolist() == found.search("a moving film", k=3).id.tolist()
     grown = bert_nb.index(minilm, corpus[:50], store=found.folder, progress=False)
