@@ -55,6 +55,7 @@ class Index:
     def __init__(self, folder: Path, meta: _Meta, engine=None):
         self.folder, self.meta, self._engine, self._faiss = Path(folder), meta, engine, None
         self._starts = None  # where each line of texts.jsonl starts, once read
+        self._admitted = set()  # identities of other engines whose probe vectors matched: checked once each
 
     def __len__(self) -> int:
         return self.meta.count
@@ -162,11 +163,11 @@ class Index:
             raise BertNbError("The index is empty; add texts with Index.add(source) first.")
         if isinstance(queries, Embeddings):
             q = queries
+            if self._engine is not None and q.made_by != made_by(self._engine):
+                raise BertNbError(f"The queries were embedded by another model named {q.model} (models made in a "
+                                  "session can share a name); embed them with the model that built the index.")
         else:  # by the index's model, or an engine _query_engine lets in
             q = embed(self._query_engine(engine), queries, pooling=self.meta.pooling, max_length=self.meta.max_length)
-        if isinstance(queries, Embeddings) and self._engine is not None and q.made_by != made_by(self._engine):
-            raise BertNbError(f"The queries were embedded by another model named {q.model} (models made in a "
-                              "session can share a name); embed them with the model that built the index.")
         if (isinstance(queries, Embeddings) and q.model != self.meta.model) or q.vectors.shape[1] != self.meta.dim:
             raise BertNbError(f"The queries are in {q.model}'s space ({q.vectors.shape[1]} dims) but the index holds "
                               f"{self.meta.model}'s ({self.meta.dim}); embed the queries with {self.meta.model}.")
@@ -192,9 +193,11 @@ class Index:
             if self._engine is None:
                 self._engine = self._own_model()
             return self._engine
-        if engine is not self._engine and not _named_or_same(engine, self.meta):
-            raise BertNbError(f"This index holds {self.meta.model}'s vectors; search it with that model "
-                              f"(engine={engine.name!r} embeds into another space).")
+        if engine is not self._engine and engine.identity not in self._admitted:
+            if not _named_or_same(engine, self.meta):
+                raise BertNbError(f"This index holds {self.meta.model}'s vectors; search it with that model "
+                                  f"(engine={engine.name!r} embeds into another space).")
+            self._admitted.add(engine.identity)
         return engine
 
     def _own_model(self):
@@ -314,16 +317,21 @@ class Index:
         return str(model)
 
 
-def _probe(engine, meta: _Meta) -> str:
-    """The engine's unit vectors of :data:`_PROBES` as the index embeds texts: float16, base64."""
-    import base64
-
+def _probe_vectors(engine, meta: _Meta):
+    """The engine's unit vectors of :data:`_PROBES` as the index embeds texts, float16 as ``meta.probe`` keeps them."""
     import numpy as np
 
     from .embeddings import _unit, embed
 
-    vectors = _unit(embed(engine, list(_PROBES), pooling=meta.pooling, max_length=meta.max_length).vectors)
-    return base64.b64encode(vectors.astype(np.float16).tobytes()).decode("ascii")
+    return _unit(embed(engine, list(_PROBES), pooling=meta.pooling, max_length=meta.max_length).vectors).astype(
+        np.float16)
+
+
+def _probe(engine, meta: _Meta) -> str:
+    """:func:`_probe_vectors` for ``meta.probe``: base64."""
+    import base64
+
+    return base64.b64encode(_probe_vectors(engine, meta).tobytes()).decode("ascii")
 
 
 def _named_or_same(engine, meta: _Meta) -> bool:
@@ -342,8 +350,7 @@ def _same_space(engine, meta: _Meta) -> bool:
     if meta.probe is None or int(engine.encoder.config.hidden_size) != meta.dim:
         return False
     theirs = np.frombuffer(base64.b64decode(meta.probe), dtype=np.float16).reshape(len(_PROBES), meta.dim)
-    ours = np.frombuffer(base64.b64decode(_probe(engine, meta)), dtype=np.float16).reshape(theirs.shape)
-    cosines = (theirs.astype(np.float32) * ours.astype(np.float32)).sum(axis=1)
+    cosines = (theirs.astype(np.float32) * _probe_vectors(engine, meta).astype(np.float32)).sum(axis=1)
     return bool(cosines.min() >= _SAME_SPACE)
 
 
