@@ -58,8 +58,10 @@ def quantize(model, kind: str = "int8"):
     if kind == "int8":
         if model.device != "cpu":
             raise BertNbError("Dynamic int8 runs on the CPU; load the model with device='cpu' to quantize it to int8.")
-        return model.with_model(_quantize_int8(copy.deepcopy(model.model)), name=f"{model.name}+int8",
-                                quantize="int8")
+        small = model.with_model(_quantize_int8(copy.deepcopy(model.model)), name=f"{model.name}+int8",
+                                 quantize="int8")
+        small.unquantized = None if model.loadable else model  # its fp32 source is not these weights
+        return small
     native = native_dtypes(model.device)
     if kind not in native:
         where = "This CPU" if model.device == "cpu" else f"The device {model.device}"

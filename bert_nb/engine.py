@@ -161,6 +161,7 @@ class Engine:
         self.loadable = False  # bert_nb.load(name) gives this engine back (set by load; False for models made
         # in a session: fine-tuned, pre-trained, quantized, pruned)
         self.identity = uuid.uuid4().hex  # tells apart models made in a session, whose names may be the same
+        self.unquantized = None  # an int8 copy of a model made in the session: that fp32 engine (to fine-tune from)
 
     # -- what the model is ------------------------------------------------
     @property
@@ -223,7 +224,7 @@ class Engine:
 
         twin = copy.copy(self)
         twin.model, twin.name, twin.quantize, twin.loadable = model, name, quantize, False
-        twin.identity = uuid.uuid4().hex
+        twin.identity, twin.unquantized = uuid.uuid4().hex, None
         twin.dtype = self.dtype if dtype is None else dtype
         return twin
 

@@ -206,7 +206,7 @@ class FineTuned(Recorded, Engine):
                  name: str | None = None):
         self.base_name = getattr(base, "base_name", base.name)  # the pre-trained model it started from
         super().__init__(name or f"{self.base_name}+finetuned", base.source, base.tokenizer, model, base.device,
-                         base.dtype, getattr(base, "quantize", None))
+                         base.dtype)  # trained in fp32 master weights, also from an int8 start
         self.state = state
         self.label_names = list(label_names)
         self.training_config = config
@@ -516,9 +516,15 @@ def _load_kept(engine, entry: Path, state: TrainingState, names, config, data, c
 
 def started_from(engine) -> dict:
     """What a fine-tuning's config records as its start: the checkpoint, or the name of a model made in the session."""
-    if engine.loadable or engine.quantize:  # int8 cannot be saved: its fp32 source is where it came from
+    engine = _fp32(engine)
+    if engine.loadable or engine.quantize:  # a loaded int8 model: its fp32 checkpoint is where it came from
         return {"model": engine.source}
     return {"model": engine.name, "in_session": True}
+
+
+def _fp32(engine):
+    """The fp32 engine an int8 copy of a model made in the session was quantized from; else ``engine``."""
+    return getattr(engine, "unquantized", None) or engine
 
 
 def starting_model(engine, auto_class, **kwargs):
@@ -527,10 +533,12 @@ def starting_model(engine, auto_class, **kwargs):
 
     A model bert_nb loaded by name or folder starts from that checkpoint. One made in the session
     (pre-trained, adapted, pruned, distilled, fine-tuned) starts from its weights in memory, written
-    to a temporary folder first: its ``source`` is where it began, not what it is now.
+    to a temporary folder first: its ``source`` is where it began, not what it is now. An int8 copy
+    has no gradients: it starts from the fp32 weights it was quantized from.
     """
     import transformers
 
+    engine = _fp32(engine)
     kwargs = dict(use_safetensors=True, ignore_mismatched_sizes=True, **kwargs)
     with quiet_transformers(transformers):
         if not started_from(engine).get("in_session"):

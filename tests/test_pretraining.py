@@ -212,6 +212,12 @@ def test_finetuning_starts_from_the_weights_pre_trained_here(model, tmp_path):
     assert not any((tmp_path / "kept").rglob("*.safetensors"))  # its name does not say which weights: not kept
     with pytest.raises(BertNbError, match="a model made in this session that a script cannot load; save that model"):
         clf.export_script(tmp_path / "train.py")
+    small = bert_nb.quantize(model, "int8")  # no gradients: it starts from the fp32 weights it was quantized from
+    assert started_from(small) == started_from(model) and small.unquantized is model
+    torch.testing.assert_close(starting_model(small, transformers.AutoModelForSequenceClassification, num_labels=2)
+                               .base_model.embeddings.word_embeddings.weight, ours["embeddings.word_embeddings.weight"])
+    tuned = bert_nb.finetune(small, reviews, epochs=1, batch_size=16, max_length=32, eval_fraction=0.25)
+    assert tuned.quantize is None and tuned.training_config["in_session"]  # an fp32 classifier, to save or quantize
     saved = bert_nb.load(model.save(tmp_path / "pt"), device="cpu")  # loaded from a folder: its checkpoint
     again = starting_model(saved, transformers.AutoModelForSequenceClassification, num_labels=2)
     assert saved.loadable and started_from(saved) == {"model": str(tmp_path / "pt")}
