@@ -438,7 +438,7 @@ def _pick_device(device: str | None) -> str:
         if not has_mps:
             raise BertNbError("Apple's MPS is not available on this machine; use device 'cpu' or 'auto'.")
         return "mps"
-    if device == "cpu":
+    if kind == "cpu" and (not index or index.isdigit()):  # cpu:N names a process's CPU under accelerate
         return "cpu"
     raise BertNbError(f"Unknown device '{device}'; use auto, cpu, cuda, cuda:N or mps.")
 

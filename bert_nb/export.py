@@ -22,6 +22,7 @@ Runs anywhere transformers does:
     python @NAME@                                   # one CPU or GPU
     accelerate launch @NAME@                        # every GPU of this machine
     accelerate launch --num_machines N ... @NAME@   # several machines (see `accelerate config`)
+    ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes N @NAME@   # N processes on CPUs
 Options override the exported settings, e.g. `--epochs 5 --model bert-base-uncased --output out/`.
 """
 
@@ -293,9 +294,13 @@ def main():
     )
     trainer = transformers.Trainer(model=model, args=training, train_dataset=train, eval_dataset=held,
                                    data_collator=collator(tokenizer), compute_metrics=lambda pred: metrics(pred, held))
+    if trainer.is_world_process_zero():
+        print(f"training on {training.world_size} process(es), {training.device.type}", flush=True)
     trainer.train()
     if held:
-        print(json.dumps(trainer.evaluate(), indent=2))
+        scores = trainer.evaluate()
+        if trainer.is_world_process_zero():
+            print(json.dumps(scores, indent=2))
     trainer.save_model(args.output)
     tokenizer.save_pretrained(args.output)
 

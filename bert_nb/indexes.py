@@ -222,7 +222,7 @@ class Index:
         """Embed and append the texts of ``source`` (streamed, ``chunk`` at a time); returns the index."""
         _check_chunk(chunk)
         size = _source_size(source)
-        _append(self, self._query_engine(engine), _stream(source, text), batch_size, chunk, progress, skip=0,
+        _append(self, self._query_engine(engine), _stream(source, text), batch_size, chunk, progress,
                 total=None if size is None else self.meta.count + size)
         return self
 
@@ -449,7 +449,29 @@ def _file_texts(path: Path, text: str | None):
     raise BertNbError(f"Cannot read '{path.suffix}' files; give a .txt (one text per line), .csv or .parquet file.")
 
 
-def _append(found: Index, engine, texts, batch_size, chunk: int, progress, skip: int, total: int | None = None) -> None:
+def _after_kept(texts, folder: Path, meta: _Meta):
+    """``texts`` past the ``meta.count`` the store holds, once each of those is found equal to the one it keeps.
+
+    Resuming is for the same corpus: another source's first texts would be skipped unread and the
+    rest appended after the other corpus's vectors.
+    """
+    if not meta.count:
+        return texts
+    end = object()
+    with open(folder / "texts.jsonl", "rb") as f:
+        for i, line in enumerate(itertools.islice(f, meta.count)):  # JSON escapes a text's own newlines
+            given = next(texts, end)
+            if given is end:
+                raise BertNbError(f"{folder} holds {meta.count:,} texts and this source only {i:,}; resume with the "
+                                  "corpus it was built from, or give another store folder.")
+            if given != json.loads(line):
+                raise BertNbError(f"Text {i} of this source is not text {i} of {folder}, which holds {meta.count:,} "
+                                  "texts of another corpus; resume with the corpus it was built from, give another "
+                                  "store folder, or append with Index.add.")
+    return texts
+
+
+def _append(found: Index, engine, texts, batch_size, chunk: int, progress, total: int | None = None) -> None:
     """Embed the stream a chunk at a time; each chunk's vectors and texts are on disk before the count moves.
 
     Reading and tokenizing run a chunk ahead of the model (``pooled_blocks``).
@@ -467,7 +489,7 @@ def _append(found: Index, engine, texts, batch_size, chunk: int, progress, skip:
     limit = meta.max_length or _sentence_max_length(engine)
     batch_size = _batch_size(batch_size, engine)
     chunk = block_size(batch_size) if chunk == "auto" else chunk
-    blocks = pooled_blocks(engine, itertools.islice(texts, skip, None), meta.pooling, [-1], limit,
+    blocks = pooled_blocks(engine, texts, meta.pooling, [-1], limit,
                            stride_for(None, limit, engine.tokenizer), False, batch_size, block=chunk, check=check)
     bar = _bar(progress, meta.count, total)
     try:
@@ -566,7 +588,8 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
         Read in a stream, ``chunk`` texts at a time: never all in memory.
     store : str or Path, optional
         The folder that keeps the vectors (``dtype`` on disk), texts and faiss index; default a new
-        temporary folder. Calling again with a store that holds part of the same corpus resumes it.
+        temporary folder. Calling again with a store that holds part of the same corpus resumes it
+        (the texts it holds are checked against the source's first ones: another corpus is refused).
     kind : {"auto", "flat", "hnsw"}
         Exact inner-product search, or HNSW (approximate, for large corpora); ``auto`` picks exact
         below 100,000 vectors. ``Index.to_text()`` states the choice.
@@ -615,12 +638,12 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
     else:
         _truncate(folder, meta)
     found = Index(folder, meta, engine)
-    texts = _stream(source, text)
+    texts = _after_kept(_stream(source, text), folder, meta)
     first = next(texts, None)
     if first is None and meta.count == 0:
         raise BertNbError("The source holds no texts; give a list, a column or a file with at least one text.")
     _append(found, engine, itertools.chain([first] if first is not None else [], texts), batch_size, chunk,
-            progress, skip=meta.count, total=_source_size(source))
+            progress, total=_source_size(source))
     found._index()
     return found
 
@@ -631,11 +654,18 @@ Written by bert_nb's Index.export_script. One text per line in the corpus file.
 
     python embed_index.py --corpus corpus.txt --out index            # one device
     accelerate launch --num_processes 8 embed_index.py --corpus corpus.txt --out index
+    ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 4 embed_index.py ...   # CPU processes
+
+Run again after an interrupt, each process resumes its shard.
 """
 
 import argparse
+import itertools
+import os
 import shutil
 from pathlib import Path
+
+import torch
 
 import bert_nb
 from accelerate import PartialState
@@ -651,34 +681,38 @@ parser.add_argument("--chunk", type=int, default=16384,
                          "smaller spreads the corpus more evenly over the processes")
 args = parser.parse_args()
 
-state = PartialState()
+
+
+def on_cpu():
+    """ACCELERATE_USE_CPU is set, or there is no accelerator: the processes talk over gloo on the CPU."""
+    if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes"):
+        return True
+    found = getattr(torch, "accelerator", None)
+    return not (found.is_available() if found is not None else torch.cuda.is_available())
+
+
+state = PartialState(cpu=on_cpu())
 engine = bert_nb.load(MODEL, device=str(state.device))
 
 
-def my_chunks():
-    """Every n-th chunk of the corpus for process n: the shards together hold every line once."""
+def my_lines(order):
+    """The lines of every n-th chunk of the corpus for process n (the shards together hold every line once);
+    each line's number goes to ``order``."""
     with open(args.corpus, encoding="utf-8") as f:
         lines = (line.rstrip("\\n") for line in f if line.strip())
-        chunk = []
         for i, line in enumerate(lines):
             if (i // args.chunk) % state.num_processes == state.process_index:
-                chunk.append((i, line))
-            if len(chunk) == args.chunk:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+                order.append(i)
+                yield line
 
 
 shard = Path(args.out + ".shards") / f"{{state.process_index:05d}}"
-order, found = [], None
-for chunk in my_chunks():
-    order += [i for i, _ in chunk]
-    texts = [t for _, t in chunk]
-    if found is None:
-        found = bert_nb.index(engine, texts, store=shard, pooling=POOLING, dtype=DTYPE, progress=False)
-    else:
-        found.add(texts, progress=False)
+order = []
+lines = my_lines(order)
+first = next(lines, None)
+if first is not None:  # one call: run again after an interrupt, it resumes where the shard stops
+    bert_nb.index(engine, itertools.chain([first], lines), store=shard, pooling=POOLING, dtype=DTYPE, progress=False)
+print(f"process {{state.process_index + 1}} of {{state.num_processes}} ({{engine.device}}): {{len(order):,}} texts", flush=True)
 shard.parent.mkdir(parents=True, exist_ok=True)
 (Path(args.out + ".shards") / f"order.{{state.process_index:05d}}.txt").write_text(" ".join(map(str, order)))
 state.wait_for_everyone()

@@ -151,7 +151,17 @@ def _heads(model):
 
 
 def masked_logits(model, batch):
-    """Masked-LM logits at the masked positions only (M, V), and the NSP logits (B, 2) or None."""
+    """Masked-LM logits at the masked positions only (M, V), and the NSP logits (B, 2) or None.
+
+    A model wrapped for several processes (DistributedDataParallel) runs its own forward, which
+    shares the gradients, and projects every position; the masked ones are picked after.
+    """
+    if hasattr(model, "module"):
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                    token_type_ids=batch["token_type_ids"])
+        logits = out.prediction_logits if hasattr(out, "prediction_logits") else out.logits
+        nsp = getattr(out, "seq_relationship_logits", None)
+        return logits[batch["labels"] != -100], (nsp if nsp is not None and "next_sentence_label" in batch else None)
     encoder, predictions, nsp = _heads(model)
     out = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                   token_type_ids=batch["token_type_ids"])
@@ -496,12 +506,14 @@ Written by bert_nb's Pretrained.export_script. One document per line in the corp
 
     python pretrain.py --corpus corpus.txt --out model
     accelerate launch --num_processes 8 pretrain.py --corpus big.txt --steps 100000 --out model
+    ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 4 pretrain.py ...   # CPU processes
 """
 
 import argparse
 import json
 
 import bert_nb
+from accelerate import PartialState
 
 RECIPE = {recipe}
 CONFIG = {config}
@@ -520,7 +532,9 @@ with open(args.corpus, encoding="utf-8") as f:
 model = bert_nb.pretrain(texts, config=CONFIG, tokenizer=args.tokenizer, objectives=tuple(RECIPE["objectives"]),
                          steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                          max_length=args.max_length, seed=args.seed, callbacks=[bert_nb.training.text_progress()])
-model.save(args.out)
-print(json.dumps({{"saved": args.out, "steps": model.state.step, **{{k: v for k, v in model.state.epochs[-1].items()
-                                                                  if k != "probes"}}}}))
+state = PartialState()  # the Trainer's: one process saves and reports
+if state.is_main_process:
+    model.save(args.out)
+    print(json.dumps({{"saved": args.out, "steps": model.state.step, "processes": state.num_processes,
+                      **{{k: v for k, v in model.state.epochs[-1].items() if k != "probes"}}}}))
 '''

@@ -61,6 +61,18 @@ def test_an_interrupted_run_resumes_and_reads_nothing_half_written(minilm, corpu
     np.testing.assert_array_equal(np.asarray(resumed.vectors), np.asarray(built.vectors))
 
 
+def test_resuming_is_for_the_same_corpus(minilm, corpus, tmp_path):
+    store = tmp_path / "kept"
+    bert_nb.index(minilm, corpus[:200], store=store, chunk=64, progress=False)
+    with pytest.raises(BertNbError, match=r"Text 3 of this source is not text 3 of .*kept, which holds 200 texts"):
+        bert_nb.index(minilm, corpus[:3] + ["another corpus"] + corpus[4:], store=store, progress=False)
+    with pytest.raises(BertNbError, match="holds 200 texts and this source only 150; resume with the corpus"):
+        bert_nb.index(minilm, corpus[:150], store=store, progress=False)
+    assert json.loads((store / "meta.json").read_text())["count"] == 200  # nothing appended by the refused calls
+    grown = bert_nb.index(minilm, iter(corpus[:260]), store=store, chunk=64, progress=False)  # a stream resumes
+    assert len(grown) == 260 and grown.texts([199, 200, 259]) == [corpus[199], corpus[200], corpus[259]]
+
+
 def test_sources_stream_from_frames_and_files(minilm, corpus, tmp_path):
     frame = pd.DataFrame({"review": corpus[:50], "n": range(50)})
     a = bert_nb.index(minilm, frame, text="review", store=tmp_path / "a", progress=False)
@@ -154,15 +166,20 @@ def test_magics(shell, corpus, tmp_path):
     assert "is not an Index" in shell.usage_error("%%bert search --index reviews\na query")
 
 
-def test_export_script_runs_on_two_processes(built, corpus, tmp_path):
+def test_export_script_runs_on_two_processes(minilm, built, corpus, tmp_path):
     script = built.export_script(tmp_path / "embed_index.py")
     (tmp_path / "corpus.txt").write_text("\n".join(corpus[:90]), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
-                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", script,
-                           "--corpus", "corpus.txt", "--out", "merged", "--chunk", "20"],
+    # process 0 of a run that was interrupted: its chunks of 20 lines are 0-19, 40-59 and 80-89
+    bert_nb.index(minilm, corpus[:20] + corpus[40:45], store=tmp_path / "merged.shards" / "00000", progress=False)
+    # torchrun's launcher; accelerate's --cpu launch would run a single process without MPI
+    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                           "--main_process_port", "0", script, "--corpus", "corpus.txt", "--out", "merged",
+                           "--chunk", "20"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"})
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "process 1 of 2 (cpu): 50 texts" in done.stdout and "process 2 of 2 (cpu): 40 texts" in done.stdout
     merged = bert_nb.Index.load(tmp_path / "merged")
     assert merged.texts(range(90)) == corpus[:90] and not (tmp_path / "merged.shards").exists()
     np.testing.assert_allclose(np.asarray(merged.vectors, np.float32), np.asarray(built.vectors, np.float32)[:90],

@@ -176,12 +176,16 @@ def test_export_script_reruns_the_pretraining(model, corpus, tmp_path):
 
     script = model.export_script(tmp_path / "pretrain.py")
     (tmp_path / "corpus.txt").write_text("\n".join(corpus[:40]), encoding="utf-8")
-    done = subprocess.run([sys.executable, script, "--steps", "2", "--batch-size", "4", "--out", str(tmp_path / "m")],
+    # two processes (DistributedDataParallel over gloo), as `accelerate launch` runs it on several GPUs
+    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                           "--main_process_port", "0", script, "--steps", "2", "--batch-size", "4",
+                           "--out", str(tmp_path / "m")],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"})
     assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["steps"] == 2 and "top5" in report
+    reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == 1 and reports[0]["steps"] == 2 and reports[0]["processes"] == 2 and "top5" in reports[0]
     assert bert_nb.load(str(tmp_path / "m"), device="cpu").heads == ("mlm", "nsp")
     assert "accelerate launch" in (tmp_path / "pretrain.py").read_text()
 

@@ -261,10 +261,14 @@ def test_same_seed_same_model(tiny_vocab_engine, toy):
 def test_export_script_runs_under_accelerate_launch(clf, tmp_path):
     """Two CPU processes (distributed data parallel), as `accelerate launch` runs it on several GPUs."""
     script = clf.export_script(tmp_path / "job" / "train.py")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", script, "--epochs", "1", "--output", str(tmp_path / "out")]
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    # torchrun's launcher and gloo; accelerate's --cpu launch would run a single process without MPI
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+           script, "--epochs", "1", "--output", str(tmp_path / "out")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1", "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
+    assert "training on 2 process(es), cpu" in out.stdout and out.stdout.count('"eval_accuracy"') == 1
     assert (tmp_path / "out" / "model.safetensors").is_file()
 
 
