@@ -471,8 +471,11 @@ def _after_kept(texts, folder: Path, meta: _Meta):
     return texts
 
 
-def _append(found: Index, engine, texts, batch_size, chunk: int, progress, total: int | None = None) -> None:
+def _append(found: Index, engine, texts, batch_size, chunk: int, progress, total: int | None = None,
+            skipped: int = 0) -> None:
     """Embed the stream a chunk at a time; each chunk's vectors and texts are on disk before the count moves.
+
+    ``skipped``: texts of the source before ``texts`` (a resumed run's), for the position an error names.
 
     Reading and tokenizing run a chunk ahead of the model (``pooled_blocks``).
     """
@@ -480,7 +483,7 @@ def _append(found: Index, engine, texts, batch_size, chunk: int, progress, total
     from .windows import stride_for
 
     folder, meta = found.folder, found.meta
-    start = meta.count
+    start = skipped
 
     def check(t, i):
         if not isinstance(t, str) or not t.strip():
@@ -643,7 +646,7 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
     if first is None and meta.count == 0:
         raise BertNbError("The source holds no texts; give a list, a column or a file with at least one text.")
     _append(found, engine, itertools.chain([first] if first is not None else [], texts), batch_size, chunk,
-            progress, total=_source_size(source))
+            progress, total=_source_size(source), skipped=meta.count)
     found._index()
     return found
 

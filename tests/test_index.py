@@ -140,6 +140,10 @@ def test_bad_input_says_what_to_do(minilm, tiny, corpus, built, tmp_path):
         bert_nb.index(minilm, corpus[:5], store=tmp_path / "busy", progress=False)
     with pytest.raises(BertNbError, match="Text 2 of the source is empty"):
         bert_nb.index(minilm, ["fine", "also fine", "  "], store=tmp_path / "holes", progress=False)
+    with pytest.raises(BertNbError, match="Text 1 of the source is empty or not a string"):  # of what add was given
+        bert_nb.index(minilm, ["fine", "also fine"], store=tmp_path / "holes2", progress=False).add(["ok", None])
+    with pytest.raises(BertNbError, match="Text 3 of the source is empty"):  # a resumed run counts what it skipped
+        bert_nb.index(minilm, ["fine", "also fine", "more", ""], store=tmp_path / "holes2", progress=False)
     with pytest.raises(BertNbError, match="No index in"):
         bert_nb.Index.load(tmp_path / "nothing")
     frame = pd.DataFrame({"review": corpus[:5]})
