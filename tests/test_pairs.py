@@ -78,7 +78,7 @@ def test_save_reload_and_cache(cross, tiny_vocab_engine, scored, tmp_path):
 
 
 def test_export_script_runs(cross, tmp_path):
-    assert run_exported(cross, tmp_path, "spearman").heads == ("classification",)  # one sigmoid output
+    assert run_exported(cross, tmp_path, "spearman", processes=2).heads == ("classification",)  # one sigmoid output
 
 
 @pytest.mark.parametrize("call, message", [

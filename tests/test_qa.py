@@ -218,4 +218,4 @@ def test_conll_questions_are_answerable():
 
 
 def test_export_script_runs(reader, tmp_path):
-    assert run_exported(reader, tmp_path, "exact").heads == ("qa",)
+    assert run_exported(reader, tmp_path, "exact", processes=2).heads == ("qa",)

@@ -121,7 +121,7 @@ def test_save_reload_cache_and_stop(tagger, tiny_vocab_engine, tagged, tmp_path)
 
 
 def test_export_script_runs(tagger, tmp_path):
-    assert run_exported(tagger, tmp_path, "f1").heads == ("tokens",)  # seqeval's entity F1
+    assert run_exported(tagger, tmp_path, "f1", processes=2).heads == ("tokens",)  # seqeval's entity F1
     assert (tmp_path / "job" / "train_train.jsonl").is_file()
 
 
