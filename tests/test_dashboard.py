@@ -44,8 +44,8 @@ def test_explain_tab_only_where_there_is_a_decision(mini_mlm, shell):
     board = bert_nb.dashboard(mini_mlm)
     assert list(board.panels) == ["tokenize", "mask", "similarity", "attention", "layers", "explain", "finetune"]
     assert isinstance(board.panels["explain"], ExplainPanel) and board.panels["explain"].engine is mini_mlm
-    assert list(panel_classes()) == ["tokenize", "mask", "similarity", "attention", "layers", "explain", "finetune",
-                                    "task", "compare"]
+    assert list(panel_classes()) == ["tokenize", "mask", "similarity", "search", "attention", "layers", "explain",
+                                    "finetune", "task", "compare"]  # search needs an Index: no dashboard tab
     shell.run_cell("%bert load default --device cpu")
     assert "The explain panel does not work with 'default'; load a fine-tuned classifier" in \
         shell.usage_error("%bert panel explain")

@@ -324,3 +324,49 @@ def test_a_model_made_in_the_session_is_passed_or_saved_and_other_spaces_are_ref
     with pytest.raises(BertNbError, match="search it with that model"):
         bert_nb.Index.load(found.folder).search("a query", engine=minilm)
     assert len(bert_nb.Index.load(found.folder).search("a query", engine=made, k=2)) == 2
+
+
+def test_the_search_panel_searches_redraws_and_keeps_what_it_showed(minilm, built, shell, tmp_path):
+    from bert_nb.panels import SearchPanel
+    from bert_nb.plots import hits_bars, hits_html
+
+    panel = SearchPanel(built, queries="a moving film about family", k=3)
+    expected = built.search(["a moving film about family"], k=3)
+    assert panel.result.id.tolist() == expected.id.tolist() and len(panel.figure.data[0].x) == 3
+    assert panel.ef_search.layout.display == "none" and "(exact, embedding included)" in panel.status.value
+    assert repr(panel) == f"SearchPanel(model=default, index={built!r})"
+    assert "SearchPanel on default: 600 texts, 3 hits shown" in panel._repr_mimebundle_()[0]["text/html"]
+    panel.queries.value = "boring\nthe actors are wonderful"
+    panel.k.value = 2
+    panel.button.click()
+    assert panel.result["query"].tolist() == ["boring"] * 2 + ["the actors are wonderful"] * 2
+    assert [t.name for t in panel.figure.data] == ["boring", "the actors are wonderful"]
+    shown = panel.result
+    panel.queries.value = "  \n"
+    panel.button.click()
+    assert "one query per line" in panel.status.value and panel.result is shown and len(panel.figure.data) == 2
+    assert panel.save(tmp_path / "hits.html").is_file()
+
+    hnsw = SearchPanel(bert_nb.Index.load(built.folder, kind="hnsw"), engine=minilm, queries="boring", k=4)
+    assert hnsw.ef_search.layout.display is None and "HNSW, efSearch 256" in hnsw.status.value
+    hnsw.ef_search.value = 64
+    hnsw.search()
+    assert "HNSW, efSearch 64" in hnsw.status.value
+
+    odd = bert_nb.index(minilm, ["<script>alert(1)</script> a film", "a plain film"], store=tmp_path / "odd",
+                        progress=False)
+    escaped = SearchPanel(odd, queries="<b>film</b>")
+    assert "<script>" not in escaped.table.value and "&lt;script&gt;" in escaped.table.value
+    assert all("<script>" not in label for label in escaped.figure.data[0].y)
+    assert "<b>" not in hits_html(escaped.result) and "&lt;b&gt;" in hits_bars(escaped.result).layout.title.text
+    with pytest.raises(BertNbError, match="lacks id, text"):
+        hits_bars(expected[["query", "rank", "score"]])
+    with pytest.raises(BertNbError, match="searches an Index, not a list"):
+        SearchPanel(["a", "b"])
+    with pytest.raises(BertNbError, match="it searches an index: build one"):
+        bert_nb.panels.panel("search", minilm)
+
+    shell.user_ns["idx"] = built
+    live = shell.run_cell("%%bert search --index idx --panel --top-k 2\nboring\na moving film")
+    assert isinstance(live, SearchPanel) and live.queries.value == "boring\na moving film" and len(live.result) == 4
+    assert "--panel searches an Index" in shell.usage_error("%%bert search --corpus idx --panel\na query")

@@ -42,6 +42,8 @@ def _search_options(p):
     p.add_argument("--index", metavar="VAR", help="an Index from bert_nb.index or %%%%bert index (searched with faiss)")
     p.add_argument("--text", metavar="COL", help="the text column when the corpus is a DataFrame (default text)")
     p.add_argument("--top-k", type=int, help="hits per query (default 5)")
+    p.add_argument("--panel", action="store_true", help="with --index: a panel to search it again (the cell's "
+                   "lines are its first queries)")
     _long_text_options(p)
     out_option(p)
 
@@ -57,7 +59,13 @@ def search(magics, args, cell):
         found = magics._variable(args.index, f"build it first: `%%bert index -o {args.index}` or bert_nb.index(...)")
         if type(found).__name__ != "Index":
             raise UsageError(f"'{args.index}' is not an Index; build one with `%%bert index -o {args.index}`.")
+        if args.panel:
+            from ..panels.indexes import SearchPanel
+
+            return magics._store(args, SearchPanel(found, queries="\n".join(queries), **given(args, k="top_k")))
         return magics._store(args, found.search(queries, **given(args, k="top_k")))
+    if args.panel:
+        raise UsageError("--panel searches an Index: build one with `%%bert index -o idx`, then --index idx --panel.")
     corpus = magics._variable(args.corpus, f"define it first, e.g. `{args.corpus} = ['text one', 'text two']`")
     if hasattr(corpus, "columns"):  # a DataFrame: take its text column
         column = args.text or "text"

@@ -11,6 +11,7 @@ from .compress import ComparePanel
 from .dashboard import Dashboard, dashboard, panel, panel_classes
 from .embeddings import SimilarityPanel
 from .explanations import ExplainPanel
+from .indexes import SearchPanel
 from .internals import LayerPanel
 from .mask import MaskPanel
 from .pretraining import LivePretraining
@@ -19,7 +20,7 @@ from .tokens import TokenizePanel
 from .training import FinetunePanel, LiveTraining
 
 __all__ = ["TokenizePanel", "MaskPanel", "SimilarityPanel", "AttentionPanel", "ExplainPanel", "LayerPanel", "FinetunePanel", "TaskPanel",
-           "ComparePanel",
+           "ComparePanel", "SearchPanel",
            "LiveTraining", "LivePretraining",
            "Dashboard", "dashboard", "PANELS", "panel", "panel_classes"]
 
