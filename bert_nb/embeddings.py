@@ -14,6 +14,7 @@ import contextlib
 import functools
 import json
 import re
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -27,6 +28,8 @@ __all__ = ["Embeddings", "embed", "Similarity", "similarity", "Projection", "pro
 POOLINGS = ("mean", "cls", "max", "word")
 _PROGRESS_FROM = 1024  # show a progress bar from this many texts on
 _BRACKETED = re.compile(r"\[([^\[\]]*)\]")
+# tokenizer -> (its Rust side, vocabulary size, a private copy, lock): a cache, like the engines' (_own_backend)
+_OWN_BACKENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, eq=False)
@@ -354,8 +357,8 @@ def _encode(tokenizer, texts: list, limit: int, stride: int, offsets: bool):
     A fast tokenizer's Rust side is called directly where it has ``encode_batch_fast``: no offsets
     computed, no conversion of each text in Python; 1.7x the transformers call on 32,768 STS-B
     sentences, whose Python half would cap a GPU below 100,000 sentences/s. The same ids and windows
-    (the transformers call sets the same truncation each time it runs); word mode, which needs the
-    offsets, and other tokenizers take the transformers call.
+    as the transformers call, on a private copy of the Rust side (:func:`_own_backend`); word mode,
+    which needs the offsets, and other tokenizers take the transformers call.
     """
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if offsets or not hasattr(backend, "encode_batch_fast"):
@@ -363,10 +366,15 @@ def _encode(tokenizer, texts: list, limit: int, stride: int, offsets: bool):
                         return_token_type_ids=False, return_offsets_mapping=offsets,
                         return_overflowing_tokens=True, stride=stride)
         return enc["input_ids"], enc["overflow_to_sample_mapping"], enc.get("offset_mapping")
-    backend.enable_truncation(limit, stride=stride, strategy="longest_first", direction=tokenizer.truncation_side)
-    backend.no_padding()
+    own, lock = _own_backend(tokenizer, backend)
+    if own is None:  # a Rust side that cannot be copied (a custom Python pre-tokenizer): the transformers call
+        return _encode(tokenizer, texts, limit, stride, offsets=True)[:2] + (None,)
+    with lock:  # the truncation set here holds for this call's encoding
+        own.enable_truncation(limit, stride=stride, strategy="longest_first", direction=tokenizer.truncation_side)
+        own.no_padding()
+        encodings = own.encode_batch_fast(texts)
     ids, owners = [], []
-    for i, encoding in enumerate(backend.encode_batch_fast(texts)):
+    for i, encoding in enumerate(encodings):
         first = encoding.ids
         ids.append(first)
         owners.append(i)
@@ -375,6 +383,30 @@ def _encode(tokenizer, texts: list, limit: int, stride: int, offsets: bool):
                 ids.append(more.ids)
                 owners.append(i)
     return ids, owners, None
+
+
+def _own_backend(tokenizer, backend):
+    """A copy of the fast tokenizer's Rust side that only :func:`_encode` sets truncation on, and its lock.
+
+    The shared one's truncation is whatever the last call set: another thread (a panel training
+    in the background, the user's own call) could change it between setting and encoding, and
+    embedding would leave it changed. Copied again when tokens were added to the tokenizer
+    (or its Rust side replaced); kept while the tokenizer lives (not on it: it still copies and
+    pickles). None where the Rust side cannot be copied.
+    """
+    import copy
+    import threading
+
+    size = backend.get_vocab_size(with_added_tokens=True)
+    held = _OWN_BACKENDS.get(tokenizer)
+    if held is None or held[0] is not backend or held[1] != size:
+        try:
+            own = copy.deepcopy(backend)
+        except Exception:  # noqa: BLE001 - custom Python components do not copy; the caller falls back
+            own = None
+        held = (backend, size, own, threading.Lock())
+        _OWN_BACKENDS[tokenizer] = held
+    return held[2], held[3]
 
 
 def _pad(rows, pad: int, targets, pinned: bool):

@@ -8,6 +8,7 @@ import torch
 from IPython.core.error import UsageError
 
 import bert_nb
+from transformers import AutoTokenizer
 from bert_nb import datasets
 from bert_nb.embeddings import Embeddings, Projection, Similarity, embed, evaluate_sts, project, search, similarity
 from bert_nb.errors import BertNbError
@@ -602,6 +603,27 @@ def test_the_fast_tokenizer_path_gives_the_windows_the_transformers_call_gives(m
                         lambda self, texts: calls.append(len(texts)) or [], raising=False)
     list(embeddings._batches(tokenizer, ["one"], None, 64, 16, False, 8, False, 8))
     assert calls == [1]  # the embedding path takes it
+
+
+def test_embedding_tokenizes_on_its_own_copy_of_the_rust_side(minilm, monkeypatch):
+    import copy
+    import pickle
+
+    from bert_nb.embeddings import _encode
+
+    tok = copy.deepcopy(minilm.tokenizer)
+    tok.backend_tokenizer.enable_truncation(7)  # what another call left set
+    before = tok.backend_tokenizer.truncation
+    ids, _, _ = _encode(tok, ["the river bank was steep and green"], 128, 0, offsets=False)
+    assert tok.backend_tokenizer.truncation == before and len(ids[0]) > 7  # its settings, untouched and unused
+    assert pickle.loads(pickle.dumps(copy.deepcopy(tok))) is not None  # nothing was put on the tokenizer
+    tok.add_tokens(["zzqxword"])  # tokens added after the copy was made: copied again
+    assert tok.convert_tokens_to_ids("zzqxword") in _encode(tok, ["a zzqxword here"], 128, 0, offsets=False)[0][0]
+    odd = AutoTokenizer.from_pretrained(minilm.source)  # its Rust side does not copy: the transformers call
+    monkeypatch.setattr(copy, "deepcopy", lambda _: (_ for _ in ()).throw(TypeError("custom pre-tokenizer")))
+    fast = _encode(odd, ["word " * 300], 64, 16, offsets=False)
+    slow = odd(["word " * 300], truncation=True, max_length=64, stride=16, return_overflowing_tokens=True)
+    assert fast[0] == slow["input_ids"] and fast[2] is None
 
 
 def test_a_model_without_a_folder_reads_no_sentence_config_from_the_working_folder(minilm, tmp_path, monkeypatch):
