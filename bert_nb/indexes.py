@@ -256,7 +256,8 @@ class Index:
         """One store in ``path`` from several (built by the same model), without embedding again.
 
         ``orders``: for each shard, the corpus position of each of its texts; the merged store
-        holds them in corpus order (default: the shards one after the other).
+        holds them in corpus order (default: the shards one after the other). Written a block at a
+        time: the shards' vectors and texts are never all in memory.
         """
         import numpy as np
 
@@ -264,24 +265,43 @@ class Index:
         if not parts:
             raise BertNbError("Give at least one shard folder to merge.")
         first = parts[0].meta
+
+        def built(m):
+            return f"{m.model}'s vectors ({m.pooling} pooling, {m.dim} dims, {m.dtype} on disk)"
+
         for p in parts:
             if (p.meta.model, p.meta.dim, p.meta.pooling, p.meta.dtype) != (first.model, first.dim, first.pooling,
                                                                             first.dtype):
-                raise BertNbError(f"{p.folder} holds {p.meta.model}'s vectors, {parts[0].folder} {first.model}'s; "
-                                  "merge shards of one model only.")
+                raise BertNbError(f"{p.folder} holds {built(p.meta)}, {parts[0].folder} {built(first)}; merge "
+                                  "shards built by one model the same way only.")
+        counts = np.array([len(p) for p in parts], dtype=np.int64)
+        total = int(counts.sum())
+        positions = _merge_positions(orders, counts)
         folder = Path(path)
         if folder.exists() and any(folder.iterdir()):
             raise BertNbError(f"{folder} is not empty; give a new folder for the merged index.")
         folder.mkdir(parents=True, exist_ok=True)
-        positions = np.concatenate([np.asarray(o, dtype=np.int64) for o in orders]) if orders is not None else \
-            np.arange(sum(len(p) for p in parts))
-        where = np.argsort(positions, kind="stable")
-        vectors = np.concatenate([np.asarray(p.vectors) for p in parts])[where]
-        texts = [t for p in parts for t in p.texts(range(len(p)))]
-        lines = "".join(json.dumps(texts[i], ensure_ascii=False) + "\n" for i in where).encode("utf-8")
-        (folder / "vectors.bin").write_bytes(vectors.tobytes())
-        (folder / "texts.jsonl").write_bytes(lines)
-        meta = _Meta(**{**first.__dict__, "count": len(texts), "texts_bytes": len(lines)})
+        where = np.argsort(positions, kind="stable")  # merged row -> row of the shards one after the other
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        shard_of = np.searchsorted(starts, where, side="right") - 1
+        local = where - starts[shard_of]
+        texts_bytes = 0
+        with open(folder / "vectors.bin", "wb") as vf, open(folder / "texts.jsonl", "wb") as tf:
+            for block in range(0, total, 65536):
+                rows = slice(block, min(block + 65536, total))
+                out = np.empty((rows.stop - rows.start, first.dim), dtype=first.dtype)
+                texts = [""] * len(out)
+                for s, p in enumerate(parts):
+                    mine = np.flatnonzero(shard_of[rows] == s)
+                    if len(mine):
+                        out[mine] = p.vectors[local[rows][mine]]
+                        for i, t in zip(mine, p.texts(local[rows][mine])):
+                            texts[i] = t
+                vf.write(out.tobytes())
+                lines = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts).encode("utf-8")
+                tf.write(lines)
+                texts_bytes += len(lines)
+        meta = _Meta(**{**first.__dict__, "count": total, "texts_bytes": texts_bytes})
         _write_meta(folder, meta)
         merged = cls(folder, meta)
         merged._index()
@@ -315,6 +335,27 @@ class Index:
             raise BertNbError(f"'{model}' embeds into another space than {self.meta.model}, whose vectors this index "
                               "holds; give the name or folder of that model.")
         return str(model)
+
+
+def _merge_positions(orders, counts):
+    """The corpus position of every shard text, shard after shard; ``orders`` checked to name each once."""
+    import numpy as np
+
+    total = int(counts.sum())
+    if orders is None:
+        return np.arange(total)
+    orders = list(orders)
+    if len(orders) != len(counts):
+        raise BertNbError(f"Give one order per shard: {len(orders)} orders for {len(counts)} shards.")
+    for i, (order, count) in enumerate(zip(orders, counts)):
+        if len(order) != count:
+            raise BertNbError(f"Order {i} gives {len(order)} positions for the {count} texts of shard {i}; give "
+                              "each text's corpus position.")
+    positions = np.concatenate([np.asarray(o, dtype=np.int64) for o in orders]) if total else np.zeros(0, np.int64)
+    if not np.array_equal(np.sort(positions), np.arange(total)):
+        raise BertNbError(f"The orders must name every corpus position from 0 to {total - 1} once; some are "
+                          "repeated or missing.")
+    return positions
 
 
 def _probe_vectors(engine, meta: _Meta):

@@ -116,6 +116,19 @@ def test_merge_keeps_corpus_order(minilm, corpus, built, tmp_path):
     assert merged.texts(range(600)) == corpus
     # other batches, other padding: the same vectors up to float noise (and float16's last bit)
     np.testing.assert_allclose(np.asarray(merged.vectors, np.float32), np.asarray(built.vectors, np.float32), atol=1e-3)
+    assert bert_nb.Index.load(merged.folder).search("a moving film", k=3).id.tolist() == \
+        built.search("a moving film", k=3).id.tolist()
+    shards = [even.folder, odd.folder]
+    with pytest.raises(BertNbError, match="Order 1 gives 299 positions for the 300 texts of shard 1"):
+        bert_nb.Index.merge(shards, tmp_path / "m1", orders=[range(0, 600, 2), range(1, 599, 2)])
+    with pytest.raises(BertNbError, match="name every corpus position from 0 to 599 once"):
+        bert_nb.Index.merge(shards, tmp_path / "m2", orders=[range(0, 600, 2), range(0, 600, 2)])
+    with pytest.raises(BertNbError, match="one order per shard: 1 orders for 2 shards"):
+        bert_nb.Index.merge(shards, tmp_path / "m3", orders=[range(600)])
+    cls = bert_nb.index(minilm, corpus[:4], store=tmp_path / "cls", pooling="cls", progress=False)
+    with pytest.raises(BertNbError, match=r"holds default's vectors \(cls pooling, 384 dims, float16 on disk\)"):
+        bert_nb.Index.merge([even.folder, cls.folder], tmp_path / "m4")
+    assert not any((tmp_path / name).exists() for name in ("m1", "m2", "m3", "m4"))  # refused before writing
 
 
 def test_bad_input_says_what_to_do(minilm, tiny, corpus, built, tmp_path):
