@@ -8,7 +8,9 @@ available from plain Python::
     bert_nb.tokenize(engine, "Tokenization isn't magic.").to_frame()
 
 Importing this package does not import torch or transformers; they load
-with the first model.
+with the first model. Where a function takes a model first, a name or a saved
+folder does too (``bert_nb.embed("default", texts)``): loaded, and cached, as
+``bert_nb.load(name)`` loads it.
 """
 
 from importlib import import_module
@@ -55,10 +57,48 @@ def __getattr__(name):
     if name in _SUBMODULES:
         return import_module(f".{name}", __name__)
     if name in _EXPORTS:
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        value = _named(getattr(import_module(f".{_EXPORTS[name]}", __name__), name))
         globals()[name] = value
         return value
     raise AttributeError(f"module 'bert_nb' has no attribute {name!r}")
+
+
+_MODEL_FIRST = ("engine", "model", "teacher")  # the first parameter of a function that runs a model
+
+
+def _named(value):
+    """``value`` itself; for a function that takes a model first, one that also takes its name or saved folder."""
+    import functools
+    import inspect
+    import os
+
+    if not inspect.isfunction(value):
+        return value
+    params = inspect.signature(value).parameters
+    if not params or next(iter(params)) not in _MODEL_FIRST:
+        return value
+    first = next(iter(params))
+    optional = params[first].default is not inspect.Parameter.empty
+
+    @functools.wraps(value)
+    def call(*args, **kwargs):
+        given = args[0] if args else kwargs.get(first)
+        if not (given is None and optional or isinstance(given, (str, os.PathLike))
+                or hasattr(given, "tokenizer")):
+            from .errors import BertNbError
+
+            raise BertNbError(f"{value.__name__} takes a model first: an engine from bert_nb.load(...), or a model "
+                              f"name or folder such as 'default'; got {type(given).__name__}.")
+        if isinstance(given, (str, os.PathLike)):
+            from .engine import load
+
+            if args:
+                args = (load(given), *args[1:])
+            else:
+                kwargs[first] = load(given)
+        return value(*args, **kwargs)
+
+    return call
 
 
 def __dir__():

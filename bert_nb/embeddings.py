@@ -167,7 +167,10 @@ def _as_texts(texts) -> tuple[str, ...]:
         texts = [texts]
     elif hasattr(texts, "tolist"):  # pandas Series, numpy array
         texts = texts.tolist()
-    texts = list(texts)
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise BertNbError(f"Give a text or a list of texts to embed, not {type(texts).__name__}.") from None
     if not texts:
         raise BertNbError("Give at least one text to embed.")
     for i, t in enumerate(texts):

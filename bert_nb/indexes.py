@@ -240,6 +240,8 @@ class Index:
     @classmethod
     def load(cls, path, kind: str | None = None) -> "Index":
         """The index kept in the folder ``path``; ``kind`` ('flat' or 'hnsw') searches it another way."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise BertNbError(f"Give the folder an index was built in (a path), not {type(path).__name__}.")
         folder = Path(path)
         meta = _read_meta(folder)
         if meta is None:
@@ -658,6 +660,9 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
 
     if kind not in KINDS:
         raise BertNbError(f"Unknown kind '{kind}'; choose one of {', '.join(KINDS)}.")
+    if pooling == "word":
+        raise BertNbError("An index pools whole texts (pooling mean, cls or max); to compare one [bracketed] word "
+                          "in context, use bert_nb.embed(engine, texts, pooling='word').")
     if dtype not in ("float16", "float32"):
         raise BertNbError(f"dtype is 'float16' or 'float32' (how vectors are kept on disk); got {dtype!r}.")
     _check_chunk(chunk)

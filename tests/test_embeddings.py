@@ -156,6 +156,9 @@ def test_layer_and_argument_errors(minilm):
         embed(minilm, ["ok", "  "])
     with pytest.raises(BertNbError, match="at least one text"):
         embed(minilm, [])
+    for nothing, name in ((None, "NoneType"), (5, "int")):
+        with pytest.raises(BertNbError, match=f"Give a text or a list of texts to embed, not {name}"):
+            embed(minilm, nothing)
 
 
 def test_word_mode_bank(minilm):

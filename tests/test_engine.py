@@ -171,3 +171,22 @@ def test_sentence_embedding_matches_plain_transformers(minilm):
     with torch.no_grad():
         theirs = ref(**batch).last_hidden_state
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+
+
+def test_a_function_that_takes_a_model_first_takes_its_name_too():
+    import inspect
+
+    import numpy as np
+
+    by_name = bert_nb.embed("default", ["a river bank"])
+    assert by_name.model == "default"  # loaded as bert_nb.load("default") loads it, from the cache
+    np.testing.assert_array_equal(by_name.vectors, bert_nb.embed(bert_nb.load("default"), ["a river bank"]).vectors)
+    assert bert_nb.tokenize(engine="default", text="hi there").tokens[1] == "hi"  # by keyword too
+    assert inspect.signature(bert_nb.embed) == inspect.signature(bert_nb.embeddings.embed)
+    with pytest.raises(BertNbError, match="embed takes a model first: an engine from bert_nb.load"):
+        bert_nb.embed(None, ["a"])
+    with pytest.raises(BertNbError, match="quantize takes a model first.*; got list"):
+        bert_nb.quantize(["default"])
+    optional = bert_nb._named(lambda engine=None: engine)  # a model that may be left out stays optional
+    assert optional() is None and optional("default") is bert_nb.load("default")
+    assert bert_nb._named(bert_nb.load) is bert_nb.load and bert_nb.project is bert_nb.embeddings.project

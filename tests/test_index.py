@@ -151,6 +151,8 @@ def test_bad_input_says_what_to_do(minilm, tiny, corpus, built, tmp_path):
     (tmp_path / "busy" / "notes.md").write_text("mine")
     with pytest.raises(BertNbError, match="holds other files"):
         bert_nb.index(minilm, corpus[:5], store=tmp_path / "busy", progress=False)
+    with pytest.raises(BertNbError, match=r"An index pools whole texts .* pooling='word'"):
+        bert_nb.index(minilm, ["I sat on the river [bank]."], pooling="word", progress=False)
     with pytest.raises(BertNbError, match="Text 2 of the source is empty"):
         bert_nb.index(minilm, ["fine", "also fine", "  "], store=tmp_path / "holes", progress=False)
     with pytest.raises(BertNbError, match="Text 1 of the source is empty or not a string"):  # of what add was given
