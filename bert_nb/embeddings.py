@@ -364,14 +364,14 @@ def _encode(tokenizer, texts: list, limit: int, stride: int, offsets: bool):
     which needs the offsets, and other tokenizers take the transformers call.
     """
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    if offsets or not hasattr(backend, "encode_batch_fast"):
+    own = None  # a Rust side that cannot be copied (a custom Python pre-tokenizer) takes the transformers call too
+    if not offsets and hasattr(backend, "encode_batch_fast"):
+        own, lock = _own_backend(tokenizer, backend)
+    if own is None:
         enc = tokenizer(texts, truncation=True, max_length=limit, return_attention_mask=False,
                         return_token_type_ids=False, return_offsets_mapping=offsets,
                         return_overflowing_tokens=True, stride=stride)
         return enc["input_ids"], enc["overflow_to_sample_mapping"], enc.get("offset_mapping")
-    own, lock = _own_backend(tokenizer, backend)
-    if own is None:  # a Rust side that cannot be copied (a custom Python pre-tokenizer): the transformers call
-        return _encode(tokenizer, texts, limit, stride, offsets=True)[:2] + (None,)
     with lock:  # the truncation set here holds for this call's encoding
         own.enable_truncation(limit, stride=stride, strategy="longest_first", direction=tokenizer.truncation_side)
         own.no_padding()

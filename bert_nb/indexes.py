@@ -77,6 +77,10 @@ class Index:
 
     def texts(self, ids) -> list[str]:
         """The texts with these ids (positions in the corpus), each read where its line starts."""
+        return [json.loads(line) for line in self._lines(ids)]
+
+    def _lines(self, ids) -> list[bytes]:
+        """The stored lines (JSON, newline included) of the texts with these ids."""
         ids = [int(i) for i in ids]
         bad = next((i for i in ids if not 0 <= i < self.meta.count), None)
         if bad is not None:
@@ -86,7 +90,7 @@ class Index:
         with open(self.folder / "texts.jsonl", "rb") as f:
             for i in ids:
                 f.seek(int(starts[i]))
-                found.append(json.loads(f.read(int(starts[i + 1] - starts[i]))))
+                found.append(f.read(int(starts[i + 1] - starts[i])))
         return found
 
     def _line_starts(self):
@@ -292,17 +296,18 @@ class Index:
             for block in range(0, total, 65536):
                 rows = slice(block, min(block + 65536, total))
                 out = np.empty((rows.stop - rows.start, first.dim), dtype=first.dtype)
-                texts = [""] * len(out)
+                lines = [b""] * len(out)
                 for s, p in enumerate(parts):
                     mine = np.flatnonzero(shard_of[rows] == s)
                     if len(mine):
-                        out[mine] = p.vectors[local[rows][mine]]
-                        for i, t in zip(mine, p.texts(local[rows][mine])):
-                            texts[i] = t
+                        theirs = local[rows][mine]
+                        out[mine] = p.vectors[theirs]
+                        for i, line in zip(mine, p._lines(theirs)):  # copied as stored: no decoding again
+                            lines[i] = line
                 vf.write(out.tobytes())
-                lines = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts).encode("utf-8")
-                tf.write(lines)
-                texts_bytes += len(lines)
+                written = b"".join(lines)
+                tf.write(written)
+                texts_bytes += len(written)
         meta = _Meta(**{**first.__dict__, "count": total, "texts_bytes": texts_bytes})
         _write_meta(folder, meta)
         merged = cls(folder, meta)
@@ -526,11 +531,10 @@ def _append(found: Index, engine, texts, batch_size, chunk: int, progress, total
     from .windows import stride_for
 
     folder, meta = found.folder, found.meta
-    start = skipped
 
     def check(t, i):
         if not isinstance(t, str) or not t.strip():
-            raise _BadText(start + i)
+            raise _BadText(skipped + i)
 
     limit = meta.max_length or _sentence_max_length(engine)
     batch_size = _batch_size(batch_size, engine)
@@ -729,7 +733,6 @@ parser.add_argument("--chunk", type=int, default=16384,
                          "(where batches are padded) and runs fewer attention calls; "
                          "smaller spreads the corpus more evenly over the processes")
 args = parser.parse_args()
-
 
 
 def on_cpu():

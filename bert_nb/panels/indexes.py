@@ -60,13 +60,12 @@ class SearchPanel(_Panel):
         from ..plots.indexes import hits_bars, hits_html
 
         lines = [ln.strip() for ln in self.queries.value.splitlines() if ln.strip()]
-        ef = self.ef_search.value if self.index.kind == "hnsw" else None
+        ef = max(self.ef_search.value, self.k.value) if self.index.kind == "hnsw" else None  # at least k
         try:
             if not lines:
                 raise BertNbError("Write one query per line in the box.")
             started = time.perf_counter()
-            hits = self.index.search(lines, k=self.k.value, engine=self.engine,
-                                     ef_search=max(ef, self.k.value) if ef else None)
+            hits = self.index.search(lines, k=self.k.value, engine=self.engine, ef_search=ef)
             took = time.perf_counter() - started
         except BertNbError as err:
             self._say(str(err), error=True)  # what was shown stays
@@ -74,7 +73,7 @@ class SearchPanel(_Panel):
         self.result = hits
         _refresh(self.figure, hits_bars(hits))
         self.table.value = hits_html(hits)
-        how = f"HNSW, efSearch {max(ef, self.k.value)}" if ef else "exact"
+        how = f"HNSW, efSearch {ef}" if ef else "exact"
         self._say(f"{len(hits)} hits for {len(lines)} quer{'y' if len(lines) == 1 else 'ies'} in "
                   f"{took * 1000:.0f} ms ({how}, embedding included)")
         return hits
