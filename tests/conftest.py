@@ -82,6 +82,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="real browser; run with --browser (make test does)"))
 
 
+def run_script(script, *args, processes: int = 1, cwd=None, timeout: int = 300):
+    """Run an exported script: plainly, or under ``accelerate launch`` with ``processes`` processes sharing
+    gradients over gloo, as on several GPUs (torchrun's launcher with ACCELERATE_USE_CPU; accelerate's
+    ``--cpu`` launch would run a single process without MPI). One thread each, no hub."""
+    import subprocess
+    import sys
+
+    launch = [sys.executable, str(script)] if processes == 1 else [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+        str(script)]
+    return subprocess.run(launch + [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "ACCELERATE_USE_CPU": "true",
+                               "OMP_NUM_THREADS": "1"})
+
+
 def _vocab(words=()) -> list[str]:
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)

@@ -2,9 +2,6 @@
 
 import copy
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -12,6 +9,7 @@ import pytest
 
 import bert_nb
 from bert_nb.errors import BertNbError
+from tests.conftest import run_script
 
 
 @pytest.fixture(scope="module")
@@ -190,13 +188,8 @@ def test_export_script_runs_on_two_processes(minilm, built, corpus, tmp_path):
     (tmp_path / "corpus.txt").write_text("\n".join(corpus[:90]), encoding="utf-8")
     # process 0 of a run that was interrupted: its chunks of 20 lines are 0-19, 40-59 and 80-89
     bert_nb.index(minilm, corpus[:20] + corpus[40:45], store=tmp_path / "merged.shards" / "00000", progress=False)
-    # torchrun's launcher; accelerate's --cpu launch would run a single process without MPI
-    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                           "--main_process_port", "0", script, "--corpus", "corpus.txt", "--out", "merged",
-                           "--chunk", "20"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"})
+    done = run_script(script, "--corpus", "corpus.txt", "--out", "merged", "--chunk", "20", processes=2, cwd=tmp_path,
+                      timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "process 1 of 2 (cpu): 50 texts" in done.stdout and "process 2 of 2 (cpu): 40 texts" in done.stdout
     merged = bert_nb.Index.load(tmp_path / "merged")

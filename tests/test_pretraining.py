@@ -8,6 +8,7 @@ import transformers
 import bert_nb
 from bert_nb.errors import BertNbError
 from bert_nb.pretraining import _Corpus, _Examples, _Masker, masked_logits
+from tests.conftest import run_script
 
 PROBES = ["中国人[MASK]代表大会。", "经济发[MASK]很快。"]
 
@@ -171,18 +172,11 @@ def test_the_finetune_panel_has_a_pretrain_mode(minilm):
 
 def test_export_script_reruns_the_pretraining(model, corpus, tmp_path):
     import json
-    import subprocess
-    import sys
 
     script = model.export_script(tmp_path / "pretrain.py")
     (tmp_path / "corpus.txt").write_text("\n".join(corpus[:40]), encoding="utf-8")
     # two processes (DistributedDataParallel over gloo), as `accelerate launch` runs it on several GPUs
-    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                           "--main_process_port", "0", script, "--steps", "2", "--batch-size", "4",
-                           "--out", str(tmp_path / "m")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"})
+    done = run_script(script, "--steps", "2", "--batch-size", "4", "--out", tmp_path / "m", processes=2, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(reports) == 1 and reports[0]["steps"] == 2 and reports[0]["processes"] == 2 and "top5" in reports[0]

@@ -2,8 +2,6 @@
 
 import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -19,7 +17,7 @@ from bert_nb.tasks.classify import metrics_from
 from bert_nb.training import FineTuned, TrainingState, finetune, finetune_mlm
 from bert_nb.widgets import FinetunePanel, LiveTraining
 
-from tests.conftest import BAD, GOOD
+from tests.conftest import BAD, GOOD, run_script
 
 
 @pytest.fixture(scope="module")
@@ -152,16 +150,10 @@ def test_save_and_reload(clf, tmp_path):
 def run_exported(model, folder, metric: str, processes: int = 1):
     """Export ``model``'s fine-tuning to ``folder``, run the script for one epoch, check ``metric`` and load the result.
 
-    ``processes`` above 1: under ``accelerate launch`` with torchrun's launcher, processes sharing gradients
-    over gloo, as on several GPUs (accelerate's ``--cpu`` launch would run a single process without MPI).
+    ``processes`` above 1: under ``accelerate launch`` (``tests.conftest.run_script``).
     """
     script = model.export_script(folder / "job" / "train.py")
-    launch = [sys.executable, script] if processes == 1 else [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0", script]
-    out = subprocess.run(launch + ["--epochs", "1", "--output", str(folder / "out")], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", "ACCELERATE_USE_CPU": "true",
-                                           "OMP_NUM_THREADS": "1"})
+    out = run_script(script, "--epochs", "1", "--output", folder / "out", processes=processes)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"training on {processes} process(es), cpu" in out.stdout
     assert out.stdout.count(f'"eval_{metric}"') == 1  # one process reports
