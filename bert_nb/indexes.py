@@ -14,6 +14,8 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,8 +234,6 @@ class Index:
 
     def save(self, path) -> "Index":
         """A copy of the store in ``path`` (the vectors, texts, meta and faiss index); returns the copy."""
-        import shutil
-
         target = Path(path)
         if target.exists() and any(target.iterdir()):
             raise BertNbError(f"{target} is not empty; give a new folder to save the index in.")
@@ -638,7 +638,8 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
         Read in a stream, ``chunk`` texts at a time: never all in memory.
     store : str or Path, optional
         The folder that keeps the vectors (``dtype`` on disk), texts and faiss index; default a new
-        temporary folder. Calling again with a store that holds part of the same corpus resumes it
+        temporary folder, removed with the returned Index (once nothing refers to it, or when Python
+        exits): ``Index.save(path)`` keeps a copy. Calling again with a store that holds part of the same corpus resumes it
         (the texts it holds are checked against the source's first ones: another corpus is refused).
     kind : {"auto", "flat", "hnsw"}
         Exact inner-product search, or HNSW (approximate, for large corpora); ``auto`` picks exact
@@ -691,6 +692,8 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
     else:
         _truncate(folder, meta)
     found = Index(folder, meta, engine)
+    if store is None:
+        weakref.finalize(found, shutil.rmtree, folder, ignore_errors=True)
     texts = _after_kept(_stream(source, text), folder, meta)
     first = next(texts, None)
     if first is None and meta.count == 0:

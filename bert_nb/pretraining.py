@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import math
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 
 from .engine import Engine
 from .errors import BertNbError
-from .training import Recorded, TrainingState, _callback_class, _quiet, _train
+from .training import Recorded, TrainingState, _callback_class, _quiet, _train, arguments
 
 __all__ = ["pretrain", "Pretrained", "CONFIGS", "masked_accuracy"]
 
@@ -479,8 +478,8 @@ def pretrain(texts, config="tiny", tokenizer="chinese", objectives=("mlm", "nsp"
     state = state or TrainingState()
     every = eval_every or max(1, steps // 10)
     dev = _pick_device(device)
-    args = transformers.TrainingArguments(
-        output_dir=tempfile.mkdtemp(prefix="bert_nb-"), max_steps=steps, learning_rate=learning_rate,
+    args = arguments(
+        transformers, max_steps=steps, learning_rate=learning_rate,
         per_device_train_batch_size=batch_size, warmup_steps=int(round(warmup_ratio * steps)),
         lr_scheduler_type="linear", weight_decay=0.01, seed=seed, save_strategy="no", eval_strategy="no",
         logging_strategy="steps", logging_steps=max(1, min(every, math.ceil(steps / 50))), report_to=[],

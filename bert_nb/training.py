@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import shutil
 import signal
 import tempfile
 import threading
 import warnings
+import weakref
 from pathlib import Path
 
 from .engine import Engine, quiet_transformers
@@ -604,8 +606,8 @@ def _training_args(transformers, engine, epochs, learning_rate, batch_size, seed
     import torch
 
     cuda = engine.device.startswith("cuda")
-    return transformers.TrainingArguments(
-        output_dir=tempfile.mkdtemp(prefix="bert_nb-"), num_train_epochs=epochs, learning_rate=learning_rate,
+    return arguments(
+        transformers, num_train_epochs=epochs, learning_rate=learning_rate,
         per_device_train_batch_size=batch_size, per_device_eval_batch_size=max(batch_size, 32),
         warmup_steps=warmup_steps, lr_scheduler_type="linear", weight_decay=0.01, seed=seed,
         eval_strategy="epoch" if evaluate else "no", save_strategy="no", logging_strategy="steps",
@@ -615,6 +617,15 @@ def _training_args(transformers, engine, epochs, learning_rate, batch_size, seed
         remove_unused_columns=False,  # the datasets hold model inputs and labels, plus extras the loss reads
         **({"train_sampling_strategy": "group_by_length"} if by_length else {}),
     )
+
+
+def arguments(transformers, **kwargs):
+    """``TrainingArguments(**kwargs)`` writing (if at all) into a temporary folder that goes with them: removed
+    once nothing refers to them any more, or when Python exits."""
+    folder = tempfile.mkdtemp(prefix="bert_nb-")
+    args = transformers.TrainingArguments(output_dir=folder, **kwargs)
+    weakref.finalize(args, shutil.rmtree, folder, ignore_errors=True)
+    return args
 
 
 def _quiet(transformers, trainer) -> None:

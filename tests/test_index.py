@@ -36,6 +36,20 @@ def test_search_matches_brute_force(minilm, corpus, built):
     assert built.kind == "flat" and "exact inner product" in built.to_text() and len(built) == 600
 
 
+def test_without_a_store_the_folder_goes_with_the_index(minilm, corpus, tmp_path):
+    import gc
+
+    temporary = bert_nb.index(minilm, corpus[:20], progress=False)
+    folder, kept = temporary.folder, temporary.save(tmp_path / "kept")
+    assert (folder / "meta.json").is_file() and folder != kept.folder
+    assert kept.search("a fine film", k=3).id.tolist() == temporary.search("a fine film", k=3).id.tolist()
+    named = bert_nb.index(minilm, corpus[:20], store=tmp_path / "named", progress=False)
+    del temporary, named
+    gc.collect()
+    assert not folder.exists()  # the temporary store is gone, a named one and a saved copy stay
+    assert (tmp_path / "named" / "meta.json").is_file() and len(bert_nb.Index.load(tmp_path / "kept")) == 20
+
+
 def test_an_interrupted_run_resumes_and_reads_nothing_half_written(minilm, corpus, built, tmp_path):
     store = tmp_path / "partial"
 

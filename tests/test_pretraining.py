@@ -115,6 +115,27 @@ def test_mlm_only_and_stop_keeps_the_model(corpus):
     assert small.stopped_early["step"] == 1 and len(small.metrics) == 1 and "stopped early" in small.to_text()
 
 
+def test_the_trainers_scratch_folder_goes_with_the_pretraining(corpus):
+    import gc
+    from pathlib import Path
+
+    from transformers import TrainerCallback
+
+    folders = []
+
+    class Look(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            folders.append((Path(args.output_dir), Path(args.output_dir).is_dir()))
+
+    small = bert_nb.pretrain(corpus[:50], config={"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
+                                                   "intermediate_size": 64}, objectives=("mlm",), steps=2,
+                             batch_size=4, callbacks=[Look()])
+    assert [made for _, made in folders] == [True]
+    del small
+    gc.collect()
+    assert not folders[0][0].exists()
+
+
 def test_bad_input_says_what_to_do(corpus, chinese_tok):
     with pytest.raises(BertNbError, match="The corpus is empty"):
         bert_nb.pretrain([" ", ""])

@@ -1,7 +1,9 @@
 """Fine-tuning: data checks, Trainer-based training, metrics, stop/interrupt, save/load, export, MLM, views."""
 
+import gc
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -214,6 +216,26 @@ def test_live_view_updates_in_place(tiny_vocab_engine, toy):
     assert live.figure is figure and len(figure.data[0].x) >= 1 and len(figure.data[1].x) == 1
     assert live.progress.value == live.progress.max and live.label.value.startswith("done")
     assert not figure.layout.annotations and figure.layout.xaxis.visible and figure.layout.yaxis.visible
+
+
+class _Folder(TrainerCallback):
+    """Notes the Trainer's output folder, and that it exists while training runs."""
+
+    def __init__(self):
+        self.folders = []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.folders.append((Path(args.output_dir), Path(args.output_dir).is_dir()))
+
+
+def test_the_trainers_scratch_folder_goes_with_the_training(tiny_vocab_engine, toy):
+    look = _Folder()
+    done = finetune(tiny_vocab_engine, toy, epochs=1, batch_size=8, max_length=16, callbacks=[look], cache=False)
+    adapted = finetune_mlm(tiny_vocab_engine, list(toy.text), epochs=1, batch_size=8, max_length=16, callbacks=[look])
+    assert [made for _, made in look.folders] == [True, True]
+    del done, adapted
+    gc.collect()
+    assert not any(folder.exists() for folder, _ in look.folders)
 
 
 def test_finetune_magics(shell, tiny_vocab_engine):
