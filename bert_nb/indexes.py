@@ -235,7 +235,8 @@ class Index:
     def save(self, path) -> "Index":
         """A copy of the store in ``path`` (the vectors, texts, meta and faiss index); returns the copy."""
         target = Path(path)
-        if target.exists() and any(target.iterdir()):
+        _made(target)
+        if any(target.iterdir()):
             raise BertNbError(f"{target} is not empty; give a new folder to save the index in.")
         self._index()
         shutil.copytree(self.folder, target, dirs_exist_ok=True)
@@ -284,9 +285,9 @@ class Index:
         total = int(counts.sum())
         positions = _merge_positions(orders, counts)
         folder = Path(path)
-        if folder.exists() and any(folder.iterdir()):
+        _made(folder)
+        if any(folder.iterdir()):
             raise BertNbError(f"{folder} is not empty; give a new folder for the merged index.")
-        folder.mkdir(parents=True, exist_ok=True)
         where = np.argsort(positions, kind="stable")  # merged row -> row of the shards one after the other
         starts = np.concatenate([[0], np.cumsum(counts)])
         shard_of = np.searchsorted(starts, where, side="right") - 1
@@ -419,6 +420,19 @@ def _build(blocks, dim: int, kind: str):
     for block in blocks:
         found.add(np.ascontiguousarray(block, dtype=np.float32))
     return found
+
+
+def _made(folder: Path) -> None:
+    """Make the folder an index is written to, or say in one sentence why it cannot be."""
+    if folder.exists() and not folder.is_dir():
+        raise BertNbError(f"{folder} is a file; give a folder to keep the index in.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BertNbError(f"Cannot make the folder {folder} ({e.strerror or e}); give a folder you can write to.") \
+            from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BertNbError(f"Cannot write in {folder}; give a folder you can write to.")
 
 
 def _read_meta(folder: Path) -> _Meta | None:
@@ -673,9 +687,7 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
     _check_chunk(chunk)
     _batch_size(batch_size, engine)
     folder = Path(store) if store is not None else Path(tempfile.mkdtemp(prefix="bert_nb-index-"))
-    if folder.exists() and not folder.is_dir():
-        raise BertNbError(f"{folder} is a file; give a folder to keep the index in.")
-    folder.mkdir(parents=True, exist_ok=True)
+    _made(folder)
     meta = _read_meta(folder)
     wanted = _Meta(model=engine.name, dim=int(engine.encoder.config.hidden_size), dtype=dtype, pooling=pooling,
                    max_length=max_length, kind=kind)

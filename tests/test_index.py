@@ -182,6 +182,13 @@ def test_bad_input_says_what_to_do(minilm, tiny, corpus, built, tmp_path):
         assert json.loads((tmp_path / name.replace(".", "-") / "meta.json").read_text())["count"] == 0
     with pytest.raises(BertNbError, match="chunk is 'auto' or a whole number"):
         built.add(["one more"], chunk=-1)
+    (tmp_path / "a-file").write_text("not a folder")
+    for store in (tmp_path / "a-file", tmp_path / "a-file" / "below"):  # nothing can be made there
+        with pytest.raises(BertNbError, match="is a file; give a folder|Cannot make the folder .*Not a directory"):
+            bert_nb.index(minilm, corpus[:5], store=store, progress=False)
+        with pytest.raises(BertNbError, match="is a file; give a folder|Cannot make the folder .*Not a directory"):
+            built.save(store)
+    assert (tmp_path / "a-file").read_text() == "not a folder"
     assert len(built) == len(corpus)
 
 
@@ -195,6 +202,11 @@ def test_magics(shell, corpus, tmp_path):
     assert len(inline) == 2
     assert "--corpus VAR" in shell.usage_error("%%bert search\na query")
     assert "is not an Index" in shell.usage_error("%%bert search --index reviews\na query")
+    (tmp_path / "corpus.txt").write_text("\n".join(corpus[:30]))
+    from_file = shell.run_cell(f"%bert index --data {tmp_path / 'corpus.txt'} -o from_file")
+    assert len(from_file) == 30 and from_file.texts([29]) == [corpus[29]]
+    assert "No file 'nowhere.txt' (and no variable" in shell.usage_error("%bert index --data nowhere.txt")
+    assert "No variable 'nothing'; put the texts in it" in shell.usage_error("%bert index --data nothing")
 
 
 def test_export_script_runs_on_two_processes(minilm, built, corpus, tmp_path):

@@ -238,7 +238,7 @@ def test_the_trainers_scratch_folder_goes_with_the_training(tiny_vocab_engine, t
     assert not any(folder.exists() for folder, _ in look.folders)
 
 
-def test_finetune_magics(shell, tiny_vocab_engine):
+def test_finetune_magics(shell, tiny_vocab_engine, tmp_path):
     shell.run_cell(f"%bert load {tiny_vocab_engine.source} --device cpu")
     body = "\n".join([f"{t}\tpos" for t in GOOD] + [f"{t}\tneg" for t in BAD])
     got = shell.run_cell(f"%%bert finetune --epochs 2 --lr 1e-3 --max-length 16 -o clf\n{body}")
@@ -251,8 +251,14 @@ def test_finetune_magics(shell, tiny_vocab_engine):
     shell.run_cell(f"%bert load {tiny_vocab_engine.source} --device cpu")
     got = shell.run_cell("%bert finetune --data toy_df --text body --label y --epochs 0.5 --max-length 16")
     assert got.label_names == ["n", "p"]
+    csv = tmp_path / "toy.csv"
+    shell.ip.user_ns["toy_df"].to_csv(csv, index=False)
+    shell.run_cell(f"%bert load {tiny_vocab_engine.source} --device cpu")
+    from_file = shell.run_cell(f"%bert finetune --data {csv} --text body --label y --epochs 0.5 --max-length 16")
+    assert from_file.label_names == ["n", "p"]
+    assert "No file 'toy.csv' (and no variable" in shell.usage_error("%bert finetune --data toy.csv")
     for source, phrase in [("%%bert finetune\ngood movie pos", "is not `text<TAB>label`"),
-                           ("%bert finetune --data nothing", "No variable 'nothing'"),
+                           ("%bert finetune --data nothing", "No variable 'nothing'.*or give a .csv file"),
                            ("%%bert predict --model nothing\nhi", "No variable 'nothing'; fine-tune first"),
                            ("%bert use nothing", "does not hold a model"),
                            ("%%bert predict\nhello", "is not a fine-tuned classifier")]:

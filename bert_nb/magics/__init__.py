@@ -77,6 +77,11 @@ def _top_help() -> str:
     return "\n".join(lines)
 
 
+def _either(suffixes: tuple[str, ...]) -> str:
+    """(".txt", ".csv", ".parquet") -> ".txt, .csv or .parquet"."""
+    return " or ".join([", ".join(suffixes[:-1]), suffixes[-1]] if len(suffixes) > 1 else list(suffixes))
+
+
 @magics_class
 class BertMagics(Magics, Configurable):
     """``%bert`` and ``%%bert``: a notebook front for the bert_nb API."""
@@ -151,10 +156,20 @@ class BertMagics(Magics, Configurable):
             raise UsageError(f"The cell is empty; write one text per line below `%%bert {command}`.")
         return lines
 
-    def _variable(self, name: str, hint: str):
-        """The user's variable ``name``, or a usage error that says how to make it."""
+    def _variable(self, name: str, hint: str, files: tuple[str, ...] = ()):
+        """The user's variable ``name``, or a usage error that says how to make it.
+
+        With ``files`` (suffixes such as ".csv"), where no variable has that name and it ends so or is
+        no Python name, ``name`` itself: the path of a file, which must exist."""
+        if name not in self.shell.user_ns and files and (name.endswith(files) or not name.isidentifier()):
+            from pathlib import Path
+
+            if not Path(name).expanduser().is_file():
+                raise UsageError(f"No file '{name}' (and no variable of that name); give a {_either(files)} "
+                                 "file that exists, or a variable.")
+            return name
         if name not in self.shell.user_ns:
-            raise UsageError(f"No variable '{name}'; {hint}.")
+            raise UsageError(f"No variable '{name}'; {hint}" + (f", or give a {_either(files)} file." if files else "."))
         return self.shell.user_ns[name]
 
     def _each(self, args, cell, command, run):

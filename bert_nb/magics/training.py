@@ -10,7 +10,7 @@ from ._common import Command, given, out_option
 
 
 def _finetune_options(p):
-    p.add_argument("--data", metavar="VAR", help="a DataFrame, CSV path or list of (text, label) in a variable")
+    p.add_argument("--data", metavar="VAR|FILE", help="a variable (a DataFrame, a list of (text, label)) or a .csv file")
     p.add_argument("--text", metavar="COL", help="text column (default text); two for pairs: --text sentence1,sentence2")
     p.add_argument("--label", metavar="COL", help="label column (default label)")
     p.add_argument("--epochs", type=float, help="passes over the data (default 3)")
@@ -32,7 +32,8 @@ def finetune(magics, args, cell):
 
     if args.data is not None:
         data = magics._variable(args.data, "load data first, e.g. "
-                                f"`{args.data} = bert_nb.datasets.load('rotten_tomatoes', split='train').head(400)`")
+                                f"`{args.data} = bert_nb.datasets.load('rotten_tomatoes', split='train').head(400)`",
+                                files=(".csv",))
     elif args.task in ("tokens", "pairs", "qa"):
         example = {"tokens": "bert_nb.datasets.load('conll2003', split='train').head(1000)",
                    "qa": "bert_nb.datasets.load('conll_qa', split='train').head(500)",
