@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from .errors import BertNbError
 from .mask import typed_masks
-from .tokens import _check_text, _segments, cjk_note
+from .tokens import _check_text, _segments, checked_limit, cjk_note
 from .windows import one_window
 
 __all__ = ["Attention", "AttentionSlice", "attention", "select", "focus", "Focus", "recompute",
@@ -145,7 +145,7 @@ def attention(engine, text: str, pair: str | None = None, max_length: int | None
     if pair is not None:
         _check_text(pair, "second text")
     tok = engine.tokenizer
-    limit = max_length or engine.max_length
+    limit = checked_limit(engine, max_length, pair is not None)
     text = typed_masks(tok, text)
     if pair is None:
         enc, window, windows, note = one_window(tok, text, limit, window, stride, return_special_tokens_mask=True)

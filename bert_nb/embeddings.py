@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import BertNbError
+from .tokens import checked_limit
 from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
 
 __all__ = ["Embeddings", "embed", "Similarity", "similarity", "Projection", "project", "search",
@@ -145,7 +146,7 @@ def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_e
     if pooling == "word":
         texts, words, spans = zip(*(_bracketed(t, i) for i, t in enumerate(texts)))
         texts, words = tuple(texts), tuple(words)
-    limit = max_length or _sentence_max_length(engine)
+    limit = checked_limit(engine, max_length, default=_sentence_max_length(engine))
     stride = stride_for(stride, limit, engine.tokenizer)
     show = len(texts) >= _PROGRESS_FROM if progress is None else progress
     pooled, taken, cut = pooled_vectors(engine, texts, pooling, [layer], limit, stride, truncate, batch_size,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .errors import BertNbError
-from .tokens import cjk_note
+from .tokens import checked_limit, cjk_note
 
 __all__ = ["explain", "Explanation", "Explanations", "METHODS", "faithfulness", "Faithfulness"]
 
@@ -202,7 +202,7 @@ def _check_text(text, name: str) -> None:
 def _encode(engine, text: str, max_length: int | None = None):
     """Tokenize with truncation and offsets; a note when pieces were cut."""
     tok = engine.tokenizer
-    limit = max_length or engine.max_length
+    limit = checked_limit(engine, max_length)
     enc = tok(text, truncation=True, max_length=limit, return_offsets_mapping=True, return_tensors="pt")
     full = len(tok(text, verbose=False)["input_ids"])
     cut = full - enc["input_ids"].shape[1]

@@ -321,9 +321,7 @@ _TASKS = {
 
 def write_script(finetuned, path: Path) -> str:
     """Write ``path`` (a .py file) and the training and evaluation data beside it; returns the script's path."""
-    path = Path(path)
-    if path.suffix != ".py":
-        path = path / "train.py"
+    path = script_path(path, "train.py")
     if finetuned._data is None or finetuned.training_config.get("from_model"):
         raise BertNbError(f"'{finetuned.name}' did not come from bert_nb.finetune of a pre-trained model in this session "
                           "(it was distilled, continued from a trained model, or loaded), so there is no fine-tuning "
@@ -333,7 +331,6 @@ def write_script(finetuned, path: Path) -> str:
                           "this session that a script cannot load; save that model (.save(folder)), fine-tune "
                           "bert_nb.load(folder) and export that run.")
     what, part, kind = _TASKS[finetuned.training_config.get("task")]
-    path.parent.mkdir(parents=True, exist_ok=True)
     train, held = finetuned._data
     cfg = dict(finetuned.training_config)
     cfg["label_names"] = [str(n) for n in finetuned.label_names]
@@ -341,15 +338,28 @@ def write_script(finetuned, path: Path) -> str:
     if base_name in PACKAGED:
         cfg["packaged"] = [PACKAGED[base_name].package, PACKAGED[base_name].folder]
     train_file, eval_file = f"{path.stem}_train.{kind}", f"{path.stem}_eval.{kind}"
-    for frame, name in ((train, train_file), (held, eval_file)):
-        if kind == "csv":
-            frame.to_csv(path.parent / name, index=False)
-        else:
-            frame.to_json(path.parent / name, orient="records", lines=True, force_ascii=False)
     title = base_name if base_name in PACKAGED else cfg["model"]
     script = _HEAD + part + _MAIN
     for key, value in (("@TITLE@", title), ("@WHAT@", what), ("@NAME@", path.name), ("@TRAIN@", train_file),
                        ("@EVAL@", eval_file), ("@CONFIG@", json.dumps(cfg, indent=2, default=str))):
         script = script.replace(key, value)
-    path.write_text(script)
+    write_script_file(path, script)  # first: a path nothing can be written to is one sentence
+    for frame, name in ((train, train_file), (held, eval_file)):
+        if kind == "csv":
+            frame.to_csv(path.parent / name, index=False)
+        else:
+            frame.to_json(path.parent / name, orient="records", lines=True, force_ascii=False)
     return str(path)
+
+
+def script_path(path, name: str) -> Path:
+    """Where a script goes: ``path`` itself when it ends in .py, else the file ``name`` in the folder ``path``."""
+    path = Path(path)
+    return path if path.suffix == ".py" else path / name
+
+
+def write_script_file(path: Path, script: str) -> Path:
+    """Write a script whole (or nothing), making its folder; a path that cannot be written is one sentence."""
+    from .figures import write_whole
+
+    return write_whole(path, lambda tmp: Path(tmp).write_text(script, encoding="utf-8"))

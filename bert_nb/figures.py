@@ -108,13 +108,13 @@ def save_figure(result_or_figure, path, width: int | None = None, height: int | 
             raise BertNbError(f"A {what} has no figure to save as .{fmt}" +
                               ("; save it as .html (its table view)." if html else
                                "; pass a result of bert_nb, a panel or a Plotly figure."))
-        return _write(path, lambda tmp: Path(tmp).write_text(_page(html), encoding="utf-8"))
+        return write_whole(path, lambda tmp: Path(tmp).write_text(_page(html), encoding="utf-8"))
     if fmt == "html":
-        return _write(path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True,
+        return write_whole(path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True,
                                                        default_width=width or "100%",
                                                        default_height=height or "100%",
                                                        config={"displaylogo": False}))
-    return _write(path, lambda tmp: Path(tmp).write_bytes(to_image(fig, fmt, width, height, scale)))
+    return write_whole(path, lambda tmp: Path(tmp).write_bytes(to_image(fig, fmt, width, height, scale)))
 
 
 def to_image(fig, fmt: str = "svg", width=None, height=None, scale=None) -> bytes:
@@ -173,7 +173,7 @@ def _page(body: str) -> str:
     return f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>{body}</body></html>\n'
 
 
-def _write(path: Path, write) -> Path:
+def write_whole(path: Path, write) -> Path:
     """Run ``write(temporary_path)`` beside ``path``, then move it into place: a whole file or none."""
     blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocked is not None:

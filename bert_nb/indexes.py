@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BertNbError
+from .tokens import checked_limit
 
 __all__ = ["index", "Index", "KINDS"]
 
@@ -325,9 +326,11 @@ class Index:
         pre-trained, pruned) has no name to load: save it and give its folder, which is loaded here
         once to check it embeds into the index's space.
         """
-        path = Path(path)
-        path.write_text(_SCRIPT.format(model=repr(self._script_model(model)), pooling=repr(self.meta.pooling),
-                                       source=repr(source), dtype=repr(self.meta.dtype)))
+        from .export import script_path, write_script_file
+
+        path = script_path(path, "embed_index.py")
+        write_script_file(path, _SCRIPT.format(model=repr(self._script_model(model)), pooling=repr(self.meta.pooling),
+                                               source=repr(source), dtype=repr(self.meta.dtype)))
         return str(path)
 
     def _script_model(self, model: str | None) -> str:
@@ -571,8 +574,9 @@ def _append(found: Index, engine, texts, batch_size, chunk: int, progress, total
                 if bar is not None:
                     bar.update(len(done.texts))
     except _BadText as bad:
-        raise BertNbError(f"Text {bad.args[0]} of the source is empty or not a string; clean the source (the "
-                          f"{meta.count:,} texts before its chunk are indexed and kept).") from None
+        kept = f" (the {meta.count:,} texts before its chunk are indexed and kept)" if meta.count else ""
+        raise BertNbError(f"Text {bad.args[0]} of the source is empty or not a string; clean the source{kept}.") \
+            from None
     finally:
         if bar is not None:
             bar.close()
@@ -686,6 +690,8 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
         raise BertNbError(f"dtype is 'float16' or 'float32' (how vectors are kept on disk); got {dtype!r}.")
     _check_chunk(chunk)
     _batch_size(batch_size, engine)
+    if max_length is not None:
+        checked_limit(engine, max_length)
     folder = Path(store) if store is not None else Path(tempfile.mkdtemp(prefix="bert_nb-index-"))
     _made(folder)
     meta = _read_meta(folder)

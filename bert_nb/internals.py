@@ -466,11 +466,12 @@ def hidden_pooled(engine, texts: list[str], pooling: str = "mean", batch_size: i
                   progress: bool = True):
     """Every layer's pooled vector of every text from one pass: (layers + 1, N, H) float32 (texts cut at max_length)."""
     from .embeddings import _sentence_max_length, pooled_vectors
+    from .tokens import checked_limit
     from .windows import stride_for
 
     if pooling not in ("mean", "cls", "max"):
         raise BertNbError(f"Unknown pooling '{pooling}'; choose mean, cls or max.")
-    limit = max_length or _sentence_max_length(engine)
+    limit = checked_limit(engine, max_length, default=_sentence_max_length(engine))
     stride = stride_for(None, limit, engine.tokenizer)
     vectors, _, _ = pooled_vectors(engine, list(texts), pooling, None, limit, stride, True, batch_size, progress=progress)
     return vectors

@@ -114,7 +114,7 @@ def export_html(notebook, path=None, *, theme: str = "light") -> Path:
     """
     import nbformat
 
-    from .figures import _write
+    from .figures import write_whole
 
     source = Path(notebook)
     if source.suffix != ".ipynb" or not source.is_file():
@@ -124,5 +124,5 @@ def export_html(notebook, path=None, *, theme: str = "light") -> Path:
     target = Path(path) if path is not None else source.with_suffix(".html")
     nb = nbformat.read(source, as_version=4)
     body, _ = OfflineHTMLExporter(theme=theme).from_notebook_node(nb, resources={"metadata": {"name": source.stem}})
-    return _write(target, lambda tmp: Path(tmp).write_text(body, encoding="utf-8"))
+    return write_whole(target, lambda tmp: Path(tmp).write_text(body, encoding="utf-8"))
 

@@ -321,15 +321,15 @@ class Pretrained(Recorded, Engine):
         saves the model. ``accelerate launch --num_processes 8 pretrain.py --corpus big.txt`` runs
         it on eight GPUs (the Trainer spreads the batches); ``python pretrain.py`` on one device.
         """
-        from pathlib import Path
+        from .export import script_path, write_script_file
 
-        path = Path(path)
+        path = script_path(path, "pretrain.py")
         c = self.training_config
         recipe = {k: c[k] for k in ("objectives", "steps", "batch_size", "learning_rate", "max_length", "seed")}
         config = {k: v for k, v in c["config"].items() if k not in ("transformers_version", "model_type")}
-        path.write_text(_SCRIPT.format(recipe=repr(recipe), config=repr(config),
-                                       tokenizer=repr(getattr(self.tokenizer, "name_or_path", "") or "chinese"),
-                                       corpus=repr(corpus)))
+        write_script_file(path, _SCRIPT.format(recipe=repr(recipe), config=repr(config),
+                                               tokenizer=repr(getattr(self.tokenizer, "name_or_path", "") or "chinese"),
+                                               corpus=repr(corpus)))
         return str(path)
 
     def to_text(self) -> str:

@@ -174,7 +174,7 @@ def tokenize(engine, text: str | Sequence[str], pair: str | Sequence[str] | None
     _check_text(text, "text")
     if pair is not None and not isinstance(pair, str):
         raise BertNbError("With a single text, give the pair as a string too.")
-    limit = _limit(engine, max_length, pair is not None)
+    limit = checked_limit(engine, max_length, pair is not None)
     tok = engine.tokenizer
     full = tok(text, pair, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
     enc = tok(text, pair, add_special_tokens=True, truncation=True, max_length=limit,
@@ -190,11 +190,14 @@ def _check_text(text, what: str) -> None:
         raise BertNbError(f"The {what} is empty; give some text to tokenize.")
 
 
-def _limit(engine, max_length, is_pair: bool) -> int:
-    limit = engine.max_length if max_length is None else max_length
+def checked_limit(engine, max_length, is_pair: bool = False, default: int | None = None) -> int:
+    """``max_length`` if it is a whole number from room for the special tokens and one piece up to the
+    model's maximum (else one sentence); ``default`` (the model's maximum) when it is None."""
+    limit = (default or engine.max_length) if max_length is None else max_length
     least = engine.tokenizer.num_special_tokens_to_add(pair=is_pair) + 1
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < least:
-        raise BertNbError(f"max_length must be a whole number of at least {least} (room for the special tokens).")
+        raise BertNbError(f"max_length must be a whole number of at least {least} (room for the special tokens); "
+                          f"got {limit!r}.")
     if limit > engine.max_length:
         raise BertNbError(f"max_length {limit} is more than this model's maximum of {engine.max_length}.")
     return limit

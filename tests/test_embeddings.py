@@ -161,6 +161,25 @@ def test_layer_and_argument_errors(minilm):
             embed(minilm, nothing)
 
 
+@pytest.mark.parametrize("call", ["embed", "index", "attention", "layers"])
+def test_max_length_is_checked_against_the_model(minilm, tmp_path, call):
+    import bert_nb
+    from bert_nb.internals import hidden_pooled
+
+    long = " ".join(["word"] * 700)
+    run = {"embed": lambda m: embed(minilm, [long], max_length=m),
+           "index": lambda m: bert_nb.index(minilm, [long], store=tmp_path / "s", max_length=m, progress=False),
+           "attention": lambda m: bert_nb.attention(minilm, long, max_length=m),
+           "layers": lambda m: hidden_pooled(minilm, [long], max_length=m, progress=False)}[call]
+    with pytest.raises(BertNbError, match="max_length 600 is more than this model's maximum of 512"):
+        run(600)  # it failed inside the model: index 512 is out of bounds
+    for bad in (1, 0, 2.5, "64"):  # each window needs [CLS], a piece and [SEP]
+        with pytest.raises(BertNbError, match=f"max_length must be a whole number of at least 3 .*got {bad!r}"):
+            run(bad)
+    assert not (tmp_path / "s").exists()  # nothing made before the check
+    run(64)
+
+
 def test_word_mode_bank(minilm):
     sim = similarity(minilm, ["I sat on the river [bank].", "I deposited cash at the [bank].",
                               "The [bank] approved my loan.", "We fished from the muddy [shore]."], pooling="word")

@@ -165,8 +165,10 @@ def test_bad_input_says_what_to_do(minilm, tiny, corpus, built, tmp_path):
         bert_nb.index(minilm, corpus[:5], store=tmp_path / "busy", progress=False)
     with pytest.raises(BertNbError, match=r"An index pools whole texts .* pooling='word'"):
         bert_nb.index(minilm, ["I sat on the river [bank]."], pooling="word", progress=False)
-    with pytest.raises(BertNbError, match="Text 2 of the source is empty"):
+    with pytest.raises(BertNbError, match=r"Text 2 of the source is empty or not a string; clean the source\.$"):
         bert_nb.index(minilm, ["fine", "also fine", "  "], store=tmp_path / "holes", progress=False)
+    with pytest.raises(BertNbError, match=r"Text 3 .* \(the 2 texts before its chunk are indexed and kept\)\.$"):
+        bert_nb.index(minilm, ["fine", "also fine", "more", ""], store=tmp_path / "holes3", chunk=2, progress=False)
     with pytest.raises(BertNbError, match="Text 1 of the source is empty or not a string"):  # of what add was given
         bert_nb.index(minilm, ["fine", "also fine"], store=tmp_path / "holes2", progress=False).add(["ok", None])
     with pytest.raises(BertNbError, match="Text 3 of the source is empty"):  # a resumed run counts what it skipped
@@ -207,6 +209,15 @@ def test_magics(shell, corpus, tmp_path):
     assert len(from_file) == 30 and from_file.texts([29]) == [corpus[29]]
     assert "No file 'nowhere.txt' (and no variable" in shell.usage_error("%bert index --data nowhere.txt")
     assert "No variable 'nothing'; put the texts in it" in shell.usage_error("%bert index --data nothing")
+
+
+def test_an_export_path_is_a_file_or_a_folder(built, tmp_path):
+    assert built.export_script(tmp_path / "jobs") == str(tmp_path / "jobs" / "embed_index.py")
+    assert (tmp_path / "jobs" / "embed_index.py").read_text().startswith('"""Embed a corpus')
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(BertNbError, match="a-file is a file, not a folder; choose another path"):
+        built.export_script(tmp_path / "a-file" / "embed_index.py")  # it was a NotADirectoryError traceback
+    assert (tmp_path / "a-file").read_text() == "mine"
 
 
 def test_export_script_runs_on_two_processes(minilm, built, corpus, tmp_path):

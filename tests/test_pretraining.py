@@ -191,6 +191,13 @@ def test_the_finetune_panel_has_a_pretrain_mode(minilm):
     assert panel.epochs.description == "epochs" and panel.epochs.value == 2
 
 
+def test_an_export_path_is_a_file_or_a_folder(model, tmp_path):
+    assert model.export_script(tmp_path / "jobs") == str(tmp_path / "jobs" / "pretrain.py")
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(BertNbError, match="a-file is a file, not a folder"):
+        model.export_script(tmp_path / "a-file" / "pretrain.py")
+
+
 def test_export_script_reruns_the_pretraining(model, corpus, tmp_path):
     import json
 

@@ -167,6 +167,15 @@ def test_export_script_runs(clf, tmp_path):
     assert (tmp_path / "job" / "train_train.csv").is_file()
 
 
+def test_an_export_path_is_a_file_or_a_folder(clf, tmp_path):
+    assert clf.export_script(tmp_path / "jobs") == str(tmp_path / "jobs" / "train.py")
+    assert sorted(p.name for p in (tmp_path / "jobs").iterdir()) == ["train.py", "train_eval.csv", "train_train.csv"]
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(BertNbError, match="a-file is a file, not a folder"):
+        clf.export_script(tmp_path / "a-file" / "train.py")
+    assert (tmp_path / "a-file").read_text() == "mine"
+
+
 def test_finetune_mlm(tiny_vocab_engine, minilm, tmp_path):
     import torch
     import transformers
