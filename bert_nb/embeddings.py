@@ -953,7 +953,7 @@ def evaluate_sts(engine, split: str = "test", pooling: str = "mean", batch_size:
                  limit: int | None = None) -> StsScore:
     """Score the engine on STS-B: Spearman correlation of cosine similarity with the gold scores.
 
-    ``limit`` keeps only the first pairs (for quick looks). The published figure for
+    ``limit`` keeps only the first pairs (for quick looks; at least 3). The published figure for
     all-MiniLM-L6-v2 (the default model) on the test split is about 82.0.
     """
     import numpy as np
@@ -961,6 +961,8 @@ def evaluate_sts(engine, split: str = "test", pooling: str = "mean", batch_size:
 
     from .datasets import load as load_dataset
 
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 3):
+        raise BertNbError(f"limit is the number of pairs to score, at least 3 for a rank correlation; got {limit!r}.")
     data = load_dataset("sts_b", split=split)
     if limit:
         data = data.head(limit)

@@ -360,6 +360,6 @@ def script_path(path, name: str) -> Path:
 
 def write_script_file(path: Path, script: str) -> Path:
     """Write a script whole (or nothing), making its folder; a path that cannot be written is one sentence."""
-    from .figures import write_whole
+    from .files import write_whole
 
     return write_whole(path, lambda tmp: Path(tmp).write_text(script, encoding="utf-8"))

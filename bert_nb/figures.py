@@ -9,13 +9,12 @@ beside its target and renamed into place.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import BertNbError
+from .files import write_whole
 
 __all__ = ["save_figure", "figure_of", "to_image", "image_session", "FORMATS"]
 
@@ -171,28 +170,3 @@ def _no_browser(err: Exception) -> bool:
 
 def _page(body: str) -> str:
     return f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>{body}</body></html>\n'
-
-
-def write_whole(path: Path, write) -> Path:
-    """Run ``write(temporary_path)`` beside ``path``, then move it into place: a whole file or none."""
-    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocked is not None:
-        raise BertNbError(f"Cannot write {path}: {blocked} is a file, not a folder; choose another path.")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-        os.close(handle)
-    except OSError as err:
-        raise BertNbError(f"Cannot write {path} ({err.strerror or err}); choose a folder you can write to.") from None
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # a temporary file is private; the saved one is like any other
-        os.replace(tmp, path)
-    except OSError as err:
-        raise BertNbError(f"Cannot write {path} ({err.strerror or err}); choose a folder you can write to.") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path

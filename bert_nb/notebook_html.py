@@ -114,7 +114,7 @@ def export_html(notebook, path=None, *, theme: str = "light") -> Path:
     """
     import nbformat
 
-    from .figures import write_whole
+    from .files import write_whole
 
     source = Path(notebook)
     if source.suffix != ".ipynb" or not source.is_file():

@@ -278,6 +278,10 @@ def test_sts_b_reproduces_the_published_score(minilm):
     score = evaluate_sts(minilm, split="test")
     assert score.pairs == 1379
     assert abs(score.spearman - 82.0) < 0.3, score
+    assert evaluate_sts(minilm, split="test", limit=40).pairs == 40
+    for bad in (0, 1, 2.5, "40"):  # 0 scored the whole split, 1 gave a Spearman of nan
+        with pytest.raises(BertNbError, match=f"limit is the number of pairs to score, at least 3 .*got {bad!r}"):
+            evaluate_sts(minilm, limit=bad)
 
 
 @pytest.mark.slow
