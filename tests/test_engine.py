@@ -190,3 +190,33 @@ def test_a_function_that_takes_a_model_first_takes_its_name_too():
     optional = bert_nb._named(lambda engine=None: engine)  # a model that may be left out stays optional
     assert optional() is None and optional("default") is bert_nb.load("default")
     assert bert_nb._named(bert_nb.load) is bert_nb.load and bert_nb.project is bert_nb.embeddings.project
+
+
+def test_a_tokenizer_shared_by_threads_encodes_each_call_with_its_own_settings(minilm):
+    import copy
+    import pickle
+    import threading
+
+    tok, long = minilm.tokenizer, ["word " * 100] * 64
+    wrong, errors = [], []
+
+    def call(n, **settings):  # each call sets truncation on the shared Rust side, then encodes
+        want = 16 if settings.get("truncation") else 102
+        for _ in range(n):
+            try:
+                got = tok(long, verbose=False, **settings)["input_ids"]
+            except Exception as e:  # noqa: BLE001 - any error in a thread fails the test
+                errors.append(repr(e))
+                return
+            wrong.extend(len(ids) for ids in got if len(ids) != want)
+
+    threads = [threading.Thread(target=call, args=(100,), kwargs={"truncation": True, "max_length": 16}),
+               threading.Thread(target=call, args=(100,), kwargs={"truncation": False})]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and not wrong, (errors[:3], len(wrong))  # unguarded: dozens of wrong lengths a second
+    for twin in (copy.deepcopy(tok), pickle.loads(pickle.dumps(tok))):  # a copy serves itself, with a lock of its own
+        assert twin._encode_plus.tokenizer is twin and twin._encode_plus.lock is not tok._encode_plus.lock
+        assert twin("hello world")["input_ids"] == tok("hello world")["input_ids"]
