@@ -257,7 +257,8 @@ def prune(model, fraction: float | None = None, heads: dict | None = None, data=
         raise BertNbError("Give either fraction= (the least important share of heads) or heads={layer: [heads]}.")
     if heads is None:
         if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-            raise BertNbError(f"fraction must be between 0 and 1 (0.4 removes 40% of the heads), not {fraction!r}.")
+            given = fraction if isinstance(fraction, (int, float)) else f"a {type(fraction).__name__}"
+            raise BertNbError(f"fraction must be between 0 and 1 (0.4 removes 40% of the heads), not {given}.")
         if importance is None:
             if data is None:
                 raise BertNbError("Pruning by fraction ranks heads on labelled data; pass data= (text and label).")
@@ -400,7 +401,7 @@ def distill(teacher, data, student_layers: int | None = None, temperature: float
     if not 0 <= alpha <= 1:
         raise BertNbError("alpha weighs the teacher's soft targets against the labels; it must be between 0 and 1.")
     max_length = max_length or _max_length(teacher)
-    _check_numbers(epochs, learning_rate, batch_size, max_length, 0)
+    _check_numbers(epochs, learning_rate, batch_size, max_length, 0, teacher)
     names = classifier_labels(teacher)
     train, held, names, dropped = prepare(data, text, label, eval_data, eval_fraction, seed, known=names)
     logits = []
@@ -499,6 +500,10 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
 
     if not isinstance(models, dict) or not models:
         raise BertNbError("Give the models as a dict name -> model, e.g. {'fp32': clf, 'int8': bert_nb.quantize(clf)}.")
+    other = next(((n, m) for n, m in models.items() if not hasattr(m, "head")), None)
+    if other is not None:
+        raise BertNbError(f"'{other[0]}' is a {type(other[1]).__name__}, not a model; give classifiers from "
+                          "bert_nb.finetune (or their bert_nb.quantize, prune and distill copies).")
     clash = [n for n in models if n in ("text", "label")]
     if clash:
         raise BertNbError(f"Name the model something other than '{clash[0]}' (the predictions table has that column).")

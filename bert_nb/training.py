@@ -586,7 +586,8 @@ def fit(engine, model, train, held, names, config: dict, callbacks=None, state: 
     return trainer.model.eval().to(engine.device)
 
 
-def _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio):
+def _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, engine=None):
+    """The training settings, each a sensible number; ``max_length`` within ``engine``'s positions."""
     if not epochs or epochs <= 0:
         raise BertNbError("epochs must be more than 0.")
     if not learning_rate or not 0 < learning_rate < 1:
@@ -595,6 +596,8 @@ def _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio):
         raise BertNbError("batch_size must be a whole number of at least 1.")
     if not isinstance(max_length, int) or max_length < 8:
         raise BertNbError("max_length must be a whole number of at least 8.")
+    if engine is not None and max_length > engine.max_length:  # a longer example failed inside the model
+        raise BertNbError(f"max_length {max_length} is more than this model's maximum of {engine.max_length}.")
     if not 0 <= warmup_ratio < 1:
         raise BertNbError("warmup_ratio must be between 0 and 1.")
 
@@ -674,7 +677,7 @@ def finetune_mlm(engine: Engine, texts, epochs: float = 1, learning_rate: float 
 
     engine.head("mlm")
     frame, _ = _frame(texts if not isinstance(texts, str) else [texts], "text", None, what="texts")
-    _check_numbers(epochs, learning_rate, batch_size, max_length, 0)
+    _check_numbers(epochs, learning_rate, batch_size, max_length, 0, engine)
     transformers.set_seed(seed)
     model = starting_model(engine, transformers.AutoModelForMaskedLM)  # the masked-LM part of any checkpoint
     state = state or TrainingState()

@@ -176,6 +176,7 @@ def test_prune_by_fraction_removes_the_least_important(teacher, toy):
     ({}, "either fraction="),
     ({"fraction": 0.4}, "pass data="),
     ({"fraction": 1.5, "data": [("good", "pos")]}, "between 0 and 1"),
+    ({"fraction": pd.DataFrame({"text": ["x"]})}, r"between 0 and 1 \(0.4 removes 40% of the heads\), not a DataFrame\.$"),
 ])
 def test_prune_refuses(teacher, kwargs, message):
     with pytest.raises(BertNbError, match=message):
@@ -364,6 +365,8 @@ def test_compare_refuses(teacher, toy, tiny_path, tmp_path):
         bert_nb.compare([teacher], toy)
     with pytest.raises(BertNbError, match="other than 'label'"):
         bert_nb.compare({"label": teacher, "b": teacher}, toy)
+    with pytest.raises(BertNbError, match="'b' is a int, not a model; give classifiers"):  # an AttributeError before
+        bert_nb.compare({"a": teacher, "b": 5}, toy)
     other = finetune(teacher, toy.assign(label=toy.label.map({"pos": "yes", "neg": "no"})), epochs=1,
                      batch_size=8, max_length=16)
     with pytest.raises(BertNbError, match="compare models trained on the same labels"):

@@ -96,6 +96,11 @@ def test_bad_inputs(tiny_vocab_engine, toy):
         finetune(tiny_vocab_engine, toy, eval_data=[("good", "pos"), ("so so", "maybe")])
     with pytest.raises(BertNbError, match="learning_rate"):
         finetune(tiny_vocab_engine, toy, learning_rate=3)
+    limit = tiny_vocab_engine.max_length  # a longer example failed inside the model
+    for task, data in (("classify", toy), ("pairs", toy.assign(other=toy.text).rename(columns={"text": "one"}))):
+        with pytest.raises(BertNbError, match=f"max_length {limit + 1} is more than this model's maximum of {limit}"):
+            finetune(tiny_vocab_engine, data, task=task, max_length=limit + 1,
+                     **({"text": ("one", "other")} if task == "pairs" else {}))
 
 
 def test_warnings_for_dropped_tiny_and_unbalanced(tiny_vocab_engine, toy):

@@ -157,7 +157,7 @@ def finetune_classifier(engine, data, text: str = "text", label: str = "label", 
     text, label = text or "text", label or "label"
     train, held, names, dropped = prepare(data, text, label, eval_data, eval_fraction, seed,
                                           known=classifier_labels(engine) if from_model else None)
-    _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
+    _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, engine)
     transformers.set_seed(seed)  # the new head's initial weights too: the same seed gives the same model
     config = dict(text=text, label=label, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
                   max_length=max_length, warmup_ratio=warmup_ratio, seed=seed, **started_from(engine),

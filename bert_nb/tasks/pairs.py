@@ -215,7 +215,7 @@ def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "
         names = _check_labels(train, held, label)
         if held is None:
             train, held = _split(train, label, eval_fraction, seed)
-    _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
+    _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, engine)
     config = dict(task="pairs", text=list(text), label=label, regression=regression, epochs=epochs,
                   learning_rate=learning_rate, batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio,
                   seed=seed, **started_from(engine), train_rows=len(train), eval_rows=len(held))

@@ -318,7 +318,7 @@ def finetune_qa(engine, data, eval_data=None, eval_fraction: float = 0.2, epochs
     held = check_squad(eval_data, what="evaluation data") if eval_data is not None else None
     if held is None:
         train, held = _random_split(train, eval_fraction, seed)
-    _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
+    _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, engine)
     stride = max_length // 4 if stride is None else stride
     if not isinstance(stride, int) or stride < 0:
         raise BertNbError("stride must be a whole number of pieces, 0 or more.")

@@ -216,7 +216,7 @@ def finetune_tagger(engine, data, text: str = "tokens", label: str = "tags", eva
     names = _tag_names(train, held, label)
     if held is None:
         train, held = _random_split(train, eval_fraction, seed)
-    _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio)
+    _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, engine)
     config = dict(task="tokens", text=text, label=label, epochs=epochs, learning_rate=learning_rate,
                   batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio, seed=seed,
                   **started_from(engine), train_rows=len(train), eval_rows=len(held))
