@@ -762,6 +762,8 @@ class Similarity:
 
         from ._ranking import top_indices
 
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise BertNbError(f"k is the number of pairs to list, a whole number of at least 1; got {k!r}.")
         mat = np.array(self.matrix, dtype=float)
         if self.rows == self.columns:
             mat[np.tril_indices_from(mat)] = -np.inf

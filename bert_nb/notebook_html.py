@@ -122,7 +122,13 @@ def export_html(notebook, path=None, *, theme: str = "light") -> Path:
     if theme not in ("light", "dark"):
         raise BertNbError(f"theme is 'light' or 'dark'; got {theme!r}.")
     target = Path(path) if path is not None else source.with_suffix(".html")
-    nb = nbformat.read(source, as_version=4)
+    try:
+        nb = nbformat.read(source, as_version=4)
+        nbformat.validate(nb)
+    except (nbformat.reader.NotJSONError, nbformat.ValidationError, UnicodeDecodeError, KeyError, ValueError,
+            TypeError, AttributeError) as err:  # what a file that is not a notebook fails with while read
+        raise BertNbError(f"Cannot read {source} as a notebook ({str(err)[:80]}); save it from Jupyter and try "
+                          "again.") from None
     body, _ = OfflineHTMLExporter(theme=theme).from_notebook_node(nb, resources={"metadata": {"name": source.stem}})
     return write_whole(target, lambda tmp: Path(tmp).write_text(body, encoding="utf-8"))
 

@@ -227,6 +227,9 @@ def test_similarity_shapes_and_reuse(minilm):
     assert cross.matrix.shape == (3, 1) and cross.embeddings[0] is a
     assert list(sim.to_frame().index) == list(a.labels)
     assert sim.most_similar(1)[0][:2] == (SENTENCES[0], SENTENCES[1])
+    for bad in (0, -1, 1.5):  # 0 gave an empty list
+        with pytest.raises(BertNbError, match=f"k is the number of pairs to list, .* at least 1; got {bad!r}"):
+            sim.most_similar(bad)
 
 
 def test_pca_projection(minilm):

@@ -164,6 +164,11 @@ def test_export_html_draws_every_figure_offline(shell, minilm, tmp_path):
     assert "AttentionPanel on" in page and "Hi" in page  # the panel's summary line and the token view stay
     with pytest.raises(BertNbError, match="No notebook at"):
         bert_nb.export_html(tmp_path / "missing.ipynb")
+    for broken in ("{not json", '{"cells": 5}', "[1, 2]", '{"nbformat": 4, "nbformat_minor": 5, "cells": []}'):
+        (tmp_path / "broken.ipynb").write_text(broken)  # each was a traceback from inside nbformat
+        with pytest.raises(BertNbError, match="Cannot read .*broken.ipynb as a notebook .*save it from Jupyter"):
+            bert_nb.export_html(tmp_path / "broken.ipynb")
+    assert not (tmp_path / "broken.html").exists()
 
 
 @needs_chromium
