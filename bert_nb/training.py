@@ -352,7 +352,7 @@ class FineTuned(Recorded, Engine):
 # -- training --------------------------------------------------------------------------------
 def finetune(engine: Engine, data, text: str | None = None, label: str | None = None, eval_data=None,
              eval_fraction: float = 0.2, epochs: float = 3, learning_rate: float = 5e-5, batch_size: int = 16,
-             max_length: int = 128, warmup_ratio: float = 0.1, seed: int = 0, callbacks=None,
+             max_length: int | None = None, warmup_ratio: float = 0.1, seed: int = 0, callbacks=None,
              state: TrainingState | None = None, logging_steps: int | None = None,
              from_model: bool = False, cache=None, task: str | None = None, stride: int | None = None) -> FineTuned:
     """Fine-tune ``engine``'s encoder with a new head on ``data``: a text classifier, a cross-encoder, a tagger or a reader.
@@ -385,7 +385,8 @@ def finetune(engine: Engine, data, text: str | None = None, label: str | None = 
     eval_data : same forms as ``data``, optional
         Held-out data; otherwise ``eval_fraction`` of ``data`` (stratified) is held out.
     epochs, learning_rate, batch_size, max_length, warmup_ratio, seed
-        AdamW with a linear schedule warming up over ``warmup_ratio`` of the steps.
+        AdamW with a linear schedule warming up over ``warmup_ratio`` of the steps; ``max_length``
+        pieces per example (default 128, or the model's maximum where that is less).
     callbacks : list of transformers.TrainerCallback, optional
         Extra callbacks (the live views of bert_nb.panels are such callbacks).
     state : TrainingState, optional
@@ -586,6 +587,14 @@ def fit(engine, model, train, held, names, config: dict, callbacks=None, state: 
     return trainer.model.eval().to(engine.device)
 
 
+def example_length(max_length, engine) -> int:
+    """``max_length`` as given, else 128 pieces per example (the model's maximum where that is less)."""
+    return min(_EXAMPLE_PIECES, engine.max_length) if max_length is None else max_length
+
+
+_EXAMPLE_PIECES = 128
+
+
 def _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, engine=None):
     """The training settings, each a sensible number; ``max_length`` within ``engine``'s positions."""
     if not epochs or epochs <= 0:
@@ -667,7 +676,7 @@ def _interrupt_stops(state: TrainingState):
 
 
 def finetune_mlm(engine: Engine, texts, epochs: float = 1, learning_rate: float = 5e-5, batch_size: int = 16,
-                 max_length: int = 128, mlm_probability: float = 0.15, seed: int = 0, callbacks=None,
+                 max_length: int | None = None, mlm_probability: float = 0.15, seed: int = 0, callbacks=None,
                  state: TrainingState | None = None) -> Engine:
     """Adapt a masked-LM to your own text (BERT's 15% / 80-10-10 corruption), returning an engine for fill-mask.
 
@@ -677,6 +686,7 @@ def finetune_mlm(engine: Engine, texts, epochs: float = 1, learning_rate: float 
 
     engine.head("mlm")
     frame, _ = _frame(texts if not isinstance(texts, str) else [texts], "text", None, what="texts")
+    max_length = example_length(max_length, engine)
     _check_numbers(epochs, learning_rate, batch_size, max_length, 0, engine)
     transformers.set_seed(seed)
     model = starting_model(engine, transformers.AutoModelForMaskedLM)  # the masked-LM part of any checkpoint

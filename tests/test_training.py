@@ -97,6 +97,8 @@ def test_bad_inputs(tiny_vocab_engine, toy):
     with pytest.raises(BertNbError, match="learning_rate"):
         finetune(tiny_vocab_engine, toy, learning_rate=3)
     limit = tiny_vocab_engine.max_length  # a longer example failed inside the model
+    assert limit < 128  # so the default below is the model's maximum, not 128
+    assert finetune(tiny_vocab_engine, toy, epochs=0.2, batch_size=8).training_config["max_length"] == limit
     for task, data in (("classify", toy), ("pairs", toy.assign(other=toy.text).rename(columns={"text": "one"}))):
         with pytest.raises(BertNbError, match=f"max_length {limit + 1} is more than this model's maximum of {limit}"):
             finetune(tiny_vocab_engine, data, task=task, max_length=limit + 1,
@@ -284,6 +286,7 @@ def test_finetune_magics(shell, tiny_vocab_engine, tmp_path):
 def test_finetune_panel(tiny_vocab_engine, toy):
     panel = FinetunePanel(tiny_vocab_engine, data=toy)
     assert "48 examples" in panel.preview.value
+    assert max(panel.max_length.options) <= tiny_vocab_engine.max_length  # none the model cannot take
     assert panel._confusion_box.layout.display == "none"  # no blank figure before a run
     panel.epochs.value = 1
     panel.max_length.value = 32

@@ -16,7 +16,7 @@ def _finetune_options(p):
     p.add_argument("--epochs", type=float, help="passes over the data (default 3)")
     p.add_argument("--lr", type=float, help="learning rate (default 5e-5)")
     p.add_argument("--batch-size", type=int, help="examples per step (default 16)")
-    p.add_argument("--max-length", type=int, help="pieces per example (default 128)")
+    p.add_argument("--max-length", type=int, help="pieces per example (default 128, or the model's maximum if less)")
     p.add_argument("--eval-fraction", type=float, help="share held out for evaluation (default 0.2)")
     p.add_argument("--task", choices=["classify", "pairs", "tokens", "qa"],
                    help="classify: a label per text; pairs: a cross-encoder on two text columns (a score or a label); "

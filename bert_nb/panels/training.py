@@ -159,8 +159,9 @@ class FinetunePanel(_Panel):
         self.learning_rate = widgets.FloatLogSlider(value=1e-4, base=10, min=-6, max=-3, description="learning rate",
                                                     style={"description_width": "initial"})
         self.batch_size = widgets.Dropdown(options=[8, 16, 32, 64], value=16, description="batch size")
-        self.max_length = widgets.Dropdown(options=[16, 24, 32, 64, 128, 256], value=64 if task != "qa" else 128,
-                                           description="max length")
+        lengths = [n for n in (16, 24, 32, 64, 128, 256) if n <= self.engine.max_length] or [self.engine.max_length]
+        self.max_length = widgets.Dropdown(options=lengths, description="max length",  # the model's positions at most
+                                           value=min(64 if task != "qa" else 128, lengths[-1]))
         self.start_button = widgets.Button(description="Start", button_style="primary")
         self.start_button.on_click(lambda _: self.start())
         from .pretraining import LivePretraining
@@ -185,7 +186,7 @@ class FinetunePanel(_Panel):
         if not self._own_data:
             self.data = _example(task)
             self.text_column, self.label_column = _EXAMPLES[task][2:]
-        if task == "qa" and self.max_length.value < 128:
+        if task == "qa" and self.max_length.value < 128 <= self.max_length.options[-1]:
             self.max_length.value = 128  # a question and a passage: short windows would cut most contexts apart
         self._steps_or_epochs(task)
         self.preview.value = self._preview()

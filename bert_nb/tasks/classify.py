@@ -11,8 +11,8 @@ from __future__ import annotations
 import warnings
 
 from ..errors import BertNbError
-from ..training import (FineTuned, TrainingState, _check_numbers, _Encoded, _frame, fit, started_from,
-                        starting_model, train_or_load)
+from ..training import (FineTuned, TrainingState, _check_numbers, _Encoded, _frame, example_length, fit,
+                        started_from, starting_model, train_or_load)
 
 __all__ = ["finetune_classifier", "metrics_from", "prepare", "classifier_labels", "check_known"]
 
@@ -142,7 +142,7 @@ def _collator(transformers, tokenizer):
 
 def finetune_classifier(engine, data, text: str = "text", label: str = "label", eval_data=None,
                         eval_fraction: float = 0.2, epochs: float = 3, learning_rate: float = 5e-5,
-                        batch_size: int = 16, max_length: int = 128, warmup_ratio: float = 0.1, seed: int = 0,
+                        batch_size: int = 16, max_length: int | None = None, warmup_ratio: float = 0.1, seed: int = 0,
                         callbacks=None, state: TrainingState | None = None, logging_steps: int | None = None,
                         from_model: bool = False, cache=None) -> FineTuned:
     """Fine-tune ``engine``'s encoder with a sequence-classification head on (text, label) examples.
@@ -157,6 +157,7 @@ def finetune_classifier(engine, data, text: str = "text", label: str = "label", 
     text, label = text or "text", label or "label"
     train, held, names, dropped = prepare(data, text, label, eval_data, eval_fraction, seed,
                                           known=classifier_labels(engine) if from_model else None)
+    max_length = example_length(max_length, engine)
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, engine)
     transformers.set_seed(seed)  # the new head's initial weights too: the same seed gives the same model
     config = dict(text=text, label=label, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,

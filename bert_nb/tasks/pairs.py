@@ -186,7 +186,7 @@ class PairModel(FineTuned):
 
 def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "label", eval_data=None,
                    eval_fraction: float = 0.2, epochs: float = 3, learning_rate: float = 5e-5, batch_size: int = 16,
-                   max_length: int = 128, warmup_ratio: float = 0.1, seed: int = 0, callbacks=None,
+                   max_length: int | None = None, warmup_ratio: float = 0.1, seed: int = 0, callbacks=None,
                    state: TrainingState | None = None, logging_steps: int | None = None, cache=None) -> PairModel:
     """Fine-tune ``engine``'s encoder as a cross-encoder on pairs of texts.
 
@@ -195,7 +195,8 @@ def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "
     """
     import transformers
 
-    from ..training import _check_numbers, _random_split, fit, started_from, starting_model, train_or_load
+    from ..training import (_check_numbers, _random_split, example_length, fit, started_from, starting_model,
+                            train_or_load)
     from .classify import _check_labels, _split
 
     text = tuple(text)
@@ -215,6 +216,7 @@ def finetune_pairs(engine, data, text=("sentence1", "sentence2"), label: str = "
         names = _check_labels(train, held, label)
         if held is None:
             train, held = _split(train, label, eval_fraction, seed)
+    max_length = example_length(max_length, engine)
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, engine)
     config = dict(task="pairs", text=list(text), label=label, regression=regression, epochs=epochs,
                   learning_rate=learning_rate, batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio,

@@ -300,8 +300,8 @@ class QAModel(FineTuned):
 
 
 def finetune_qa(engine, data, eval_data=None, eval_fraction: float = 0.2, epochs: float = 3,
-                learning_rate: float = 5e-5, batch_size: int = 16, max_length: int = 128, stride: int | None = None,
-                warmup_ratio: float = 0.1, seed: int = 0, callbacks=None, state: TrainingState | None = None,
+                learning_rate: float = 5e-5, batch_size: int = 16, max_length: int | None = None,
+                stride: int | None = None, warmup_ratio: float = 0.1, seed: int = 0, callbacks=None, state: TrainingState | None = None,
                 logging_steps: int | None = None, cache=None) -> QAModel:
     """Fine-tune ``engine``'s encoder with a question-answering head (start and end of the answer span).
 
@@ -312,12 +312,14 @@ def finetune_qa(engine, data, eval_data=None, eval_fraction: float = 0.2, epochs
     """
     import transformers
 
-    from ..training import _check_numbers, _random_split, fit, started_from, starting_model, train_or_load
+    from ..training import (_check_numbers, _random_split, example_length, fit, started_from, starting_model,
+                            train_or_load)
 
     train = check_squad(data)
     held = check_squad(eval_data, what="evaluation data") if eval_data is not None else None
     if held is None:
         train, held = _random_split(train, eval_fraction, seed)
+    max_length = example_length(max_length, engine)
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, engine)
     stride = max_length // 4 if stride is None else stride
     if not isinstance(stride, int) or stride < 0:

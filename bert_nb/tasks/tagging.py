@@ -199,7 +199,7 @@ def _checked_texts(texts):
 
 def finetune_tagger(engine, data, text: str = "tokens", label: str = "tags", eval_data=None,
                     eval_fraction: float = 0.2, epochs: float = 3, learning_rate: float = 5e-5,
-                    batch_size: int = 16, max_length: int = 128, warmup_ratio: float = 0.1, seed: int = 0,
+                    batch_size: int = 16, max_length: int | None = None, warmup_ratio: float = 0.1, seed: int = 0,
                     callbacks=None, state: TrainingState | None = None, logging_steps: int | None = None,
                     cache=None) -> Tagger:
     """Fine-tune ``engine``'s encoder with a token-classification head on (words, BIO tags) rows.
@@ -209,13 +209,15 @@ def finetune_tagger(engine, data, text: str = "tokens", label: str = "tags", eva
     """
     import transformers
 
-    from ..training import _check_numbers, _random_split, fit, started_from, starting_model, train_or_load
+    from ..training import (_check_numbers, _random_split, example_length, fit, started_from, starting_model,
+                            train_or_load)
 
     train = check_tagged(data, text, label)
     held = check_tagged(eval_data, text, label, what="evaluation data") if eval_data is not None else None
     names = _tag_names(train, held, label)
     if held is None:
         train, held = _random_split(train, eval_fraction, seed)
+    max_length = example_length(max_length, engine)
     _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, engine)
     config = dict(task="tokens", text=text, label=label, epochs=epochs, learning_rate=learning_rate,
                   batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio, seed=seed,
