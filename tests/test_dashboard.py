@@ -1,5 +1,7 @@
 """The dashboard: every panel in tabs sharing one engine, with a static fallback."""
 
+import pytest
+
 import bert_nb
 from bert_nb.widgets import (AttentionPanel, Dashboard, FinetunePanel, LayerPanel, MaskPanel, SimilarityPanel,
                              TokenizePanel)
@@ -51,3 +53,15 @@ def test_explain_tab_only_where_there_is_a_decision(mini_mlm, shell):
         shell.usage_error("%bert panel explain")
     shell.run_cell("%bert load default-mlm --device cpu")
     assert isinstance(shell.run_cell("%bert panel explain"), ExplainPanel)
+
+
+def test_a_panel_takes_a_model_name_and_refuses_what_is_no_model(minilm):
+    from bert_nb.errors import BertNbError
+    from bert_nb.panels import TokenizePanel, panel_classes
+
+    assert TokenizePanel("default").engine is bert_nb.load("default")  # loaded and cached as bert_nb.load does
+    for name, cls in panel_classes().items():
+        if name == "search":  # it takes an Index first (its own message)
+            continue
+        with pytest.raises(BertNbError, match=f"{cls.__name__} shows a model: give an engine .* got int"):
+            cls(5)  # an AttributeError from inside each panel before

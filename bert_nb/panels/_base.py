@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import ipywidgets as widgets
 
 from ..errors import BertNbError
@@ -36,10 +38,13 @@ class _Panel(widgets.VBox):
 
     def __init__(self, engine=None, **kwargs):
         super().__init__(**kwargs)
-        if engine is None:
+        if engine is None or isinstance(engine, (str, os.PathLike)):  # a model's name or folder, as bert_nb.load
             from ..engine import load
 
-            engine = load(self.default_model)
+            engine = load(self.default_model if engine is None else engine)
+        elif not hasattr(engine, "tokenizer"):
+            raise BertNbError(f"{type(self).__name__} shows a model: give an engine from bert_nb.load(...), or a "
+                              f"model name or folder such as 'default'; got {type(engine).__name__}.")
         self.engine = engine
         self.result = None
         self.status = widgets.HTML()
