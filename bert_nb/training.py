@@ -133,7 +133,14 @@ def _frame(data, text: str, label: str | None, what: str = "data"):
     if missing:
         raise BertNbError(f"The {what} has no column '{missing[0]}'; its columns are "
                           f"{', '.join(map(str, data.columns))} (set text= and label=).")
+    twice = [c for c in needed if list(data.columns).count(c) > 1]
+    if twice:
+        raise BertNbError(f"The {what} has more than one column named '{twice[0]}'; rename or drop the others.")
     frame = data[needed].copy()
+    given = frame[text].dropna()
+    if len(given) and not given.map(lambda t: isinstance(t, str)).any():  # numbers, say: not "empty"
+        raise BertNbError(f"Column '{text}' of the {what} holds {frame[text].dtype} values, not texts; name the text "
+                          f"column with text=, or convert it with .astype(str).")
     keep = frame[text].map(lambda t: isinstance(t, str) and bool(t.strip())).astype(bool)
     if label is not None:
         keep &= frame[label].notna().astype(bool)
