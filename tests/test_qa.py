@@ -86,6 +86,14 @@ def test_squad_json_and_flat_columns(tmp_path):
     assert flat.answer_start[0] == 22
     with pytest.raises(BertNbError, match="No file"):
         check_squad(str(tmp_path / "missing.json"))
+    frame.assign(answers=[{"text": [a], "answer_start": [s]} for a, s in zip(frame.answer, frame.answer_start)]) \
+        .drop(columns=["answer", "answer_start"]).to_csv(tmp_path / "q.csv", index=False)  # answers as their text
+    back = pd.read_csv(tmp_path / "q.csv")
+    assert back.answers[0].startswith("{'text'")  # a traceback in check_squad before
+    for source in (back, str(tmp_path / "q.csv")):
+        pd.testing.assert_frame_equal(check_squad(source), frame)
+    with pytest.raises(BertNbError, match="answers must be SQuAD's .*not 'Paris'"):
+        check_squad(back.assign(answers="Paris"))
 
 
 def test_long_contexts_are_windows_that_each_hold_the_answer_or_point_at_cls(tiny_vocab_engine):

@@ -44,6 +44,8 @@ def tagger(tiny_vocab_engine, tagged):
     ([([], [])], "must be a non-empty list of words"),
     ([(["a", " "], ["O", "O"])], "has an empty word"),
     ([("just a text",)], "as (words, tags) pairs"),
+    ([(["a"], [3])], "has tag 3, a number: give the tags' names"),
+    ([("['a', 'b'", ["O", "O"])], "must be a non-empty list of words"),  # a broken list's text stays text
 ])
 def test_bad_tagged_data_is_named_in_one_sentence(rows, message):
     with pytest.raises(BertNbError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -59,6 +61,20 @@ def test_data_forms_and_iob1_tags(tagged):
         finetune(bert_nb.load("default", device="cpu"), [(["a", "b"], ["O", "O"])] * 4, task="tokens")
     with pytest.raises(BertNbError, match="Unknown task 'ner'"):
         finetune(bert_nb.load("default", device="cpu"), tagged, task="ner")
+
+
+def test_tables_read_back_from_csv_and_parquet_files(tagged, tmp_path):
+    tagged.to_csv(tmp_path / "t.csv", index=False)  # lists come back as their text: "['EU', 'rejects', ...]"
+    tagged.to_parquet(tmp_path / "t.parquet")  # and as numpy arrays
+    import pandas as pd
+
+    want = check_tagged(tagged)
+    for source in (pd.read_csv(tmp_path / "t.csv"), pd.read_parquet(tmp_path / "t.parquet"),
+                   str(tmp_path / "t.csv"), tmp_path / "t.parquet"):
+        pd.testing.assert_frame_equal(check_tagged(source), want)
+    with pytest.raises(BertNbError, match="Cannot read '.txt' files as data; give a .csv, .parquet or .jsonl"):
+        (tmp_path / "t.txt").write_text("EU rejects")
+        check_tagged(tmp_path / "t.txt")
 
 
 def test_entity_spans_join_b_and_i_of_one_type():

@@ -31,10 +31,15 @@ _N_BEST = 20  # start and end candidates per window
 
 # -- data ------------------------------------------------------------------------------------
 def _records(data, what: str):
-    """SQuAD JSON (a path or its dict) -> one dict per question; a frame or list of dicts passes through."""
+    """SQuAD JSON (a path or its dict) -> one dict per question; a frame, a list of dicts or a .csv, .parquet
+    or .jsonl table of questions passes through."""
     import pandas as pd
 
-    if isinstance(data, (str, Path)):
+    if isinstance(data, (str, Path)) and Path(data).suffix.lower() in (".csv", ".parquet", ".jsonl"):
+        from ._stored import table
+
+        data = table(data, what)  # a table of questions, one per row
+    elif isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
             raise BertNbError(f"No file '{data}'; give SQuAD JSON, a DataFrame or a list of records.")
@@ -73,6 +78,8 @@ def check_squad(data, what: str = "data"):
     """
     import pandas as pd
 
+    from ._stored import read_back
+
     data = _records(data, what)
     missing = [c for c in ("context", "question") if c not in data.columns]
     if not missing and "answers" not in data.columns and not {"answer", "answer_start"} <= set(data.columns):
@@ -88,7 +95,10 @@ def check_squad(data, what: str = "data"):
         if not isinstance(question, str) or not question.strip():
             raise BertNbError(f"Row {n} of the {what} has no question.")
         if "answers" in row and row["answers"] is not None and not isinstance(row["answers"], float):
-            answers = row["answers"]
+            answers = read_back(row["answers"])  # a CSV file keeps SQuAD's dict as its text
+            if not isinstance(answers, dict):
+                raise BertNbError(f"Row {n} of the {what}: answers must be SQuAD's {{'text': [...], 'answer_start': "
+                                  f"[...]}}, not {row['answers']!r:.60}.")
             texts, starts = list(answers.get("text", [])), list(answers.get("answer_start", []))
             if not texts or not starts:
                 raise BertNbError(f"Row {n} of the {what} has no answer; bert_nb trains on answerable questions "

@@ -10,6 +10,7 @@ character offsets into that text.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -32,7 +33,10 @@ def check_tagged(data, text: str = "tokens", label: str = "tags", what: str = "d
     import pandas as pd
 
     from ..datasets import _bio
+    from ._stored import read_back, table
 
+    if isinstance(data, (str, os.PathLike)):
+        data = table(data, what)
     if isinstance(data, (list, tuple)):
         if not data or not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in data):
             raise BertNbError(f"Give the {what} as (words, tags) pairs or a DataFrame with '{text}' and '{label}' "
@@ -47,12 +51,16 @@ def check_tagged(data, text: str = "tokens", label: str = "tags", what: str = "d
                           f"{', '.join(map(str, data.columns))} (set text= and label=).")
     rows = []
     for n, (words, tags) in enumerate(zip(data[text], data[label])):
+        words, tags = read_back(words), read_back(tags)  # as a CSV or Parquet file gave them back
         if isinstance(words, str) or not isinstance(words, (list, tuple)) or not words:
             raise BertNbError(f"Row {n} of the {what}: '{text}' must be a non-empty list of words, not {words!r:.60}.")
         if not isinstance(tags, (list, tuple)) or len(tags) != len(words):
             count = len(tags) if isinstance(tags, (list, tuple)) else "no list of"
             raise BertNbError(f"Row {n} of the {what} has {len(words)} words but {count} tags; give one tag per word.")
         bad = [t for t in tags if not isinstance(t, str) or not _TAG.match(t)]
+        if bad and isinstance(bad[0], int):
+            raise BertNbError(f"Row {n} of the {what} has tag {bad[0]!r}, a number: give the tags' names (O, B-PER, "
+                              "...), e.g. a Hugging Face dataset's ner_tags mapped through its feature's names.")
         if bad:
             raise BertNbError(f"Row {n} of the {what} has tag {bad[0]!r}, which is not BIO: use O, B-TYPE (an entity's "
                               "first word) and I-TYPE (the words after it), e.g. B-PER I-PER.")
