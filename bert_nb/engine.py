@@ -246,11 +246,16 @@ class Engine:
         if self.quantize:
             raise BertNbError(f"'{self.name}' is {self.quantize}-quantized, which has no safetensors form; save the "
                               "fp32 model and quantize it again after loading (quantization takes a second).")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        with quiet_transformers(transformers):
-            self.model.save_pretrained(path, safe_serialization=True)
-            self.tokenizer.save_pretrained(path)
+        from .files import made_folder
+
+        path = made_folder(Path(path))
+        try:
+            with quiet_transformers(transformers):
+                self.model.save_pretrained(path, safe_serialization=True)
+                self.tokenizer.save_pretrained(path)
+        except OSError as err:  # a full disk, say
+            raise BertNbError(f"Cannot save to {path} ({err.strerror or err}); give a folder with room to write.") \
+                from None
         return str(path)
 
     def with_model(self, model, *, name: str, dtype=None, quantize=None) -> "Engine":

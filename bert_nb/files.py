@@ -32,3 +32,17 @@ def write_whole(path: Path, write) -> Path:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def made_folder(folder: Path) -> Path:
+    """Make the folder something is written to (an index, a model), or say in one sentence why it cannot be."""
+    if folder.exists() and not folder.is_dir():
+        raise BertNbError(f"{folder} is a file; give a folder to write in.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BertNbError(f"Cannot make the folder {folder} ({e.strerror or e}); give a folder you can write to.") \
+            from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BertNbError(f"Cannot write in {folder}; give a folder you can write to.")
+    return folder

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BertNbError
+from .files import made_folder
 from .tokens import checked_limit
 
 __all__ = ["index", "Index", "KINDS"]
@@ -236,7 +237,7 @@ class Index:
     def save(self, path) -> "Index":
         """A copy of the store in ``path`` (the vectors, texts, meta and faiss index); returns the copy."""
         target = Path(path)
-        _made(target)
+        made_folder(target)
         if any(target.iterdir()):
             raise BertNbError(f"{target} is not empty; give a new folder to save the index in.")
         self._index()
@@ -286,7 +287,7 @@ class Index:
         total = int(counts.sum())
         positions = _merge_positions(orders, counts)
         folder = Path(path)
-        _made(folder)
+        made_folder(folder)
         if any(folder.iterdir()):
             raise BertNbError(f"{folder} is not empty; give a new folder for the merged index.")
         where = np.argsort(positions, kind="stable")  # merged row -> row of the shards one after the other
@@ -423,19 +424,6 @@ def _build(blocks, dim: int, kind: str):
     for block in blocks:
         found.add(np.ascontiguousarray(block, dtype=np.float32))
     return found
-
-
-def _made(folder: Path) -> None:
-    """Make the folder an index is written to, or say in one sentence why it cannot be."""
-    if folder.exists() and not folder.is_dir():
-        raise BertNbError(f"{folder} is a file; give a folder to keep the index in.")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise BertNbError(f"Cannot make the folder {folder} ({e.strerror or e}); give a folder you can write to.") \
-            from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise BertNbError(f"Cannot write in {folder}; give a folder you can write to.")
 
 
 def _read_meta(folder: Path) -> _Meta | None:
@@ -693,7 +681,7 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
     if max_length is not None:
         checked_limit(engine, max_length)
     folder = Path(store) if store is not None else Path(tempfile.mkdtemp(prefix="bert_nb-index-"))
-    _made(folder)
+    made_folder(folder)
     meta = _read_meta(folder)
     wanted = _Meta(model=engine.name, dim=int(engine.encoder.config.hidden_size), dtype=dtype, pooling=pooling,
                    max_length=max_length, kind=kind)

@@ -220,3 +220,15 @@ def test_a_tokenizer_shared_by_threads_encodes_each_call_with_its_own_settings(m
     for twin in (copy.deepcopy(tok), pickle.loads(pickle.dumps(tok))):  # a copy serves itself, with a lock of its own
         assert twin._encode_plus.tokenizer is twin and twin._encode_plus.lock is not tok._encode_plus.lock
         assert twin("hello world")["input_ids"] == tok("hello world")["input_ids"]
+
+
+def test_a_save_where_nothing_can_be_written_is_one_sentence(tiny, tmp_path):
+    from bert_nb.errors import BertNbError
+
+    (tmp_path / "a-file").write_text("mine")
+    for target in (tmp_path / "a-file", tmp_path / "a-file" / "model"):  # a FileNotFoundError traceback before
+        with pytest.raises(BertNbError, match="is a file; give a folder to write in|Cannot make the folder .*"
+                                              "Not a directory"):
+            tiny.save(target)
+    assert (tmp_path / "a-file").read_text() == "mine"
+    assert bert_nb.load(tiny.save(tmp_path / "ok"), device="cpu").info().layers == tiny.info().layers
