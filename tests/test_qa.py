@@ -137,6 +137,10 @@ def test_a_tiny_reader_learns_and_answers_with_offsets(reader, tiny_vocab_engine
     assert far.windows > 1 and far.best == "bert" and long[far.spans[0][1]:far.spans[0][2]] == "bert"
     batch = answer(reader, ["hello model ||| bert ran fast", "hello model ||| the world and a bert"])
     assert [a.best for a in batch] == ["bert", "bert"] and batch.items[1].spans[0][1] == 16
+    table = pd.DataFrame({"question": ["hello model"] * 2, "context": ["bert ran fast", "the world and a bert"]})
+    assert [a.spans for a in answer(reader, table)] == [a.spans for a in batch]  # it said "Line 0 has no context"
+    with pytest.raises(BertNbError, match="The frame has no column 'context'"):
+        answer(reader, table.rename(columns={"context": "passage"}))
     frame = reader.predict(["hello model", "hello model"], "the world and bert")
     assert list(frame.columns) == ["question", "answer", "start", "end", "score"] and list(frame.answer) == ["bert",
                                                                                                              "bert"]

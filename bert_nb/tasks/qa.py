@@ -386,7 +386,13 @@ class Answers:
 
 
 def _qa_pairs(questions, contexts) -> list[tuple[str, str]]:
-    """(question, context) pairs from a question and a context, two lists, or ``question ||| context`` lines."""
+    """(question, context) pairs from a question and a context, two lists, ``question ||| context`` lines, or a
+    DataFrame with question and context columns."""
+    if hasattr(questions, "columns") and contexts is None:
+        missing = [c for c in ("question", "context") if c not in questions.columns]
+        if missing:
+            raise BertNbError(f"The frame has no column '{missing[0]}'; give question and context columns.")
+        questions, contexts = list(questions["question"]), list(questions["context"])
     if contexts is None:
         lines = [questions] if isinstance(questions, str) else list(questions)
         pairs = []
@@ -481,7 +487,8 @@ def answer(model, question, context=None, top_k: int = 3, batch_size: int = 32):
     Answers
         ``to_frame()``: answer, start, end (character offsets into ``context``), score (the
         probability of the answer's start times that of its end, within its window). A list of
-        questions (or ``"question ||| context"`` lines) gives a ``Batch``.
+        questions (or ``"question ||| context"`` lines, or a DataFrame with question and context
+        columns) gives a ``Batch``.
 
     Examples
     --------
