@@ -110,9 +110,9 @@ def save_figure(result_or_figure, path, width: int | None = None, height: int | 
         return write_whole(path, lambda tmp: Path(tmp).write_text(_page(html), encoding="utf-8"))
     if fmt == "html":
         return write_whole(path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True,
-                                                       default_width=width or "100%",
-                                                       default_height=height or "100%",
-                                                       config={"displaylogo": False}))
+                                                            default_width=width or "100%",
+                                                            default_height=height or "100%",
+                                                            config={"displaylogo": False}))
     return write_whole(path, lambda tmp: Path(tmp).write_bytes(to_image(fig, fmt, width, height, scale)))
 
 

@@ -1,4 +1,5 @@
-"""Files written whole or not at all: written beside their target, then renamed into place."""
+"""Where results leave for disk: files written whole or not at all (beside their target, then renamed into
+place), and folders made or refused in one sentence."""
 
 from __future__ import annotations
 
