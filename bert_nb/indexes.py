@@ -645,8 +645,9 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
     store : str or Path, optional
         The folder that keeps the vectors (``dtype`` on disk), texts and faiss index; default a new
         temporary folder, removed with the returned Index (once nothing refers to it, or when Python
-        exits): ``Index.save(path)`` keeps a copy. Calling again with a store that holds part of the same corpus resumes it
-        (the texts it holds are checked against the source's first ones: another corpus is refused).
+        exits): ``Index.save(path)`` keeps a copy. Calling again with a store that holds part of the
+        same corpus resumes it (the texts it holds are checked against the source's first ones:
+        another corpus is refused).
     kind : {"auto", "flat", "hnsw"}
         Exact inner-product search, or HNSW (approximate, for large corpora); ``auto`` picks exact
         below 100,000 vectors. ``Index.to_text()`` states the choice.

@@ -84,7 +84,8 @@ def test_data_forms_give_the_same_labels(tiny_vocab_engine, toy, tmp_path):
     (lambda d: d.iloc[0:0], "no usable examples"),
     (lambda d: d.assign(text=""), "no usable examples"),
     (lambda d: d.assign(text=None), "no usable examples"),
-    (lambda d: d.assign(text=range(len(d))), r"Column 'text' of the data holds int64 values, not texts; .*astype\(str\)"),
+    (lambda d: d.assign(text=range(len(d))),
+     r"Column 'text' of the data holds int64 values, not texts; .*astype\(str\)"),
     (lambda d: d.join(d[["text"]], rsuffix="_").rename(columns={"text_": "text"}),
      "more than one column named 'text'; rename or drop the others"),  # a pandas ValueError before
 ])

@@ -169,7 +169,8 @@ class BertMagics(Magics, Configurable):
                                  "file that exists, or a variable.")
             return name
         if name not in self.shell.user_ns:
-            raise UsageError(f"No variable '{name}'; {hint}" + (f", or give a {_either(files)} file." if files else "."))
+            also = f", or give a {_either(files)} file" if files else ""
+            raise UsageError(f"No variable '{name}'; {hint}{also}.")
         return self.shell.user_ns[name]
 
     def _each(self, args, cell, command, run):

@@ -8,11 +8,11 @@ from ._common import Command, given, out_option
 
 
 def _options(p):
-    p.add_argument("--data", metavar="VAR|FILE", help="the corpus: a variable (a list, a Series, a DataFrame with --text) or "
-                   "a .txt (a text per line), .csv or .parquet file (default: the cell's lines)")
+    p.add_argument("--data", metavar="VAR|FILE", help="the corpus: a variable (a list, a Series, a DataFrame with "
+                   "--text) or a .txt (a text per line), .csv or .parquet file (default: the cell's lines)")
     p.add_argument("--text", metavar="COL", help="the text column of a DataFrame, CSV or Parquet file (default text)")
-    p.add_argument("--store", metavar="PATH", help="the folder that keeps the index (default: a temporary one, removed with the Index); "
-                   "run again with the same folder to resume")
+    p.add_argument("--store", metavar="PATH", help="the folder that keeps the index (default: a temporary one, "
+                   "removed with the Index); run again with the same folder to resume")
     p.add_argument("--kind", choices=["auto", "flat", "hnsw"], help="exact search, HNSW, or auto (exact below 100,000)")
     p.add_argument("--batch-size", type=int, help="texts per forward pass (default: 512 on a GPU, 128 in bf16, 64 in fp32)")
     out_option(p, "the Index")
