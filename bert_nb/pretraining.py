@@ -385,6 +385,13 @@ def _config_of(config, tokenizer, max_length):
 
 
 def _texts_of(texts) -> list[str]:
+    """The documents: a text, a list, a Series, a frame's text column, or a .txt (one per line), .csv or .parquet file."""
+    import os
+    from pathlib import Path
+
+    if isinstance(texts, os.PathLike) or isinstance(texts, str) and texts.lower().endswith(_FILES) and \
+            Path(texts).is_file():
+        texts = _file_texts(Path(texts))
     if isinstance(texts, str):
         texts = [texts]
     elif hasattr(texts, "columns"):
@@ -397,6 +404,28 @@ def _texts_of(texts) -> list[str]:
     return texts
 
 
+_FILES = (".txt", ".csv", ".parquet")
+
+
+def _file_texts(path):
+    """A corpus file's documents: a .txt file's lines, or a .csv or .parquet file's text column."""
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    if suffix not in _FILES:
+        raise BertNbError(f"Cannot read '{path.suffix}' files; give a .txt (one document per line), .csv or .parquet "
+                          "file, or a list of texts.")
+    if not path.is_file():
+        raise BertNbError(f"No file '{path}'; give a .txt, .csv or .parquet file, or a list of texts.")
+    try:
+        if suffix == ".txt":
+            return path.read_text(encoding="utf-8").splitlines()
+        return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except (OSError, UnicodeDecodeError, ValueError, ImportError) as err:
+        raise BertNbError(f"Cannot read {path.name} ({str(err)[:80]}); give a UTF-8 text file, a CSV or a Parquet "
+                          "file with a text column.") from None
+
+
 def pretrain(texts, config="tiny", tokenizer="chinese", objectives=("mlm", "nsp"), steps: int = 1000,
              batch_size: int = 64, learning_rate: float = 5e-4, max_length: int = 64, mlm_probability: float = 0.15,
              warmup_ratio: float = 0.05, eval_every: int | None = None, eval_texts=None, probes=(),
@@ -406,8 +435,8 @@ def pretrain(texts, config="tiny", tokenizer="chinese", objectives=("mlm", "nsp"
 
     Parameters
     ----------
-    texts : list of str, a Series, or a DataFrame with a ``text`` column
-        One document per item; NSP pairs are consecutive sentences of one document (half of
+    texts : list of str, a Series, a DataFrame with a ``text`` column, or a file
+        One document per item (a .txt file: per line; .csv or .parquet: its ``text`` column); NSP pairs are consecutive sentences of one document (half of
         them), or a sentence and one from another document.
     config : "tiny", "mini", dict or BertConfig
         The model's size; ``vocab_size`` comes from the tokenizer.

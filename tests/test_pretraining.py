@@ -136,6 +136,26 @@ def test_the_trainers_scratch_folder_goes_with_the_pretraining(corpus):
     assert not folders[0][0].exists()
 
 
+def test_a_corpus_file_is_read_as_its_documents(corpus, tmp_path):
+    import pandas as pd
+
+    from bert_nb.pretraining import _texts_of
+
+    docs = [" ".join(d.split()) for d in corpus[:30]]  # one line each
+    (tmp_path / "c.txt").write_text("\n".join(docs) + "\n\n", encoding="utf-8")
+    pd.DataFrame({"text": docs}).to_csv(tmp_path / "c.csv", index=False)
+    pd.DataFrame({"text": docs}).to_parquet(tmp_path / "c.parquet")
+    for source in (tmp_path / "c.txt", str(tmp_path / "c.csv"), tmp_path / "c.parquet"):  # one document before
+        assert _texts_of(source) == docs
+    assert _texts_of("c.txt") == ["c.txt"]  # no such file: a text like any other
+    small = bert_nb.pretrain(tmp_path / "c.txt", objectives=("mlm",), steps=2, batch_size=4,
+                             config={"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
+                                     "intermediate_size": 64})
+    assert small.training_config["steps"] == 2
+    with pytest.raises(BertNbError, match="Cannot read '.md' files; give a .txt"):
+        _texts_of(tmp_path / "c.md")
+
+
 def test_bad_input_says_what_to_do(corpus, chinese_tok):
     with pytest.raises(BertNbError, match="The corpus is empty"):
         bert_nb.pretrain([" ", ""])

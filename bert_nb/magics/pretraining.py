@@ -8,8 +8,8 @@ from ._common import Command, given, out_option
 
 
 def _options(p):
-    p.add_argument("--data", metavar="VAR", help="the texts: a list, a Series or a DataFrame with a text column "
-                   "(default: the cell's lines, one document per line)")
+    p.add_argument("--data", metavar="VAR|FILE", help="the texts: a variable (a list, a Series, a DataFrame with a "
+                   "text column) or a .txt (a document per line), .csv or .parquet file (default: the cell's lines)")
     p.add_argument("--config", help="tiny (default: 2 layers, hidden 128) or mini (4 layers, hidden 256)")
     p.add_argument("--tokenizer", help="chinese (default), another packaged name or a tokenizer folder")
     p.add_argument("--objectives", help="mlm,nsp (default) or mlm")
@@ -30,7 +30,7 @@ def pretrain(magics, args, cell):
 
     if args.data:
         texts = magics._variable(args.data, f"put the texts in it first, e.g. `{args.data} = "
-                                 "bert_nb.datasets.load('peoples_daily_text').text`")
+                                 "bert_nb.datasets.load('peoples_daily_text').text`", files=(".txt", ".csv", ".parquet"))
         if cell and cell.strip():
             raise UsageError("Give the texts either with --data or in the cell, not both.")
     else:
