@@ -384,6 +384,9 @@ def _config_of(config, tokenizer, max_length):
     return config
 
 
+_FILES = (".txt", ".csv", ".parquet")  # a corpus file, read as bert_nb.index reads one
+
+
 def _texts_of(texts) -> list[str]:
     """The documents: a text, a list, a Series, a frame's text column, or a .txt (one per line), .csv or .parquet file."""
     import os
@@ -391,7 +394,9 @@ def _texts_of(texts) -> list[str]:
 
     if isinstance(texts, os.PathLike) or isinstance(texts, str) and texts.lower().endswith(_FILES) and \
             Path(texts).is_file():
-        texts = _file_texts(Path(texts))
+        from .indexes import _stream
+
+        texts = list(_stream(Path(texts), None))  # read as the index reads a corpus
     if isinstance(texts, str):
         texts = [texts]
     elif hasattr(texts, "columns"):
@@ -402,28 +407,6 @@ def _texts_of(texts) -> list[str]:
     if not texts:
         raise BertNbError("The corpus is empty; give texts to learn from (one document per item).")
     return texts
-
-
-_FILES = (".txt", ".csv", ".parquet")
-
-
-def _file_texts(path):
-    """A corpus file's documents: a .txt file's lines, or a .csv or .parquet file's text column."""
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    if suffix not in _FILES:
-        raise BertNbError(f"Cannot read '{path.suffix}' files; give a .txt (one document per line), .csv or .parquet "
-                          "file, or a list of texts.")
-    if not path.is_file():
-        raise BertNbError(f"No file '{path}'; give a .txt, .csv or .parquet file, or a list of texts.")
-    try:
-        if suffix == ".txt":
-            return path.read_text(encoding="utf-8").splitlines()
-        return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
-    except (OSError, UnicodeDecodeError, ValueError, ImportError) as err:
-        raise BertNbError(f"Cannot read {path.name} ({str(err)[:80]}); give a UTF-8 text file, a CSV or a Parquet "
-                          "file with a text column.") from None
 
 
 def pretrain(texts, config="tiny", tokenizer="chinese", objectives=("mlm", "nsp"), steps: int = 1000,
