@@ -16,6 +16,7 @@ Each runs one forward pass; hooks are removed before it returns. Where a model l
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .errors import BertNbError
@@ -493,7 +494,7 @@ def probe(engine, data, text: str = "text", label: str = "label", pooling: str =
     Parameters
     ----------
     engine : Engine
-    data : DataFrame
+    data : DataFrame or a CSV path
         With a ``text`` column and a ``label`` column (any labels, at least ``cv`` of each).
     pooling : {"mean", "cls", "max"}
     cv : int
@@ -513,8 +514,12 @@ def probe(engine, data, text: str = "text", label: str = "label", pooling: str =
     from sklearn.model_selection import StratifiedKFold, cross_validate
     from threadpoolctl import threadpool_limits
 
+    if isinstance(data, (str, os.PathLike)):  # a CSV file, as bert_nb.finetune reads one
+        from .training import _frame
+
+        data = _frame(data, text, label)[0]
     if not hasattr(data, "columns"):
-        raise BertNbError("probe needs a DataFrame with a text and a label column, "
+        raise BertNbError("probe needs a DataFrame (or a CSV file) with a text and a label column, "
                           "for example bert_nb.datasets.load('rotten_tomatoes', split='train').")
     for column in (text, label):
         if column not in data.columns:

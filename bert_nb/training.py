@@ -239,7 +239,10 @@ class FineTuned(Recorded, Engine):
 
         from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
 
-        texts = [texts] if isinstance(texts, str) else list(texts)
+        try:
+            texts = [texts] if isinstance(texts, str) else list(texts)
+        except TypeError:  # None, a number
+            texts = []
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise BertNbError("Give one or more non-empty texts to predict.")
         limit = self.training_config.get("max_length", self.max_length)

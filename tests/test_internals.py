@@ -121,7 +121,7 @@ def test_logit_lens_needs_a_masked_lm_head(minilm, distil):
         logit_lens(distil, "the cat", top_k=0)
 
 
-def test_probe_by_layer_against_the_majority(minilm):
+def test_probe_by_layer_against_the_majority(minilm, tmp_path):
     good = ["a wonderful film", "great acting and a moving story", "I loved it", "brilliant and funny", "a joy to watch"]
     bad = ["a boring mess", "dull and far too long", "I hated it", "terrible acting", "a waste of time"]
     data = pd.DataFrame({"review": good * 3 + bad * 3, "y": ["pos"] * 15 + ["neg"] * 15})
@@ -130,6 +130,9 @@ def test_probe_by_layer_against_the_majority(minilm):
     assert p.to_frame().accuracy.iloc[-1] > 0.9  # repeated, clear-cut texts: the last layer separates them
     assert p.labels == ("neg", "pos") and 0 <= p.best() <= 6 and "majority class 0.50" in p.to_text()
     assert set(p.to_frame().C) <= set(bert_nb.internals._PROBE_CS) and "C chosen by inner CV 0: " in p.to_text()
+    data.to_csv(tmp_path / "reviews.csv", index=False)  # a CSV file, as finetune takes one (refused before)
+    from_file = probe(minilm, tmp_path / "reviews.csv", text="review", label="y", cv=3, progress=False)
+    np.testing.assert_allclose(from_file.to_frame().accuracy, p.to_frame().accuracy)
     fixed = probe(minilm, data, text="review", label="y", cv=3, progress=False, Cs=[1e-4])
     assert list(fixed.to_frame().C) == [1e-4] * 7
     with pytest.raises(BertNbError, match="Cs must be positive"):

@@ -57,8 +57,9 @@ def test_predict_frame(clf):
     assert list(out.columns) == ["text", "label", "neg", "pos"]
     assert out["label"].tolist() == ["pos", "neg"]
     np.testing.assert_allclose(out[["neg", "pos"]].sum(1), 1, atol=1e-5)
-    with pytest.raises(BertNbError, match="non-empty texts"):
-        clf.predict(["  "])
+    for nothing in (["  "], None, 5):  # None and 5 were TypeErrors
+        with pytest.raises(BertNbError, match="Give one or more non-empty texts to predict"):
+            clf.predict(nothing)
 
 
 def test_fine_tuned_engine_works_with_other_commands(clf):
