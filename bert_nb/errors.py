@@ -17,3 +17,14 @@ class MissingHeadError(BertNbError):
 
 class ModelLoadError(BertNbError):
     """A model name or folder could not be resolved or loaded."""
+
+
+def listed(value, say: str, single: tuple = (str,)) -> list:
+    """``value`` as a list (a ``single`` type, a string by default, is one item); ``say`` where it is no
+    collection (None, a number)."""
+    if isinstance(value, single):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise BertNbError(f"{say}; got {type(value).__name__}.") from None

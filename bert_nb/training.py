@@ -22,7 +22,7 @@ import weakref
 from pathlib import Path
 
 from .engine import Engine, quiet_transformers
-from .errors import BertNbError
+from .errors import BertNbError, listed
 
 __all__ = ["finetune", "finetune_mlm", "FineTuned", "TrainingState", "text_progress", "fit", "train_or_load"]
 
@@ -239,10 +239,7 @@ class FineTuned(Recorded, Engine):
 
         from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
 
-        try:
-            texts = [texts] if isinstance(texts, str) else list(texts)
-        except TypeError:  # None, a number
-            texts = []
+        texts = listed(texts, "Give one or more non-empty texts to predict")
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise BertNbError("Give one or more non-empty texts to predict.")
         limit = self.training_config.get("max_length", self.max_length)

@@ -157,3 +157,10 @@ def test_explain_a_cross_encoders_score_of_the_pair(cross, pair_classifier, shel
         bert_nb.explain(cross, "good play", pair="a bad dog", target="5")
     with pytest.raises(BertNbError, match="not one of this cross-encoder's labels"):
         bert_nb.explain(pair_classifier, "good play", pair="a good dog", target="maybe")
+
+
+def test_predict_names_what_is_no_pairs(cross):
+    for nothing in (None, 5):  # TypeErrors before
+        with pytest.raises(BertNbError, match=r"Give pairs of texts: .*; got (NoneType|int)\."):
+            cross.predict(nothing)
+    assert len(cross.predict(("good play", "a good dog"))) == 1  # a tuple is one pair

@@ -231,3 +231,11 @@ def test_conll_questions_are_answerable():
 
 def test_export_script_runs(reader, tmp_path):
     assert run_exported(reader, tmp_path, "exact", processes=2).heads == ("qa",)
+
+
+def test_what_is_no_question_is_named(reader):
+    for nothing in (None, 5):  # TypeErrors before
+        with pytest.raises(BertNbError, match=r"Give a question \(or a list of them\) and its context; got"):
+            answer(reader, nothing, "bert ran fast")
+        with pytest.raises(BertNbError, match=r"Give a question \(or a list of them\) and its context; got"):
+            reader.predict(nothing, "bert ran fast")

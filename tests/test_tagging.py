@@ -171,3 +171,12 @@ def test_magics(shell, tiny_vocab_engine, tagged, tagger):
     trained = shell.run_cell("%bert finetune --task tokens --data tagged --epochs 0.5 --batch-size 8 "
                              "--max-length 16 -o quick")
     assert isinstance(trained, Tagger) and shell.user_ns["quick"] is trained
+
+
+def test_what_is_no_texts_is_named(tagger):
+    for nothing in (None, 5):  # TypeErrors before
+        with pytest.raises(BertNbError, match=r"Give one or more non-empty texts to tag; got (NoneType|int)\."):
+            tag(tagger, nothing)
+        with pytest.raises(BertNbError, match="Give one or more non-empty texts to tag"):
+            tagger.predict(nothing)
+    assert len(tag(tagger, ("good play", "bad play"))) == 2  # a tuple of texts is texts

@@ -11,7 +11,7 @@ with the classification metrics.
 
 from __future__ import annotations
 
-from ..errors import BertNbError
+from ..errors import BertNbError, listed
 from ..training import FineTuned, TrainingState
 from .classify import metrics_from
 
@@ -55,7 +55,8 @@ def pair_inputs(pairs) -> tuple[list[str], list[str]]:
             raise BertNbError("Give pairs as a frame with two text columns.")
         pairs = list(zip(pairs.iloc[:, 0], pairs.iloc[:, 1]))
     out = []
-    for n, pair in enumerate([pairs] if isinstance(pairs, (str, tuple)) else list(pairs)):
+    for n, pair in enumerate(listed(pairs, "Give pairs of texts: (text, text_pair) tuples, a two-column frame or "
+                                           "`A ||| B` lines", single=(str, tuple))):
         if isinstance(pair, str):
             pair = tuple(pair.split("|||", 1)) if "|||" in pair else (pair,)
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(t, str) and t.strip()

@@ -20,7 +20,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BertNbError
+from ..errors import BertNbError, listed
 from ..training import FineTuned, TrainingState
 
 __all__ = ["finetune_qa", "answer", "QAModel", "Answers", "check_squad", "squad_scores"]
@@ -393,8 +393,9 @@ def _qa_pairs(questions, contexts) -> list[tuple[str, str]]:
         if missing:
             raise BertNbError(f"The frame has no column '{missing[0]}'; give question and context columns.")
         questions, contexts = list(questions["question"]), list(questions["context"])
+    say = "Give a question (or a list of them) and its context"
     if contexts is None:
-        lines = [questions] if isinstance(questions, str) else list(questions)
+        lines = [questions] if isinstance(questions, str) else listed(questions, say)
         pairs = []
         for n, line in enumerate(lines):
             if isinstance(line, (list, tuple)) and len(line) == 2:
@@ -405,8 +406,8 @@ def _qa_pairs(questions, contexts) -> list[tuple[str, str]]:
                 raise BertNbError(f"Line {n} has no context: give `question ||| context`, or the context as a "
                                   "second argument.")
     else:
-        qs = [questions] if isinstance(questions, str) else list(questions)
-        cs = [contexts] if isinstance(contexts, str) else list(contexts)
+        qs = [questions] if isinstance(questions, str) else listed(questions, say)
+        cs = [contexts] if isinstance(contexts, str) else listed(contexts, say)
         if len(cs) == 1 and len(qs) > 1:
             cs = cs * len(qs)
         if len(qs) != len(cs):

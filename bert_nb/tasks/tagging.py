@@ -15,7 +15,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from ..errors import BertNbError
+from ..errors import BertNbError, listed
 from ..training import FineTuned, TrainingState
 
 __all__ = ["finetune_tagger", "tag", "Tagger", "Entities", "check_tagged", "entity_spans"]
@@ -165,8 +165,7 @@ class Tagger(FineTuned):
         """The entities of each text: a DataFrame with text, entity, type, start, end, score."""
         import pandas as pd
 
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        found = [tag(self, t, batch_size=batch_size) for t in _checked_texts(texts)]
+        found = [tag(self, t, batch_size=batch_size) for t in _checked_texts(listed(texts, _GIVE))]
         frames = [e.to_frame().assign(text=e.text) for e in found]
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         return frame[["text", "entity", "type", "start", "end", "score"]]
@@ -199,9 +198,12 @@ class Tagger(FineTuned):
         return "\n".join(self._summary_lines())
 
 
+_GIVE = "Give one or more non-empty texts to tag"
+
+
 def _checked_texts(texts):
     if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-        raise BertNbError("Give one or more non-empty texts to tag.")
+        raise BertNbError(f"{_GIVE}.")
     return texts
 
 
@@ -315,7 +317,7 @@ def tag(model, text, batch_size: int = 32):
                           "bert_nb.finetune(engine, data, task='tokens') or load a saved tagger.")
     if isinstance(text, str):
         return _tag_batch(model, _checked_texts([text]), batch_size)[0]
-    return Batch(tuple(_tag_batch(model, _checked_texts(list(text)), batch_size)))
+    return Batch(tuple(_tag_batch(model, _checked_texts(listed(text, _GIVE)), batch_size)))
 
 
 def _tag_batch(model: Tagger, texts: list[str], batch_size: int) -> list[Entities]:
