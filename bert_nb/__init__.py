@@ -13,7 +13,7 @@ folder does too (``bert_nb.embed("default", texts)``): loaded, and cached, as
 ``bert_nb.load(name)`` loads it.
 """
 
-from importlib import import_module
+from importlib import import_module as _import_module
 
 __version__ = "0.1.0"
 
@@ -55,9 +55,9 @@ _SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", 
 
 def __getattr__(name):
     if name in _SUBMODULES:
-        return import_module(f".{name}", __name__)
+        return _import_module(f".{name}", __name__)
     if name in _EXPORTS:
-        value = _named(getattr(import_module(f".{_EXPORTS[name]}", __name__), name))
+        value = _named(getattr(_import_module(f".{_EXPORTS[name]}", __name__), name))
         globals()[name] = value
         return value
     raise AttributeError(f"module 'bert_nb' has no attribute {name!r}")

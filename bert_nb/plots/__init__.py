@@ -11,12 +11,12 @@ result of that task shows. A new task adds a module here; nothing else grows.
 Importing this package does not import plotly; the builders do, when called.
 """
 
-from importlib import import_module
-from pkgutil import iter_modules
+from importlib import import_module as _import_module
+from pkgutil import iter_modules as _iter_modules
 
 
 def _modules():
-    return [import_module(f".{m.name}", __name__) for m in iter_modules(__path__) if not m.name.startswith("_")]
+    return [_import_module(f".{m.name}", __name__) for m in _iter_modules(__path__) if not m.name.startswith("_")]
 
 
 def views() -> dict:
