@@ -354,7 +354,7 @@ def write_script(finetuned, path: Path) -> str:
 
 def script_path(path, name: str) -> Path:
     """Where a script goes: ``path`` itself when it ends in .py, else the file ``name`` in the folder ``path``."""
-    path = Path(path)
+    path = Path(path).expanduser()
     return path if path.suffix == ".py" else path / name
 
 

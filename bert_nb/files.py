@@ -11,7 +11,8 @@ from .errors import BertNbError
 
 
 def write_whole(path: Path, write) -> Path:
-    """Run ``write(temporary_path)`` beside ``path``, then move it into place: a whole file or none."""
+    """Run ``write(temporary_path)`` beside ``path`` (``~`` expanded), then move it into place: a whole file or none."""
+    path = Path(path).expanduser()
     blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocked is not None:
         raise BertNbError(f"Cannot write {path}: {blocked} is a file, not a folder; choose another path.")
@@ -36,7 +37,9 @@ def write_whole(path: Path, write) -> Path:
 
 
 def made_folder(folder: Path) -> Path:
-    """Make the folder something is written to (an index, a model), or say in one sentence why it cannot be."""
+    """Make the folder something is written to (an index, a model), or say in one sentence why it cannot be;
+    returns it with ``~`` expanded, as a shell would."""
+    folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise BertNbError(f"{folder} is a file; give a folder to write in.")
     try:

@@ -236,8 +236,7 @@ class Index:
 
     def save(self, path) -> "Index":
         """A copy of the store in ``path`` (the vectors, texts, meta and faiss index); returns the copy."""
-        target = Path(path)
-        made_folder(target)
+        target = made_folder(Path(path))
         if any(target.iterdir()):
             raise BertNbError(f"{target} is not empty; give a new folder to save the index in.")
         self._index()
@@ -249,7 +248,7 @@ class Index:
         """The index kept in the folder ``path``; ``kind`` ('flat' or 'hnsw') searches it another way."""
         if not isinstance(path, (str, os.PathLike)):
             raise BertNbError(f"Give the folder an index was built in (a path), not {type(path).__name__}.")
-        folder = Path(path)
+        folder = Path(path).expanduser()
         meta = _read_meta(folder)
         if meta is None:
             raise BertNbError(f"No index in {folder}; build one with bert_nb.index(engine, texts, store='{folder}').")
@@ -286,8 +285,7 @@ class Index:
         counts = np.array([len(p) for p in parts], dtype=np.int64)
         total = int(counts.sum())
         positions = _merge_positions(orders, counts)
-        folder = Path(path)
-        made_folder(folder)
+        folder = made_folder(Path(path))
         if any(folder.iterdir()):
             raise BertNbError(f"{folder} is not empty; give a new folder for the merged index.")
         where = np.argsort(positions, kind="stable")  # merged row -> row of the shards one after the other
@@ -456,10 +454,12 @@ def _truncate(folder: Path, meta: _Meta) -> None:
 
 def _stream(source, text: str | None):
     """The texts of ``source``, one at a time: a list, Series, DataFrame column, .txt/.csv/.parquet file, iterable."""
-    if isinstance(source, str) and not Path(source).exists():
+    if isinstance(source, (str, os.PathLike)):
+        source = Path(source).expanduser()  # ~ as a shell reads it
+    if isinstance(source, Path) and not source.exists():
         raise BertNbError(f"No file '{source}'; give a list of texts, a DataFrame column or a .txt/.csv/.parquet path.")
-    if isinstance(source, (str, Path)):
-        return _file_texts(Path(source), text)
+    if isinstance(source, Path):
+        return _file_texts(source, text)
     if hasattr(source, "columns"):
         _has_column("The frame", text, source.columns)
         return iter(source[text or "text"].tolist())
@@ -621,7 +621,7 @@ def _has_column(where: str, text: str | None, columns) -> None:
 def _source_size(source) -> int | None:
     """How many texts the source holds, where that is cheap to know (a list, a column, a text or Parquet file)."""
     if isinstance(source, (str, Path)):
-        path = Path(source)
+        path = Path(source).expanduser()
         if path.is_file() and path.suffix.lower() in _TEXT_SUFFIXES:
             with open(path, "rb") as f:
                 return sum(1 for line in f if line.strip())
@@ -681,8 +681,7 @@ def index(engine, source, store=None, kind: str = "auto", batch_size: int | str 
     _batch_size(batch_size, engine)
     if max_length is not None:
         checked_limit(engine, max_length)
-    folder = Path(store) if store is not None else Path(tempfile.mkdtemp(prefix="bert_nb-index-"))
-    made_folder(folder)
+    folder = made_folder(Path(store) if store is not None else Path(tempfile.mkdtemp(prefix="bert_nb-index-")))
     meta = _read_meta(folder)
     wanted = _Meta(model=engine.name, dim=int(engine.encoder.config.hidden_size), dtype=dtype, pooling=pooling,
                    max_length=max_length, kind=kind)

@@ -116,12 +116,12 @@ def export_html(notebook, path=None, *, theme: str = "light") -> Path:
 
     from .files import write_whole
 
-    source = Path(notebook)
+    source = Path(notebook).expanduser()
     if source.suffix != ".ipynb" or not source.is_file():
         raise BertNbError(f"No notebook at {source}; give the path of an .ipynb file.")
     if theme not in ("light", "dark"):
         raise BertNbError(f"theme is 'light' or 'dark'; got {theme!r}.")
-    target = Path(path) if path is not None else source.with_suffix(".html")
+    target = Path(path).expanduser() if path is not None else source.with_suffix(".html")
     try:
         nb = nbformat.read(source, as_version=4)
         nbformat.validate(nb)

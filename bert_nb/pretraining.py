@@ -393,7 +393,7 @@ def _texts_of(texts) -> list[str]:
     from pathlib import Path
 
     if isinstance(texts, os.PathLike) or isinstance(texts, str) and texts.lower().endswith(_FILES) and \
-            Path(texts).is_file():
+            Path(texts).expanduser().is_file():
         from .indexes import _stream
 
         texts = list(_stream(Path(texts), None))  # read as the index reads a corpus

@@ -116,7 +116,7 @@ def _frame(data, text: str, label: str | None, what: str = "data"):
     import pandas as pd
 
     if isinstance(data, (str, Path)):
-        path = Path(data)
+        path = Path(data).expanduser()
         if not path.is_file():
             raise BertNbError(f"No file '{data}'; give a CSV path, a DataFrame or a list of (text, label).")
         data = pd.read_csv(path)

@@ -415,3 +415,18 @@ def test_the_search_panel_searches_redraws_and_keeps_what_it_showed(minilm, buil
     live = shell.run_cell("%%bert search --index idx --panel --top-k 2\nboring\na moving film")
     assert isinstance(live, SearchPanel) and live.queries.value == "boring\na moving film" and len(live.result) == 4
     assert "--panel searches an Index" in shell.usage_error("%%bert search --corpus idx --panel\na query")
+
+
+def test_a_path_that_starts_with_a_tilde_is_in_the_home_folder(minilm, corpus, tmp_path, monkeypatch):
+    home, elsewhere = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(elsewhere)  # a folder literally named "~" was made here before
+    (home / "corpus.txt").write_text("\n".join(corpus[:12]), encoding="utf-8")
+    idx = bert_nb.index(minilm, "~/corpus.txt", store="~/idx", progress=False)  # "No file" before
+    assert len(idx) == 12 and idx.folder == home / "idx"
+    assert len(bert_nb.Index.load("~/idx")) == 12 and idx.save("~/copy").folder == home / "copy"
+    assert idx.export_script("~/jobs") == str(home / "jobs" / "embed_index.py")
+    assert minilm.save("~/model") == str(home / "model") and (home / "model" / "config.json").is_file()
+    assert list(elsewhere.iterdir()) == []

@@ -152,6 +152,9 @@ def test_a_corpus_file_is_read_as_its_documents(corpus, tmp_path):
                              config={"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
                                      "intermediate_size": 64})
     assert small.training_config["steps"] == 2
+    with pytest.raises(BertNbError, match="No file '.*c.md'"):
+        _texts_of(tmp_path / "c.md")
+    (tmp_path / "c.md").write_text("# notes")
     with pytest.raises(BertNbError, match="Cannot read .\.md. files; give a .txt"):
         _texts_of(tmp_path / "c.md")
 

@@ -26,7 +26,7 @@ def table(path, what: str):
 
     from ..errors import BertNbError
 
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_file():
         raise BertNbError(f"No file '{path}'; give a .csv, .parquet or .jsonl file, or a DataFrame.")
     suffix = path.suffix.lower()

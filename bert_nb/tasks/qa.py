@@ -40,7 +40,7 @@ def _records(data, what: str):
 
         data = table(data, what)  # a table of questions, one per row
     elif isinstance(data, (str, Path)):
-        path = Path(data)
+        path = Path(data).expanduser()
         if not path.is_file():
             raise BertNbError(f"No file '{data}'; give SQuAD JSON, a DataFrame or a list of records.")
         try:
