@@ -283,6 +283,7 @@ def test_finetune_magics(shell, tiny_vocab_engine, tmp_path):
                            ("%bert finetune --data nothing", "No variable 'nothing'.*or give a .csv file"),
                            ("%%bert predict --model nothing\nhi", "No variable 'nothing'; fine-tune first"),
                            ("%bert use nothing", "does not hold a model"),
+                           ("%bert use 5", r"'5' does not hold a model; .*finetune -o clf`, then `%bert use clf`"),
                            ("%%bert predict\nhello", "is not a fine-tuned classifier")]:
         with pytest.raises(UsageError, match=phrase):
             shell.run_cell(source)

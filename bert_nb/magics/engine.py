@@ -47,7 +47,9 @@ def use(magics, args, cell):
         raise UsageError("Name the variable holding the model, for example `%bert use clf`.")
     engine = magics.shell.user_ns.get(args.var)
     if not isinstance(engine, Engine):
-        raise UsageError(f"'{args.var}' does not hold a model; fine-tune one with `%%bert finetune -o {args.var}`.")
+        name = args.var if args.var.isidentifier() else "clf"  # a name a variable can have
+        raise UsageError(f"'{args.var}' does not hold a model; fine-tune one with `%%bert finetune -o {name}`, then "
+                         f"`%bert use {name}`.")
     remember(args.var, engine)
     magics.model = args.var
     return engine
