@@ -203,8 +203,8 @@ class Index:
             return self._engine
         if engine is not self._engine and engine.identity not in self._admitted:
             if not _named_or_same(engine, self.meta):
-                raise BertNbError(f"This index holds {self.meta.model}'s vectors; search it with that model "
-                                  f"(engine={engine.name!r} embeds into another space).")
+                raise BertNbError(f"This index holds {self.meta.model}'s vectors; search it and add to it with that "
+                                  f"model (engine={engine.name!r} embeds into another space).")
             self._admitted.add(engine.identity)
         return engine
 
@@ -236,6 +236,8 @@ class Index:
 
     def save(self, path) -> "Index":
         """A copy of the store in ``path`` (the vectors, texts, meta and faiss index); returns the copy."""
+        if _within(Path(path), self.folder):  # a copy inside the store itself: it would copy itself
+            raise BertNbError(f"{path} is inside the index's own folder {self.folder}; save it somewhere else.")
         target = made_folder(Path(path))
         if any(target.iterdir()):
             raise BertNbError(f"{target} is not empty; give a new folder to save the index in.")
@@ -272,6 +274,10 @@ class Index:
         parts = [cls.load(s) for s in shards]
         if not parts:
             raise BertNbError("Give at least one shard folder to merge.")
+        seen = [p.folder.resolve() for p in parts]
+        twice = next((f for i, f in enumerate(seen) if f in seen[:i]), None)
+        if twice is not None:  # its texts would be in the merged index twice
+            raise BertNbError(f"The shard {twice} is given twice; give each shard once.")
         first = parts[0].meta
 
         def built(m):
@@ -345,6 +351,12 @@ class Index:
             raise BertNbError(f"'{model}' embeds into another space than {self.meta.model}, whose vectors this index "
                               "holds; give the name or folder of that model.")
         return str(model)
+
+
+def _within(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (``~`` and links resolved)."""
+    path, folder = path.expanduser().resolve(), folder.resolve()
+    return path == folder or folder in path.parents
 
 
 def _merge_positions(orders, counts):

@@ -155,7 +155,7 @@ def test_bad_input_says_what_to_do(minilm, tiny, corpus, built, tmp_path):
         bert_nb.index(tiny, corpus[:5], store=built.folder, progress=False)
     with pytest.raises(BertNbError, match="queries are in .* space"):
         built.search(bert_nb.embed(tiny, ["a query"]))
-    with pytest.raises(BertNbError, match="search it with that model"):
+    with pytest.raises(BertNbError, match="search it and add to it with that model"):
         built.search("a query", engine=tiny)
     with pytest.raises(BertNbError, match="Unknown kind 'ivf'"):
         bert_nb.index(minilm, corpus[:5], kind="ivf")
@@ -191,6 +191,12 @@ def test_bad_input_says_what_to_do(minilm, tiny, corpus, built, tmp_path):
         with pytest.raises(BertNbError, match="is a file; give a folder|Cannot make the folder .*Not a directory"):
             built.save(store)
     assert (tmp_path / "a-file").read_text() == "not a folder"
+    for inside in (built.folder, built.folder / "copy"):  # a copy inside the store copied the store into itself
+        with pytest.raises(BertNbError, match="is inside the index's own folder .*; save it somewhere else"):
+            built.save(inside)
+    assert not (built.folder / "copy").exists()
+    with pytest.raises(BertNbError, match="The shard .* is given twice; give each shard once"):
+        bert_nb.Index.merge([built.folder, built.folder], tmp_path / "twice")  # its texts twice before
     assert len(built) == len(corpus)
 
 
@@ -348,10 +354,10 @@ def test_a_model_made_in_the_session_is_passed_or_saved_and_other_spaces_are_ref
     with torch.no_grad():
         for p in moved.model.parameters():
             p.add_(torch.randn_like(p) * 0.002)
-    with pytest.raises(BertNbError, match=r"holds default\+mine's vectors; search it with that model"):
+    with pytest.raises(BertNbError, match=r"holds default\+mine's vectors; search it and add to it with that model"):
         again.search("a query", engine=moved)
     namesake = moved.with_model(moved.model, name="default+mine")  # made in a session too: a name says nothing
-    with pytest.raises(BertNbError, match=r"holds default\+mine's vectors; search it with that model"):
+    with pytest.raises(BertNbError, match=r"holds default\+mine's vectors; search it and add to it with that model"):
         again.search("a query", engine=namesake)
     with pytest.raises(BertNbError, match=r"holds default\+mine's vectors"):
         bert_nb.index(moved, corpus[:60], store=found.folder, progress=False)
@@ -366,7 +372,7 @@ def test_a_model_made_in_the_session_is_passed_or_saved_and_other_spaces_are_ref
     meta = json.loads((found.folder / "meta.json").read_text())
     del meta["probe"], meta["loadable"]
     (found.folder / "meta.json").write_text(json.dumps(meta))  # an index from before probes: names only
-    with pytest.raises(BertNbError, match="search it with that model"):
+    with pytest.raises(BertNbError, match="search it and add to it with that model"):
         bert_nb.Index.load(found.folder).search("a query", engine=minilm)
     assert len(bert_nb.Index.load(found.folder).search("a query", engine=made, k=2)) == 2
 
