@@ -139,6 +139,9 @@ def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_e
         raise BertNbError(f"Unknown pooling '{pooling}'; use one of {', '.join(POOLINGS)}.")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise BertNbError("batch_size must be a whole number of at least 1.")
+    for flag, value in (("compile", compile), ("truncate", truncate), ("normalize_embeddings", normalize_embeddings)):
+        if not hasattr(value, "__bool__") or value not in (True, False):  # "yes" and "no" were both true
+            raise BertNbError(f"{flag} is True or False; got {value!r}.")
     n_layers = int(getattr(engine.config, "num_hidden_layers", 0))
     if not isinstance(layer, int) or not -(n_layers + 1) <= layer <= n_layers:
         raise BertNbError(f"layer must be between 0 and {n_layers} (or -1 for the last); got {layer}.")

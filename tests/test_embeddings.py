@@ -159,6 +159,9 @@ def test_layer_and_argument_errors(minilm):
     for nothing, name in ((None, "NoneType"), (5, "int")):
         with pytest.raises(BertNbError, match=f"Give a text or a list of texts to embed, not {name}"):
             embed(minilm, nothing)
+    for flag in ("compile", "truncate", "normalize_embeddings"):  # "no" was true
+        with pytest.raises(BertNbError, match=f"{flag} is True or False; got 'no'"):
+            embed(minilm, "hi", **{flag: "no"})
 
 
 @pytest.mark.parametrize("call", ["embed", "index", "attention", "layers"])
