@@ -367,6 +367,12 @@ def test_compare_refuses(teacher, toy, tiny_path, tmp_path):
         bert_nb.compare({"label": teacher, "b": teacher}, toy)
     with pytest.raises(BertNbError, match="'b' is a int, not a model; give classifiers"):  # an AttributeError before
         bert_nb.compare({"a": teacher, "b": 5}, toy)
+    with pytest.raises(BertNbError, match="latency_texts is how many texts to time .* at least 1; got 0"):
+        bert_nb.compare({"a": teacher}, toy, latency_texts=0)  # a StatisticsError before
+    with pytest.raises(BertNbError, match="batch_size must be a whole number of at least 1; got 0"):
+        bert_nb.compare({"a": teacher}, toy, batch_size=0)  # range() arg 3 must not be zero
+    with pytest.raises(BertNbError, match="batch_size must be a whole number of at least 1; got 0"):
+        bert_nb.head_importance(teacher, toy, batch_size=0)
     other = finetune(teacher, toy.assign(label=toy.label.map({"pos": "yes", "neg": "no"})), epochs=1,
                      batch_size=8, max_length=16)
     with pytest.raises(BertNbError, match="compare models trained on the same labels"):
