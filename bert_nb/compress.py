@@ -21,7 +21,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from .errors import BertNbError
+from .errors import BertNbError, check_batch_size
 
 __all__ = ["quantize", "head_importance", "HeadImportance", "prune", "prune_curve", "PruneCurve", "distill",
            "compare", "Comparison", "KINDS"]
@@ -83,11 +83,6 @@ def _labelled(model, data, text: str, label: str, what: str = "data"):
     check_known(labels, names, f"'{model.name}'", what=what)
     ids = {n: i for i, n in enumerate(names)}
     return list(frame[text]), [ids[l] for l in labels], names
-
-
-def _check_batch_size(batch_size) -> None:
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise BertNbError(f"batch_size must be a whole number of at least 1; got {batch_size!r}.")
 
 
 def _batches(model, texts, batch_size: int, max_length: int):
@@ -164,7 +159,7 @@ def head_importance(model, data, text: str = "text", label: str = "label", batch
 
     if model.quantize:
         raise BertNbError(f"'{model.name}' is {model.quantize}-quantized and has no gradients; use the fp32 model.")
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     texts, labels, _ = _labelled(model, data, text, label)
     parts = attention_parts(model.model)
     masks = [torch.ones(p.heads, device=model.device, requires_grad=True) for p in parts]
@@ -506,7 +501,7 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
 
     if not isinstance(models, dict) or not models:
         raise BertNbError("Give the models as a dict name -> model, e.g. {'fp32': clf, 'int8': bert_nb.quantize(clf)}.")
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     if not isinstance(latency_texts, int) or isinstance(latency_texts, bool) or latency_texts < 1:
         raise BertNbError(f"latency_texts is how many texts to time one at a time, at least 1; got {latency_texts!r}.")
     other = next(((n, m) for n, m in models.items() if not hasattr(m, "head")), None)

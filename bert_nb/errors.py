@@ -19,6 +19,13 @@ class ModelLoadError(BertNbError):
     """A model name or folder could not be resolved or loaded."""
 
 
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` if it is a whole number of at least 1, else one sentence."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise BertNbError(f"batch_size must be a whole number of at least 1; got {batch_size!r}.")
+    return batch_size
+
+
 def listed(value, say: str, single: tuple = (str,)) -> list:
     """``value`` as a list (a ``single`` type, a string by default, is one item); ``say`` where it is no
     collection (None, a number)."""

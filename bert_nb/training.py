@@ -22,7 +22,7 @@ import weakref
 from pathlib import Path
 
 from .engine import Engine, quiet_transformers
-from .errors import BertNbError, listed
+from .errors import BertNbError, check_batch_size, listed
 
 __all__ = ["finetune", "finetune_mlm", "FineTuned", "TrainingState", "text_progress", "fit", "train_or_load"]
 
@@ -240,6 +240,7 @@ class FineTuned(Recorded, Engine):
         from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
 
         texts = listed(texts, "Give one or more non-empty texts to predict")
+        check_batch_size(batch_size)
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise BertNbError("Give one or more non-empty texts to predict.")
         limit = self.training_config.get("max_length", self.max_length)

@@ -164,3 +164,5 @@ def test_predict_names_what_is_no_pairs(cross):
         with pytest.raises(BertNbError, match=r"Give pairs of texts: .*; got (NoneType|int)\."):
             cross.predict(nothing)
     assert len(cross.predict(("good play", "a good dog"))) == 1  # a tuple is one pair
+    with pytest.raises(BertNbError, match="batch_size must be a whole number of at least 1; got 0"):
+        cross.predict(("good play", "a good dog"), batch_size=0)

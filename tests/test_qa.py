@@ -239,3 +239,5 @@ def test_what_is_no_question_is_named(reader):
             answer(reader, nothing, "bert ran fast")
         with pytest.raises(BertNbError, match=r"Give a question \(or a list of them\) and its context; got"):
             reader.predict(nothing, "bert ran fast")
+    with pytest.raises(BertNbError, match="batch_size must be a whole number of at least 1; got 0"):
+        answer(reader, "hello model", "bert ran fast", batch_size=0)

@@ -180,3 +180,5 @@ def test_what_is_no_texts_is_named(tagger):
         with pytest.raises(BertNbError, match="Give one or more non-empty texts to tag"):
             tagger.predict(nothing)
     assert len(tag(tagger, ("good play", "bad play"))) == 2  # a tuple of texts is texts
+    with pytest.raises(BertNbError, match="batch_size must be a whole number of at least 1; got 0"):
+        tag(tagger, "good play", batch_size=0)

@@ -60,6 +60,8 @@ def test_predict_frame(clf):
     for nothing in (["  "], None, 5):  # None and 5 were TypeErrors
         with pytest.raises(BertNbError, match="Give one or more non-empty texts to predict"):
             clf.predict(nothing)
+    with pytest.raises(BertNbError, match="batch_size must be a whole number of at least 1; got 0"):
+        clf.predict(["good play"], batch_size=0)  # range() arg 3 must not be zero
 
 
 def test_fine_tuned_engine_works_with_other_commands(clf):

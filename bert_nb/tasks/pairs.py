@@ -11,7 +11,7 @@ with the classification metrics.
 
 from __future__ import annotations
 
-from ..errors import BertNbError, listed
+from ..errors import BertNbError, check_batch_size, listed
 from ..training import FineTuned, TrainingState
 from .classify import metrics_from
 
@@ -150,6 +150,7 @@ class PairModel(FineTuned):
         import torch
 
         first, second = pair_inputs(pairs)
+        check_batch_size(batch_size)
         self.model.eval()
         outputs = []
         for start in range(0, len(first), batch_size):

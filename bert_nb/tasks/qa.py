@@ -20,7 +20,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BertNbError, listed
+from ..errors import BertNbError, check_batch_size, listed
 from ..training import FineTuned, TrainingState
 
 __all__ = ["finetune_qa", "answer", "QAModel", "Answers", "check_squad", "squad_scores"]
@@ -439,6 +439,7 @@ def _reader(model):
 def _answer_batch(model, pairs, top_k: int, batch_size: int) -> list[Answers]:
     import torch
 
+    check_batch_size(batch_size)
     if not isinstance(top_k, int) or top_k < 1:
         raise BertNbError("top_k must be a whole number of at least 1.")
     cfg = getattr(model, "training_config", {}) or {}

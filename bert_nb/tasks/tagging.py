@@ -15,7 +15,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from ..errors import BertNbError, listed
+from ..errors import BertNbError, check_batch_size, listed
 from ..training import FineTuned, TrainingState
 
 __all__ = ["finetune_tagger", "tag", "Tagger", "Entities", "check_tagged", "entity_spans"]
@@ -323,6 +323,7 @@ def tag(model, text, batch_size: int = 32):
 def _tag_batch(model: Tagger, texts: list[str], batch_size: int) -> list[Entities]:
     import torch
 
+    check_batch_size(batch_size)
     out = []
     max_length = model.training_config.get("max_length", model.max_length)
     for start in range(0, len(texts), batch_size):
