@@ -853,6 +853,8 @@ def project(embeddings: Embeddings, method: str = "pca", dims: int = 2, groups=N
     """Project embeddings to ``dims`` (2 or 3) dimensions with PCA (numpy) or UMAP (if installed)."""
     import numpy as np
 
+    if not isinstance(embeddings, Embeddings):
+        raise BertNbError(f"project takes the Embeddings that bert_nb.embed returns; got {type(embeddings).__name__}.")
     if dims not in (2, 3):
         raise BertNbError("dims must be 2 or 3.")
     x = np.asarray(embeddings.vectors, dtype=np.float64)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .errors import BertNbError
+from .errors import BertNbError, listed
 from .tokens import checked_limit, cjk_note
 
 __all__ = ["explain", "Explanation", "Explanations", "METHODS", "faithfulness", "Faithfulness"]
@@ -642,7 +642,7 @@ def faithfulness(model, texts: str | Sequence[str],
     import numpy as np
     import pandas as pd
 
-    texts = [texts] if isinstance(texts, str) else list(texts)
+    texts = listed(texts, "Give one or more non-empty texts to test on")
     if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
         raise BertNbError("Give one or more non-empty texts to test on.")
     fractions = _fractions(fractions)

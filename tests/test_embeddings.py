@@ -249,6 +249,8 @@ def test_pca_projection(minilm):
         project(emb, dims=4)
     with pytest.raises(BertNbError, match="more than 2 texts"):
         project(embed(minilm, ["a", "b"]))
+    with pytest.raises(BertNbError, match="project takes the Embeddings that bert_nb.embed returns; got NoneType"):
+        project(None)  # an AttributeError before
     if importlib.util.find_spec("umap") is None:
         with pytest.raises(BertNbError, match="pip install umap-learn"):
             project(emb, method="umap")

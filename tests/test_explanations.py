@@ -196,6 +196,8 @@ def test_faithfulness_on_a_masked_lm_never_deletes_the_mask(mini_mlm):
     assert (f.curves.sufficiency.abs() < 1e-5).all()  # only the words kept = the whole text
     with pytest.raises(BertNbError, match="fractions must be shares"):
         faithfulness(mini_mlm, [MASKED], fractions=(0, 2))
+    with pytest.raises(BertNbError, match="Give one or more non-empty texts to test on; got NoneType"):
+        faithfulness(mini_mlm, None)  # a TypeError before
 
 
 def test_views_escape_user_text_and_draw_the_scores(mini_mlm, minilm):
