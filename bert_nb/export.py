@@ -303,16 +303,6 @@ def main():
             print(json.dumps(scores, indent=2))
     trainer.save_model(args.output)
     tokenizer.save_pretrained(args.output)
-    leave_together()
-
-
-def leave_together():
-    """Several processes: close their process group before exit (left open, gloo's threads can abort at exit)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -796,7 +796,4 @@ if state.is_main_process:
     merged = bert_nb.Index.merge(shards, args.out, orders=orders)
     print(merged.to_text())
     shutil.rmtree(root)
-state.wait_for_everyone()
-if torch.distributed.is_available() and torch.distributed.is_initialized():  # several processes: close the group
-    torch.distributed.destroy_process_group()  # before exit (left open, gloo's threads can abort at exit)
 '''

@@ -523,8 +523,6 @@ Written by bert_nb's Pretrained.export_script. One document per line in the corp
 import argparse
 import json
 
-import torch
-
 import bert_nb
 from accelerate import PartialState
 
@@ -550,7 +548,4 @@ if state.is_main_process:
     model.save(args.out)
     print(json.dumps({{"saved": args.out, "steps": model.state.step, "processes": state.num_processes,
                       **{{k: v for k, v in model.state.epochs[-1].items() if k != "probes"}}}}))
-if torch.distributed.is_available() and torch.distributed.is_initialized():  # several processes: close the group
-    torch.distributed.barrier()  # before exit (left open, gloo's threads can abort at exit)
-    torch.distributed.destroy_process_group()
 '''
