@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .errors import BertNbError
+from .errors import BertNbError, check_batch_size
 from .tokens import checked_limit
 from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
 
@@ -137,8 +137,7 @@ def embed(engine, texts: str | Sequence[str], pooling: str = "mean", normalize_e
     texts = _as_texts(texts)
     if pooling not in POOLINGS:
         raise BertNbError(f"Unknown pooling '{pooling}'; use one of {', '.join(POOLINGS)}.")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise BertNbError("batch_size must be a whole number of at least 1.")
+    check_batch_size(batch_size)
     for flag, value in (("compile", compile), ("truncate", truncate), ("normalize_embeddings", normalize_embeddings)):
         if not hasattr(value, "__bool__") or value not in (True, False):  # "yes" and "no" were both true
             raise BertNbError(f"{flag} is True or False; got {value!r}.")

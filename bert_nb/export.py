@@ -16,6 +16,16 @@ from .errors import BertNbError
 
 __all__ = ["write_script"]
 
+# The end of every exported script that the Trainer runs as several processes (it needs `os` and `sys`).
+LEAVE = '''def leave():
+    """End one of several processes once its work is done and written, skipping Python's teardown: there
+    PyTorch's process-group threads may still be releasing tensors, which needs the interpreter being torn
+    down, and the process hangs or aborts ('terminate called without an active exception')."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+'''
+
 _HEAD = '''"""Fine-tune @TITLE@ as @WHAT@: exported by bert_nb.
 
 Runs anywhere transformers does:
@@ -30,8 +40,10 @@ import argparse
 import collections
 import json
 import math
+import os
 import re
 import string
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -302,8 +314,13 @@ def main():
         if trainer.is_world_process_zero():
             print(json.dumps(scores, indent=2))
     trainer.save_model(args.output)
-    tokenizer.save_pretrained(args.output)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(args.output)
+    if training.world_size > 1:
+        leave()
 
+
+@LEAVE@
 
 if __name__ == "__main__":
     main()
@@ -341,7 +358,7 @@ def write_script(finetuned, path: Path) -> str:
     title = base_name if base_name in PACKAGED else cfg["model"]
     script = _HEAD + part + _MAIN
     for key, value in (("@TITLE@", title), ("@WHAT@", what), ("@NAME@", path.name), ("@TRAIN@", train_file),
-                       ("@EVAL@", eval_file), ("@CONFIG@", json.dumps(cfg, indent=2, default=str))):
+                       ("@EVAL@", eval_file), ("@LEAVE@", LEAVE), ("@CONFIG@", json.dumps(cfg, indent=2, default=str))):
         script = script.replace(key, value)
     write_script_file(path, script)  # first: a path nothing can be written to is one sentence
     for frame, name in ((train, train_file), (held, eval_file)):

@@ -321,7 +321,7 @@ class Pretrained(Recorded, Engine):
         saves the model. ``accelerate launch --num_processes 8 pretrain.py --corpus big.txt`` runs
         it on eight GPUs (the Trainer spreads the batches); ``python pretrain.py`` on one device.
         """
-        from .export import script_path, write_script_file
+        from .export import LEAVE, script_path, write_script_file
 
         path = script_path(path, "pretrain.py")
         c = self.training_config
@@ -329,7 +329,7 @@ class Pretrained(Recorded, Engine):
         config = {k: v for k, v in c["config"].items() if k not in ("transformers_version", "model_type")}
         write_script_file(path, _SCRIPT.format(recipe=repr(recipe), config=repr(config),
                                                tokenizer=repr(getattr(self.tokenizer, "name_or_path", "") or "chinese"),
-                                               corpus=repr(corpus)))
+                                               corpus=repr(corpus), leave=LEAVE))
         return str(path)
 
     def to_text(self) -> str:
@@ -522,9 +522,14 @@ Written by bert_nb's Pretrained.export_script. One document per line in the corp
 
 import argparse
 import json
+import os
+import sys
 
 import bert_nb
 from accelerate import PartialState
+
+
+{leave}
 
 RECIPE = {recipe}
 CONFIG = {config}
@@ -548,4 +553,6 @@ if state.is_main_process:
     model.save(args.out)
     print(json.dumps({{"saved": args.out, "steps": model.state.step, "processes": state.num_processes,
                       **{{k: v for k, v in model.state.epochs[-1].items() if k != "probes"}}}}))
+if state.num_processes > 1:
+    leave()
 '''

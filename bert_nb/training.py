@@ -112,14 +112,17 @@ def text_progress(write=None, every: int = 10):
 
 # -- data ------------------------------------------------------------------------------------
 def _frame(data, text: str, label: str | None, what: str = "data"):
-    """A DataFrame with the text (and label) columns from a DataFrame, CSV path or list of pairs."""
+    """A DataFrame with the text (and label) columns from a DataFrame, a .csv, .tsv, .parquet or .jsonl path
+    or a list of pairs."""
     import pandas as pd
+
+    from .tasks._stored import table
 
     if isinstance(data, (str, Path)):
         path = Path(data).expanduser()
         if not path.is_file():
             raise BertNbError(f"No file '{data}'; give a CSV path, a DataFrame or a list of (text, label).")
-        data = pd.read_csv(path)
+        data = table(path, what, csv_otherwise=True)  # as before: any other name is read as CSV
     elif isinstance(data, (list, tuple)):
         if not data:
             raise BertNbError(f"The {what} is empty; give examples to learn from.")
@@ -609,8 +612,7 @@ def _check_numbers(epochs, learning_rate, batch_size, max_length, warmup_ratio, 
         raise BertNbError("epochs must be more than 0.")
     if not learning_rate or not 0 < learning_rate < 1:
         raise BertNbError("learning_rate must be a small positive number, for example 5e-5.")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise BertNbError("batch_size must be a whole number of at least 1.")
+    check_batch_size(batch_size)
     if not isinstance(max_length, int) or max_length < 8:
         raise BertNbError("max_length must be a whole number of at least 8.")
     if engine is not None and max_length > engine.max_length:  # a longer example failed inside the model

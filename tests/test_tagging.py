@@ -72,7 +72,7 @@ def test_tables_read_back_from_csv_and_parquet_files(tagged, tmp_path):
     for source in (pd.read_csv(tmp_path / "t.csv"), pd.read_parquet(tmp_path / "t.parquet"),
                    str(tmp_path / "t.csv"), tmp_path / "t.parquet"):
         pd.testing.assert_frame_equal(check_tagged(source), want)
-    with pytest.raises(BertNbError, match="Cannot read '.txt' files as data; give a .csv, .parquet or .jsonl"):
+    with pytest.raises(BertNbError, match="Cannot read '.txt' files as data; give a .csv, .tsv, .parquet or .jsonl"):
         (tmp_path / "t.txt").write_text("EU rejects")
         check_tagged(tmp_path / "t.txt")
 

@@ -97,6 +97,18 @@ def test_data_errors(tiny_vocab_engine, toy, make, phrase):
         finetune(tiny_vocab_engine, make(toy), epochs=0.2)
 
 
+def test_data_files_of_each_kind(tiny_vocab_engine, toy, tmp_path):
+    toy.to_parquet(tmp_path / "toy.parquet")
+    toy.to_json(tmp_path / "toy.jsonl", orient="records", lines=True)
+    toy.to_csv(tmp_path / "toy.tsv", sep="\t", index=False)
+    toy.to_csv(tmp_path / "toy.txt", index=False)  # any other name is read as CSV, as before
+    for name in ("toy.parquet", "toy.jsonl", "toy.tsv", "toy.txt"):  # read as CSV before: errors or one column
+        assert finetune(tiny_vocab_engine, tmp_path / name, epochs=0.2, batch_size=8).label_names == ["neg", "pos"]
+    (tmp_path / "broken.csv").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(BertNbError, match=r"Cannot read the data from broken.csv \("):
+        finetune(tiny_vocab_engine, tmp_path / "broken.csv")
+
+
 def test_bad_inputs(tiny_vocab_engine, toy):
     with pytest.raises(BertNbError, match="No file"):
         finetune(tiny_vocab_engine, "nowhere.csv")

@@ -18,8 +18,9 @@ def read_back(value):
     return value
 
 
-def table(path, what: str):
-    """The DataFrame in a .csv, .parquet or .jsonl file (lists in its cells read back by the caller)."""
+def table(path, what: str, csv_otherwise: bool = False):
+    """The DataFrame in a .csv, .tsv, .parquet or .jsonl file (lists in its cells read back by the caller);
+    ``csv_otherwise``: a file of any other name is read as CSV."""
     from pathlib import Path
 
     import pandas as pd
@@ -28,10 +29,12 @@ def table(path, what: str):
 
     path = Path(path).expanduser()
     if not path.is_file():
-        raise BertNbError(f"No file '{path}'; give a .csv, .parquet or .jsonl file, or a DataFrame.")
+        raise BertNbError(f"No file '{path}'; give a .csv, .tsv, .parquet or .jsonl file, or a DataFrame.")
     suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
+        if suffix == ".tsv":
+            return pd.read_csv(path, sep="\t")
+        if suffix == ".csv" or (csv_otherwise and suffix not in (".parquet", ".jsonl", ".json")):
             return pd.read_csv(path)
         if suffix == ".parquet":
             return pd.read_parquet(path)
@@ -39,4 +42,4 @@ def table(path, what: str):
             return pd.read_json(path, lines=suffix == ".jsonl")
     except (OSError, ValueError, UnicodeDecodeError, ImportError) as err:
         raise BertNbError(f"Cannot read the {what} from {path.name} ({str(err)[:80]}).") from None
-    raise BertNbError(f"Cannot read '{path.suffix}' files as {what}; give a .csv, .parquet or .jsonl file.")
+    raise BertNbError(f"Cannot read '{path.suffix}' files as {what}; give a .csv, .tsv, .parquet or .jsonl file.")
