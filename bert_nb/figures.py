@@ -9,6 +9,7 @@ beside its target and renamed into place.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -130,7 +131,7 @@ def to_image(fig, fmt: str = "svg", width=None, height=None, scale=None) -> byte
             "width": width or layout.get("width") or 700, "height": height or layout.get("height") or 500}
     for attempt in range(3):
         try:
-            with warnings.catch_warnings():  # within image_session the open browser's options hold
+            with warnings.catch_warnings(), _browser_logs_kept():  # within image_session its options hold
                 warnings.filterwarnings("ignore", "The kopts argument is ignored")
                 return kaleido.calc_fig_sync(fig, opts=opts, kopts=_KALEIDO)
         except Exception as err:  # ChromeNotFoundError, a browser that fails to start
@@ -146,12 +147,29 @@ _KALEIDO = {"mathjax": False}
 
 
 @contextmanager
+def _browser_logs_kept():
+    """Keep kaleido's and its browser driver's log records out of the notebook while they draw: with no
+    logging set up, Python writes them to stderr, and on a busy machine the driver logs a message it could
+    not decode, and ignores, with a traceback under a figure that was drawn. What fails raises instead."""
+    loggers = [logging.getLogger(name) for name in ("kaleido", "choreographer", "logistro")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+@contextmanager
 def image_session():
     """Keep one Chromium open for many :func:`to_image` calls (starting it takes seconds)."""
     import kaleido
 
     try:
-        kaleido.start_sync_server(silence_warnings=True, **_KALEIDO)
+        with _browser_logs_kept():
+            kaleido.start_sync_server(silence_warnings=True, **_KALEIDO)
     except Exception as err:
         if _no_browser(err):
             raise BertNbError(f"Drawing figures as images needs a Chromium browser, which was not found; "
@@ -160,7 +178,8 @@ def image_session():
     try:
         yield
     finally:
-        kaleido.stop_sync_server(silence_warnings=True)
+        with _browser_logs_kept():
+            kaleido.stop_sync_server(silence_warnings=True)
 
 
 def _no_browser(err: Exception) -> bool:

@@ -35,6 +35,29 @@ def test_images_through_kaleido(sim, tmp_path, suffix, magic):
     assert not list(tmp_path.glob(".sim*"))  # no temporary file left behind
 
 
+def test_the_browser_drivers_logs_stay_out_of_the_notebook(sim, tmp_path, monkeypatch, caplog):
+    import logging
+
+    import kaleido
+
+    def draws_and_logs(fig, opts, kopts):  # as choreographer does with a message it cannot decode, and ignores
+        try:
+            raise ValueError("Expecting value: line 1 column 1")
+        except ValueError:
+            logging.getLogger("choreographer.channels.pipe").exception("JSONError decoding message. Ignoring")
+        logging.getLogger("kaleido.kaleido").warning("a warning of its own")
+        return b"%PDF-1.4 drawn"
+
+    monkeypatch.setattr(kaleido, "calc_fig_sync", draws_and_logs)
+    caplog.set_level(logging.DEBUG)
+    assert bert_nb.save_figure(sim, tmp_path / "sim.pdf").read_bytes() == b"%PDF-1.4 drawn"
+    said = {r.getMessage() for r in caplog.records}  # (an earlier browser's threads may log as they close)
+    assert not said & {"JSONError decoding message. Ignoring", "a warning of its own"}  # on stderr before
+    assert logging.getLogger("choreographer").level == logging.NOTSET  # as it was
+    logging.getLogger("choreographer.channels.pipe").error("after the drawing")
+    assert "after the drawing" in {r.getMessage() for r in caplog.records}
+
+
 def test_a_result_without_figure_saves_its_html_view(minilm, tmp_path):
     toks = bert_nb.tokenize(minilm, "Tokenization isn't <magic>.")
     page = bert_nb.save_figure(toks, tmp_path / "tokens.html").read_text()
