@@ -217,12 +217,11 @@ def _eager(model):
 
 def _predictions(engine, out, text, ids):
     """Fill-mask predictions from the logits of the same forward pass."""
-    from .mask import MaskPredictions, _top_candidates, model_note
+    from .mask import MaskPredictions, _top_candidates, model_note, vocabulary_logits
 
     tok = engine.tokenizer
     positions = (ids == tok.mask_token_id).nonzero().flatten().tolist()
-    logits = out.logits if hasattr(out, "logits") else out.prediction_logits
-    probs = logits[0, positions].float().softmax(-1).cpu()
+    probs = vocabulary_logits(out)[0, positions].float().softmax(-1).cpu()
     masks = _top_candidates(tok, ids.cpu(), positions, probs, 5)
     return MaskPredictions(text=text, masks=masks, model=engine.name, note=model_note(engine))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import BertNbError, check_batch_size
-from .tokens import checked_limit
+from .tokens import checked_limit, split_alone
 from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
 
 __all__ = ["Embeddings", "embed", "Similarity", "similarity", "Projection", "project", "search",
@@ -192,7 +192,9 @@ def _bracketed(text: str, i: int) -> tuple[str, str, tuple[int, int]]:
     m = found[0]
     word = m.group(1)
     before, after = text[:m.start()], text[m.end():]
-    if not word.strip() or word != word.strip() or (before and before[-1].isalnum()) or (after and after[0].isalnum()):
+    joined_before = before and before[-1].isalnum() and not (split_alone(before[-1]) or split_alone(word[:1] or " "))
+    joined_after = after and after[0].isalnum() and not (split_alone(after[0]) or split_alone(word[-1:] or " "))
+    if not word.strip() or word != word.strip() or joined_before or joined_after:  # Chinese: no spaces needed
         raise BertNbError(f"In text {i}, the brackets must surround a whole word, as in 'the river [bank].'; "
                           f"got '{m.group(0)}'.")
     return before + word + after, word, (len(before), len(before) + len(word))

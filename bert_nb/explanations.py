@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .errors import BertNbError, listed
+from .mask import vocabulary_logits
 from .tokens import checked_limit, cjk_note
 
 __all__ = ["explain", "Explanation", "Explanations", "METHODS", "faithfulness", "Faithfulness"]
@@ -271,7 +272,7 @@ def _mask_setup(engine, text, target) -> _Setup:
     model = engine.head("mlm")
     if target is None:
         with torch.inference_mode():
-            logits = model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})).logits
+            logits = vocabulary_logits(model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})))
         token_id = int(logits[0, position].argmax())
     else:
         pieces = _target_pieces(tok, str(target))
@@ -281,7 +282,7 @@ def _mask_setup(engine, text, target) -> _Setup:
         token_id = pieces[0]
 
     def quantity(embeds):
-        return _forward(engine, model, embeds, enc).logits[:, position].float().softmax(-1)[:, token_id]
+        return vocabulary_logits(_forward(engine, model, embeds, enc))[:, position].float().softmax(-1)[:, token_id]
 
     return _Setup("mask", tok.convert_ids_to_tokens(token_id), [enc], quantity, note)
 
@@ -721,7 +722,8 @@ def _probability(model):
         for start in range(0, len(texts), 32):
             chunk = [t if t.strip() else (tok.unk_token or "") for t in texts[start:start + 32]]
             enc = tok(chunk, padding=True, truncation=True, max_length=model.max_length, return_tensors="pt")
-            logits = model.forward(dict(enc)).logits.float()
+            out_ = model.forward(dict(enc))
+            logits = (out_.logits if "classification" in model.heads else vocabulary_logits(out_)).float()
             if "classification" in model.heads:
                 index = [str(n) for n in getattr(model, "label_names", model.config.id2label.values())].index(target)
                 out += logits.softmax(-1)[:, index].tolist()

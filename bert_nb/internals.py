@@ -384,10 +384,12 @@ class LogitLens:
 
 def _lm_head(engine):
     """The masked-LM head as one function hidden (.., H) -> logits (.., V), or None."""
+    from .mask import _mlm_head
+
     model = engine.head("mlm")
-    for name in ("cls", "lm_head"):
-        if hasattr(model, name):
-            return getattr(model, name)
+    found = _mlm_head(model)  # BERT's predictions (a pre-training model's heads also take the pooled output)
+    if found is not None:
+        return found
     if hasattr(model, "vocab_projector"):  # DistilBERT
         return lambda h: model.vocab_projector(model.vocab_layer_norm(model.activation(model.vocab_transform(h))))
     if hasattr(model, "generator_lm_head"):  # ELECTRA generator

@@ -215,7 +215,11 @@ def _mlm_head(model):
 
 
 def _logits(engine, model, enc):
-    out = engine.forward(dict(enc), model=model)
+    return vocabulary_logits(engine.forward(dict(enc), model=model))
+
+
+def vocabulary_logits(out):
+    """A masked-LM's logits over the vocabulary from its output (a pre-training model's ``prediction_logits``)."""
     return out.logits if hasattr(out, "logits") else out.prediction_logits
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from .engine import Engine
 from .errors import BertNbError
+from .mask import vocabulary_logits
 from .training import Recorded, TrainingState, _callback_class, _quiet, _train, arguments
 
 __all__ = ["pretrain", "Pretrained", "CONFIGS", "masked_accuracy"]
@@ -158,7 +159,7 @@ def masked_logits(model, batch):
     if hasattr(model, "module"):
         out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                     token_type_ids=batch["token_type_ids"])
-        logits = out.prediction_logits if hasattr(out, "prediction_logits") else out.logits
+        logits = vocabulary_logits(out)
         nsp = getattr(out, "seq_relationship_logits", None)
         return logits[batch["labels"] != -100], (nsp if nsp is not None and "next_sentence_label" in batch else None)
     encoder, predictions, nsp = _heads(model)

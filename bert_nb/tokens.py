@@ -234,6 +234,14 @@ def _is_cjk(char: str) -> bool:
         0xF900 <= code <= 0xFAFF or 0x3040 <= code <= 0x30FF or 0xAC00 <= code <= 0xD7AF
 
 
+def split_alone(char: str) -> bool:
+    """Whether BERT's tokenizer makes ``char`` a word of its own (a Chinese character: no spaces mark the words;
+    the ranges its basic tokenizer splits around)."""
+    code = ord(char)
+    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2CEAF or \
+        0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F
+
+
 def cjk_note(text: str) -> str:
     """A sentence for word views of text with Chinese, Japanese or Korean characters, else ''."""
     if not any(_is_cjk(c) for c in text):

@@ -114,3 +114,19 @@ def test_an_unknown_tokenizer_name_suggests_the_packaged_one(shell):
     with pytest.raises(ModelLoadError, match="did you mean 'chinese'\\? use the packaged 'default', 'default-mlm', 'chinese-tiny' or 'chinese'"):
         bert_nb.load("chinse")
     assert "did you mean 'chinese'" in shell.usage_error("%%bert tokenize --tokenizer chinse\n自注意力")
+
+
+def test_the_packaged_pre_trained_model_explains_and_shows_its_layers():
+    """chinese-tiny keeps both pre-training heads (masked-LM and NSP): its output names the vocabulary logits
+    prediction_logits, and its heads module also wants the pooled output (an AttributeError, a TypeError before)."""
+    model = bert_nb.load("chinese-tiny", device="cpu")
+    text = "经济发[MASK]很快。"
+    top = bert_nb.fill_mask(model, text, top_k=3).masks[0]
+    lens = bert_nb.logit_lens(model, text, top_k=3).to_frame()
+    last = lens[(lens.layer == lens.layer.max()) & (lens.position == 4)]
+    assert list(last.token) == [c.token_str for c in top]
+    e = bert_nb.explain(model, text, method="occlusion")
+    assert e.target == top[0].token_str and e.value == pytest.approx(top[0].score, rel=1e-4)
+    assert bert_nb.explain(model, text, method="ig", target="展").target == "展"
+    f = bert_nb.faithfulness(model, [text, "天气很[MASK]。"], methods=("occlusion",), fractions=(1.0,))
+    assert (f.curves.sufficiency.abs() < 1e-5).all()  # only the words kept = the whole text

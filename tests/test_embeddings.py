@@ -203,6 +203,19 @@ def test_word_mode_pools_the_words_pieces(minilm):
     assert emb.words == ("unbelievable",) and emb.texts == ("That was unbelievable news.",)
 
 
+def test_word_mode_takes_chinese_words_without_spaces():
+    model = bert_nb.load("chinese-tiny", device="cpu")
+    emb = embed(model, ["我在[银行]工作。", "河[岸]很美", "[bank]里有钱"], pooling="word", normalize_embeddings=False)
+    assert emb.words == ("银行", "岸", "bank") and emb.texts[0] == "我在银行工作。"  # refused before: not "a whole word"
+    enc = model.tokenizer("我在银行工作。", return_tensors="pt")
+    with torch.no_grad():
+        hidden = model.encoder(**enc).last_hidden_state[0]
+    assert model.tokenizer.convert_ids_to_tokens(enc["input_ids"][0][3:5].tolist()) == ["银", "行"]
+    np.testing.assert_allclose(emb.vectors[0], hidden[3:5].mean(0).numpy(), atol=1e-5)
+    with pytest.raises(BertNbError, match="must surround a whole word"):  # a Latin word still needs its edges
+        embed(model, ["我在ban[k]工作"], pooling="word")
+
+
 @pytest.mark.parametrize("text, phrase", [
     ("no brackets at all", "needs exactly one word in square brackets"),
     ("two [words] in [brackets]", "it has 2"),
