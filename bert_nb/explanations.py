@@ -531,8 +531,8 @@ def explain(model, text: str, target=None, method: str | Sequence[str] = "integr
     if not isinstance(steps, int) or steps < 1:
         raise BertNbError(f"steps must be a positive whole number, not {steps!r}.")
     if getattr(model, "quantize", None) and any(m in _GRADIENT for m in methods):
-        raise BertNbError(f"'{model.name}' is quantized to int8 and has no gradients; load it without "
-                          "quantize= to use gradient methods, or choose occlusion or attention.")
+        raise BertNbError(f"'{model.name}' is quantized to int8 and has no gradients; explain the fp32 model it was "
+                          "quantized from with gradient methods, or choose occlusion or attention.")
     setup = _setup(model, text, pair, target, window)
     model.model.eval()
     import torch

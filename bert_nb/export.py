@@ -343,6 +343,10 @@ def write_script(finetuned, path: Path) -> str:
         raise BertNbError(f"'{finetuned.name}' did not come from bert_nb.finetune of a pre-trained model in this session "
                           "(it was distilled, continued from a trained model, or loaded), so there is no fine-tuning "
                           "to export; keep it with .save(folder) instead.")
+    changed, again = _changed_after_training(finetuned)
+    if changed:
+        raise BertNbError(f"'{finetuned.name}' was {changed} after its fine-tuning, which the script would not do; "
+                          f"export the fine-tuned model it came from, then {again} what the script saves.")
     if finetuned.training_config.get("in_session"):
         raise BertNbError(f"'{finetuned.name}' was fine-tuned from {finetuned.training_config['model']}, a model made in "
                           "this session that a script cannot load; save that model (.save(folder)), fine-tune "
@@ -367,6 +371,18 @@ def write_script(finetuned, path: Path) -> str:
         else:
             frame.to_json(path.parent / name, orient="records", lines=True, force_ascii=False)
     return str(path)
+
+
+def _changed_after_training(finetuned) -> tuple[str, str]:
+    """How a fine-tuned model was changed since (quantized, pruned), which its fine-tuning script leaves out,
+    and what to do to the script's model; empty strings where it was not."""
+    from .surgery import pruned_heads
+
+    if getattr(finetuned, "quantize", None):
+        return f"quantized to {finetuned.quantize}", "quantize"
+    if pruned_heads(finetuned.config):
+        return "pruned of attention heads", "prune"
+    return "", ""
 
 
 def script_path(path, name: str) -> Path:

@@ -288,6 +288,18 @@ def test_distilled_student_learns_from_its_teacher(teacher, toy, tmp_path):
             made.export_script(tmp_path / "job")
 
 
+def test_a_pruned_or_quantized_model_exports_no_fine_tuning_script(teacher, toy, tmp_path):
+    """The script re-runs the fine-tuning only: it wrote the unpruned fp32 classifier before, silently."""
+    pruned = bert_nb.prune(teacher, heads={0: [0]})
+    for made, said in ((pruned, "pruned of attention heads"), (bert_nb.quantize(teacher, "int8"), "quantized to int8"),
+                       (bert_nb.quantize(pruned, "int8"), "quantized to int8")):
+        with pytest.raises(BertNbError, match=f"was {said} after its fine-tuning, which the script would not do; "
+                                              "export the fine-tuned model it came from, then (prune|quantize) what"):
+            made.export_script(tmp_path / "job")
+    assert not (tmp_path / "job").exists()
+    assert teacher.export_script(tmp_path / "job").endswith("train.py")
+
+
 def test_distill_loss_is_soft_targets_plus_labels(teacher):
     import transformers
 
