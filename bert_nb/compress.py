@@ -72,11 +72,23 @@ def quantize(model, kind: str = "int8"):
 
 
 # -- labelled data ----------------------------------------------------------------------------
-def _labelled(model, data, text: str, label: str, what: str = "data"):
+_OTHER_TASKS = {"pairs": "cross-encoder of text pairs", "tokens": "tagger", "qa": "question-answering reader"}
+
+
+def _text_classifier(model, doing: str) -> None:
+    """One sentence where ``model`` is fine-tuned for another task than labelling single texts."""
+    kind = _OTHER_TASKS.get(getattr(model, "task", None))
+    if kind:  # its data has other columns: 'no column text' said nothing of the model
+        raise BertNbError(f"{doing} works on classifiers of single texts; '{model.name}' is a {kind} "
+                          "(bert_nb.quantize makes a smaller copy of any model).")
+
+
+def _labelled(model, data, text: str, label: str, what: str = "data", doing: str = "This"):
     """Texts and the classifier's label ids for them; clear errors for columns or labels it does not know."""
     from .tasks.classify import check_known, classifier_labels
     from .training import _frame
 
+    _text_classifier(model, doing)
     names = classifier_labels(model)
     frame, _ = _frame(data, text, label, what=what)
     labels = frame[label].astype(str)
@@ -160,7 +172,7 @@ def head_importance(model, data, text: str = "text", label: str = "label", batch
     if model.quantize:
         raise BertNbError(f"'{model.name}' is {model.quantize}-quantized and has no gradients; use the fp32 model.")
     check_batch_size(batch_size)
-    texts, labels, _ = _labelled(model, data, text, label)
+    texts, labels, _ = _labelled(model, data, text, label, doing="Head importance")
     parts = attention_parts(model.model)
     masks = [torch.ones(p.heads, device=model.device, requires_grad=True) for p in parts]
     total = [torch.zeros(p.heads) for p in parts]
@@ -307,7 +319,8 @@ def prune_curve(model, data, fractions=_FRACTIONS, eval_data=None, text: str = "
     if not fractions or not all(0 < f < 1 for f in fractions):
         raise BertNbError("fractions must lie between 0 and 1, e.g. (0.1, 0.2, 0.4).")
     importance = head_importance(model, data, text=text, label=label) if importance is None else importance
-    texts, labels, _ = _labelled(model, data if eval_data is None else eval_data, text, label, what="evaluation data")
+    texts, labels, _ = _labelled(model, data if eval_data is None else eval_data, text, label, what="evaluation data",
+                                 doing="A pruning curve")
     rows = []
     for fraction in [0.0, *fractions]:
         chosen = _least_heads(importance, fraction) if fraction else {}
@@ -396,6 +409,7 @@ def distill(teacher, data, student_layers: int | None = None, temperature: float
 
     if teacher.quantize:
         raise BertNbError(f"'{teacher.name}' is {teacher.quantize}-quantized; distill from the fp32 teacher.")
+    _text_classifier(teacher, "Distillation")
     keep = _student_layers(teacher, student_layers)
     if not temperature or temperature <= 0:
         raise BertNbError("temperature must be more than 0 (2 is usual).")
@@ -511,6 +525,8 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
     clash = [n for n in models if n in ("text", "label")]
     if clash:
         raise BertNbError(f"Name the model something other than '{clash[0]}' (the predictions table has that column).")
+    for model in models.values():
+        _text_classifier(model, "compare")
     label_sets = {name: classifier_labels(m) for name, m in models.items()}
     first = next(iter(models))
     for name, labels in label_sets.items():

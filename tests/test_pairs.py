@@ -166,3 +166,18 @@ def test_predict_names_what_is_no_pairs(cross):
     assert len(cross.predict(("good play", "a good dog"))) == 1  # a tuple is one pair
     with pytest.raises(BertNbError, match="batch_size must be a whole number of at least 1; got 0"):
         cross.predict(("good play", "a good dog"), batch_size=0)
+
+
+def test_compression_measures_say_they_take_single_text_classifiers(pair_classifier, scored):
+    """A pair model's data has two text columns: 'no column text' said nothing of the model before."""
+    labelled = scored.assign(label=np.where(scored.score == 5.0, "both good", "not both"))
+    said = r"works on classifiers of single texts; '.*' is a cross-encoder of text pairs \(bert_nb.quantize makes"
+    for call in (lambda: bert_nb.compare({"a": pair_classifier}, labelled),
+                 lambda: bert_nb.head_importance(pair_classifier, labelled),
+                 lambda: bert_nb.prune(pair_classifier, fraction=0.2, data=labelled),
+                 lambda: bert_nb.prune_curve(pair_classifier, labelled),
+                 lambda: bert_nb.distill(pair_classifier, labelled)):
+        with pytest.raises(BertNbError, match=said):
+            call()
+    assert bert_nb.quantize(pair_classifier, "int8").predict([(GOOD[0], GOOD[1])]).label.iloc[0] in (
+        "both good", "not both")

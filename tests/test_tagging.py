@@ -182,3 +182,8 @@ def test_what_is_no_texts_is_named(tagger):
     assert len(tag(tagger, ("good play", "bad play"))) == 2  # a tuple of texts is texts
     with pytest.raises(BertNbError, match="batch_size must be a whole number of at least 1; got 0"):
         tag(tagger, "good play", batch_size=0)
+
+
+def test_compare_says_it_takes_single_text_classifiers(tagger, tagged):
+    with pytest.raises(BertNbError, match="compare works on classifiers of single texts; '.*' is a tagger"):
+        bert_nb.compare({"tagger": tagger}, tagged)  # "The data has no column 'text'" before
