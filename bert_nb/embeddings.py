@@ -178,8 +178,9 @@ def _as_texts(texts) -> tuple[str, ...]:
         raise BertNbError("Give at least one text to embed.")
     for i, t in enumerate(texts):
         if not isinstance(t, str) or not t.strip():
-            raise BertNbError(f"Text {i} is {'empty' if isinstance(t, str) else type(t).__name__}; "
-                              "give non-empty strings only.")
+            what = "empty" if isinstance(t, str) else "missing" if t is None or t != t else type(t).__name__
+            raise BertNbError(f"Text {i} is {what}; give non-empty strings only (a column's missing "
+                              "values: .dropna()).")
     return tuple(texts)
 
 

@@ -154,6 +154,13 @@ def test_layer_and_argument_errors(minilm):
         embed(minilm, "hi", pooling="sum")
     with pytest.raises(BertNbError, match="Text 1 is empty"):
         embed(minilm, ["ok", "  "])
+    import pandas as pd
+
+    for gap in (None, float("nan")):  # "Text 1 is float" before, for a column's NaN
+        with pytest.raises(BertNbError, match=r"Text 1 is missing; give non-empty strings only \(a column's missing"):
+            embed(minilm, pd.Series(["ok", gap, "fine"], dtype=object))
+    with pytest.raises(BertNbError, match="Text 0 is int"):
+        embed(minilm, [3])
     with pytest.raises(BertNbError, match="at least one text"):
         embed(minilm, [])
     for nothing, name in ((None, "NoneType"), (5, "int")):
