@@ -75,6 +75,11 @@ def quantize(model, kind: str = "int8"):
 _OTHER_TASKS = {"pairs": "cross-encoder of text pairs", "tokens": "tagger", "qa": "question-answering reader"}
 
 
+def text_classifier(model) -> bool:
+    """Whether ``model`` labels single texts: a classification head, fine-tuned for no other task."""
+    return "classification" in model.heads and getattr(model, "task", None) not in _OTHER_TASKS
+
+
 def _text_classifier(model, doing: str) -> None:
     """One sentence where ``model`` is fine-tuned for another task than labelling single texts."""
     kind = _OTHER_TASKS.get(getattr(model, "task", None))

@@ -89,6 +89,14 @@ def test_the_dashboard_has_a_task_tab_only_for_a_task_head(tagger, minilm):
         bert_nb.panels.panel("task", minilm)
 
 
+def test_the_compare_panel_offers_classifiers_of_single_texts_only(cross, tagger):
+    from bert_nb.panels.compress import ComparePanel, _classifiers
+
+    assert "compare" not in bert_nb.dashboard(cross).panels  # it offered Rotten Tomatoes to a cross-encoder before
+    assert ComparePanel.for_engine(cross) is None and ComparePanel.for_engine(tagger) is None
+    assert cross not in _classifiers({}, cross).values()
+
+
 def test_a_cross_encoders_curve_shows_its_correlations(cross):
     from bert_nb.plots import describe, finetune_figure
 

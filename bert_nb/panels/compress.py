@@ -10,11 +10,12 @@ from ._base import _Panel, _refresh
 
 def _classifiers(models: dict | None, engine) -> dict:
     """The models on offer: those given, the active one, and every loaded or remembered classifier."""
+    from ..compress import text_classifier
     from ..engine import _NAMED, loaded
 
     found = dict(models or {})
     for candidate in [engine, *_NAMED.values(), *loaded()]:
-        if candidate is not None and "classification" in candidate.heads and candidate not in found.values():
+        if candidate is not None and text_classifier(candidate) and candidate not in found.values():
             found.setdefault(candidate.name, candidate)
     return found
 
@@ -28,8 +29,10 @@ class ComparePanel(_Panel):
 
     @classmethod
     def for_engine(cls, engine):
-        """The panel over a classifier engine; None for other engines (nothing to compare)."""
-        return cls(engine) if "classification" in engine.heads else None
+        """The panel over a classifier of single texts; None for other engines (a cross-encoder's pairs: not here)."""
+        from ..compress import text_classifier
+
+        return cls(engine) if text_classifier(engine) else None
 
     def __init__(self, engine=None, models: dict | None = None, data=None, text: str = "text",
                  label: str = "label"):
