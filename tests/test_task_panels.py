@@ -97,6 +97,20 @@ def test_the_compare_panel_offers_classifiers_of_single_texts_only(cross, tagger
     assert cross not in _classifiers({}, cross).values()
 
 
+def test_the_explain_panel_takes_a_cross_encoders_pair(cross, clf):
+    from bert_nb.panels import ExplainPanel
+
+    panel = ExplainPanel(cross, text="good fine", pair="good great", method="occlusion")  # an error, no pair box before
+    assert panel.pair.layout.display is None and list(panel.target.options) == ["(the model's prediction)"]
+    assert panel.result.kind == "pair score" and "error" not in panel.status.value
+    score = cross.predict([("good fine", "good great")]).score.iloc[0]
+    assert panel.result.value == pytest.approx(score, abs=1e-4)
+    panel.pair.value = "bad awful"
+    panel.button.click()
+    assert panel.result.value == pytest.approx(cross.predict([("good fine", "bad awful")]).score.iloc[0], abs=1e-4)
+    assert ExplainPanel(clf).pair.layout.display == "none"
+
+
 def test_a_cross_encoders_curve_shows_its_correlations(cross):
     from bert_nb.plots import describe, finetune_figure
 

@@ -25,16 +25,23 @@ class ExplainPanel(_Panel):
         """Only classifiers and masked-LMs have a decision to explain."""
         return cls(engine) if {"classification", "mlm"} & set(engine.heads) else None
 
-    def __init__(self, engine=None, text: str | None = None, method: str = "integrated_gradients"):
+    def __init__(self, engine=None, text: str | None = None, method: str = "integrated_gradients",
+                 pair: str | None = None):
         super().__init__(engine)
         import plotly.graph_objects as go
 
         classifier = "classification" in self.engine.heads
-        text = text or ("A moving, beautifully acted film." if classifier else "Paris is the [MASK] of France.")
+        # a cross-encoder reads two texts as one input: its score or label of the pair is explained
+        self.cross = getattr(self.engine, "task", None) == "pairs"
+        text = text or ("A man is playing a guitar." if self.cross else
+                        "A moving, beautifully acted film." if classifier else "Paris is the [MASK] of France.")
         self.text = widgets.Text(value=text, description="Text", layout=widgets.Layout(width="95%"))
+        self.pair = widgets.Text(value=pair or "Someone is playing an instrument.", description="Pair",
+                                 layout=widgets.Layout(width="95%", display=None if self.cross else "none"))
         self.method = widgets.Dropdown(options=_METHODS, value=method, description="Method")
+        scored = self.cross and self.engine.regression  # a score has no labels to choose
         labels = [str(n) for n in getattr(self.engine, "label_names", None) or
-                  self.engine.config.id2label.values()] if classifier else []
+                  self.engine.config.id2label.values()] if classifier and not scored else []
         self.target = widgets.Dropdown(options=[_PREDICTED, *labels], value=_PREDICTED, description="Target")
         self.button = widgets.Button(description="Explain", button_style="primary")
         # a classifier's text longer than its length: which window to explain (hidden while the text fits)
@@ -45,7 +52,7 @@ class ExplainPanel(_Panel):
         self.button.on_click(lambda _: self.run(window=0))
         for control in (self.method, self.target, self.window):
             control.observe(lambda _: None if self._updating else self.run(), names="value")
-        self.children = [widgets.HBox([self.text, self.button]),
+        self.children = [widgets.HBox([self.text, self.button]), self.pair,
                          widgets.HBox([self.method, self.target, self.window]),
                          self.view, self.figure, self.save_row, self.status]
         self.run()
@@ -58,10 +65,10 @@ class ExplainPanel(_Panel):
 
         target = None if self.target.value == _PREDICTED else self.target.value
         window = self.window.value if window is None else window
-        classifier = "classification" in self.engine.heads
+        classifier = "classification" in self.engine.heads and not self.cross
         try:
-            result = explain(self.engine, self.text.value, target, self.method.value,
-                             **({"window": window} if classifier else {}))
+            extra = {"pair": self.pair.value} if self.cross else {"window": window} if classifier else {}
+            result = explain(self.engine, self.text.value, target, self.method.value, **extra)
         except BertNbError as err:
             self._say(str(err), error=True)
             return None
