@@ -58,7 +58,25 @@ def _html_of(result) -> str | None:
 
     name = type(result).__name__
     view = views().get(name, (None, None, None))[1]
-    return view(result) if view else None
+    if view:
+        return view(result)
+    frame = _frame_of(result)  # a table: search hits, predictions, an STS score's rows
+    return None if frame is None else frame.to_html(escape=True, max_rows=5000, border=0)
+
+
+def _frame_of(result):
+    """A DataFrame itself, or the table of a result whose view is neither a figure nor HTML, or None."""
+    import pandas as pd
+
+    if isinstance(result, pd.DataFrame):
+        return result
+    if isinstance(result, pd.Series):
+        return result.to_frame()
+    to_frame = getattr(result, "to_frame", None)
+    if callable(to_frame) and not isinstance(result, type):
+        frame = to_frame()
+        return frame if isinstance(frame, pd.DataFrame) else None
+    return None
 
 
 def save_figure(result_or_figure, path, width: int | None = None, height: int | None = None,
@@ -107,7 +125,8 @@ def save_figure(result_or_figure, path, width: int | None = None, height: int | 
             what = type(result_or_figure).__name__
             raise BertNbError(f"A {what} has no figure to save as .{fmt}" +
                               ("; save it as .html (its table view)." if html else
-                               "; pass a result of bert_nb, a panel or a Plotly figure."))
+                               "; pass a result of bert_nb that shows a figure or a table, a panel or a Plotly "
+                               "figure."))
         return write_whole(path, lambda tmp: Path(tmp).write_text(_page(html), encoding="utf-8"))
     if fmt == "html":
         return write_whole(path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True,

@@ -58,6 +58,20 @@ def test_the_browser_drivers_logs_stay_out_of_the_notebook(sim, tmp_path, monkey
     assert "after the drawing" in {r.getMessage() for r in caplog.records}
 
 
+def test_a_table_saves_as_an_html_page(minilm, tmp_path, shell):
+    hits = bert_nb.search(minilm, ["a <b>query</b>"], ["a <b>query</b>", "other"], top_k=1)  # a DataFrame
+    page = bert_nb.save_figure(hits, tmp_path / "hits.html").read_text()  # "A DataFrame has no figure" before
+    assert "<table" in page and "&lt;b&gt;query" in page and "<b>query" not in page and "<script" not in page
+    with pytest.raises(BertNbError, match=r"A DataFrame has no figure to save as \.png; save it as \.html"):
+        bert_nb.save_figure(hits, tmp_path / "hits.png")
+    emb = bert_nb.embed(minilm, ["one", "two"])  # a result whose view is its table
+    assert bert_nb.save_figure(emb, tmp_path / "emb.html").read_text().count("<tr") == 3
+    shell.run_cell("few = ['one text', 'another']")
+    shell.run_cell("%%bert search --corpus few --top-k 1 -o found\none")
+    shell.run_cell(f"%bert save {tmp_path / 'magic.html'} --var found")
+    assert "<td>one</td>" in (tmp_path / "magic.html").read_text()  # the query's row
+
+
 def test_a_result_without_figure_saves_its_html_view(minilm, tmp_path):
     toks = bert_nb.tokenize(minilm, "Tokenization isn't <magic>.")
     page = bert_nb.save_figure(toks, tmp_path / "tokens.html").read_text()
