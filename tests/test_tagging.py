@@ -187,3 +187,9 @@ def test_what_is_no_texts_is_named(tagger):
 def test_compare_says_it_takes_single_text_classifiers(tagger, tagged):
     with pytest.raises(BertNbError, match="compare works on classifiers of single texts; '.*' is a tagger"):
         bert_nb.compare({"tagger": tagger}, tagged)  # "The data has no column 'text'" before
+
+
+def test_a_sentence_given_as_its_words_says_to_join_them(tagger):
+    with pytest.raises(BertNbError, match=r"Text 1 is a list of words; give each sentence as one string, for example "
+                                          r"' '.join\(words\)"):  # "Give one or more non-empty texts" before
+        tagger.predict(["Angela visited", ["Angela", "Merkel"]])

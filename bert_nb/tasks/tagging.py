@@ -202,6 +202,11 @@ _GIVE = "Give one or more non-empty texts to tag"
 
 
 def _checked_texts(texts):
+    words = next((i for i, t in enumerate(texts) if isinstance(t, (list, tuple)) and t and
+                  all(isinstance(w, str) for w in t)), None)
+    if words is not None:  # a sentence as its words, as the training data holds it
+        raise BertNbError(f"Text {words} is a list of words; give each sentence as one string, for example "
+                          "' '.join(words) (''.join(characters) for Chinese).")
     if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
         raise BertNbError(f"{_GIVE}.")
     return texts
