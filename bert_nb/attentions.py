@@ -156,11 +156,12 @@ def attention(engine, text: str, pair: str | None = None, max_length: int | None
     added = [bool(x) for x in enc.pop("special_tokens_mask")[0].tolist()]
     ids = enc["input_ids"][0]
     has_mask = tok.mask_token_id is not None and bool((ids == tok.mask_token_id).any())
-    model = engine.model if (has_mask and "mlm" in engine.heads) else engine.encoder
+    filling = has_mask and "mlm" in engine.heads  # the masked-LM's fillers come from the same forward pass
+    model = engine.model if filling else engine.encoder
     with _eager(model):
         out = engine.forward(dict(enc), model=model, output_attentions=True)
     weights = _stack([a[0] for a in out.attentions], engine.config)  # where pruning records its heads
-    predictions = _predictions(engine, out, text, ids) if model is engine.model and has_mask else None
+    predictions = _predictions(engine, out, text, ids) if filling else None  # an encoder's model is its encoder
     segments = _segments(enc, len(ids)) if pair is not None else [0] * len(ids)  # one text: all segment A
     return Attention(weights=weights, tokens=tuple(tok.convert_ids_to_tokens(ids.tolist())),
                      segments=tuple(segments), special=tuple(added), text=text, pair=pair,

@@ -124,6 +124,14 @@ def test_mask_predictions_from_the_same_pass(mini_mlm):
     assert attention(mini_mlm, "no masks here").predictions is None
 
 
+def test_a_mask_in_an_encoders_text_is_a_piece_like_any_other(minilm):
+    att = attention(minilm, "Paris is the [MASK] of France.")  # an AttributeError before: no masked-LM logits
+    assert att.predictions is None and "[MASK]" in att.tokens
+    zh = bert_nb.load("chinese-tiny", device="cpu")  # both pre-training heads: its fillers come along
+    assert attention(zh, "经济发[MASK]很快。").predictions.masks[0][0].token_str == \
+        bert_nb.fill_mask(zh, "经济发[MASK]很快。").masks[0][0].token_str
+
+
 def test_figures(minilm):
     att = attention(minilm, "<b>bold</b> move")
     fig = attention_heatmap(att, 1, 2)
