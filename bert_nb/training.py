@@ -387,9 +387,10 @@ def finetune(engine: Engine, data, text: str | None = None, label: str | None = 
         label is numeric (Pearson/Spearman), else a pair classifier. ``"tokens"``: one BIO tag
         per word (a token-classification head; see :func:`bert_nb.tag`). ``"qa"``: extractive
         question answering on SQuAD-style records (context, question, answers; see
-        :func:`bert_nb.answer`). By default: pairs when ``text`` names two columns, qa when the
-        data has ``question`` and ``context`` columns, tokens when it has ``tokens`` and
-        ``tags`` columns and no ``text`` column, else classify.
+        :func:`bert_nb.answer`). By default: pairs when ``text`` names two columns or the data has
+        ``sentence1`` and ``sentence2`` columns and no ``text`` column, qa when it has ``question``
+        and ``context`` columns, tokens when it has ``tokens`` and ``tags`` columns and no ``text``
+        column, else classify.
     stride : int, optional
         For ``task="qa"``: the pieces two neighbouring windows of a long context share (a
         quarter of ``max_length`` by default).
@@ -425,13 +426,20 @@ def finetune(engine: Engine, data, text: str | None = None, label: str | None = 
     >>> clf = bert_nb.finetune(bert_nb.load(), data, epochs=1)                     # doctest: +SKIP
     >>> clf.predict(["A triumph.", "A mess."])                                     # doctest: +SKIP
     """
+    if isinstance(data, (str, Path)) and task is None and text is None:
+        from .tasks._stored import table
+
+        data = table(data, "data", csv_otherwise=True)  # its columns say the task
     task = _task_of(data, text, task)
     if task == "pairs":
         if from_model:
             raise BertNbError("from_model continues a single-text classifier only; fine-tune a new cross-encoder.")
         from .tasks.pairs import finetune_pairs
 
-        return finetune_pairs(engine, data, text=text or ("sentence1", "sentence2"), label=label or "label",
+        columns = set(getattr(data, "columns", ()))
+        if label is None:  # STS-B's similarity is its "score"
+            label = "score" if "label" not in columns and "score" in columns else "label"
+        return finetune_pairs(engine, data, text=text or ("sentence1", "sentence2"), label=label,
                               eval_data=eval_data, eval_fraction=eval_fraction, epochs=epochs,
                               learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
                               warmup_ratio=warmup_ratio, seed=seed, callbacks=callbacks, state=state,
@@ -502,6 +510,8 @@ def _task_of(data, text, task) -> str:
     columns = set(getattr(data, "columns", ()))
     if text is None and {"question", "context"} <= columns:
         return "qa"
+    if text is None and {"sentence1", "sentence2"} <= columns and "text" not in columns:
+        return "pairs"  # STS-B's and GLUE's columns, the pairs task's defaults
     return "tokens" if text is None and {"tokens", "tags"} <= columns and "text" not in columns else "classify"
 
 

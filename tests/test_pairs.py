@@ -181,3 +181,16 @@ def test_compression_measures_say_they_take_single_text_classifiers(pair_classif
             call()
     assert bert_nb.quantize(pair_classifier, "int8").predict([(GOOD[0], GOOD[1])]).label.iloc[0] in (
         "both good", "not both")
+
+
+def test_sentence1_and_sentence2_columns_say_pairs(tiny_vocab_engine, scored, tmp_path):
+    sts_like = scored.rename(columns={"first": "sentence1", "second": "sentence2"})
+    model = finetune(tiny_vocab_engine, sts_like, **SETTINGS)  # "no column 'text'" before
+    assert isinstance(model, PairModel) and model.regression and model.training_config["label"] == "score"
+    sts_like.to_csv(tmp_path / "pairs.csv", index=False)
+    assert isinstance(finetune(tiny_vocab_engine, tmp_path / "pairs.csv", **SETTINGS), PairModel)  # a file too
+    from bert_nb.panels import FinetunePanel
+
+    panel = FinetunePanel(tiny_vocab_engine, data=str(tmp_path / "pairs.csv"))  # an AttributeError before
+    assert panel.task.value == "pairs" and panel.text_column == ("sentence1", "sentence2") and len(panel.data) == len(
+        sts_like)

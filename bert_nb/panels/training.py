@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ipywidgets as widgets
 
 from ..errors import BertNbError
@@ -144,6 +146,10 @@ class FinetunePanel(_Panel):
         from ..training import _task_of
 
         self._own_data = data is not None
+        if isinstance(data, (str, Path)):  # a file: its table (an AttributeError before)
+            from ..tasks._stored import table
+
+            data = table(data, "data", csv_otherwise=True)
         task = task if task == "pretrain" else _task_of(data, text, task) if data is not None else (task or "classify")
         if task not in _EXAMPLES:
             raise BertNbError(f"Unknown task {task!r}; choose one of {', '.join(_EXAMPLES)}.")
