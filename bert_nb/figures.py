@@ -60,7 +60,7 @@ def _html_of(result) -> str | None:
     view = views().get(name, (None, None, None))[1]
     if view:
         return view(result)
-    frame = _frame_of(result)  # a table: search hits, predictions, an STS score's rows
+    frame = _frame_of(result)  # a table: search hits, predictions, vectors
     return None if frame is None else frame.to_html(escape=True, max_rows=5000, border=0)
 
 
