@@ -809,6 +809,10 @@ def similarity(engine, a, b=None, pooling: str = "mean", **kwargs) -> Similarity
     """
     ea = a if isinstance(a, Embeddings) else embed(engine, a, pooling=pooling, **kwargs)
     eb = ea if b is None else (b if isinstance(b, Embeddings) else embed(engine, b, pooling=pooling, **kwargs))
+    if (ea.model, ea.made_by) != (eb.model, eb.made_by):  # a numpy shape error, or a meaningless number, before
+        raise BertNbError(f"The two sides were embedded by {ea.model} and {eb.model}" +
+                          (" (two models made in a session can share a name)" if ea.model == eb.model else "") +
+                          ", two spaces; embed both with one model.")
     matrix = _unit(ea.vectors) @ _unit(eb.vectors).T  # (n, m)
     return Similarity(matrix=matrix, rows=tuple(ea.labels), columns=tuple(eb.labels),
                       pooling=ea.pooling, model=ea.model, embeddings=(ea, eb))

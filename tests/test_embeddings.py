@@ -240,6 +240,16 @@ def test_word_mode_ignores_special_tokens_in_brackets(minilm):
     assert emb.words == ("bank",)
 
 
+def test_similarity_of_two_models_vectors_is_refused(minilm, mini_mlm):
+    ours, theirs = embed(minilm, SENTENCES[:2]), embed(mini_mlm, SENTENCES[:2])
+    said = "The two sides were embedded by default and default-mlm, two spaces; embed both with one model"
+    with pytest.raises(BertNbError, match=said):  # a numpy shape error before
+        similarity(minilm, ours, theirs)
+    with pytest.raises(BertNbError, match=said):  # texts embedded by another model than the given vectors
+        similarity(mini_mlm, ours, ["A person plays music."])
+    assert similarity(mini_mlm, ours).matrix.shape == (2, 2)  # the vectors alone: their own space
+
+
 def test_similarity_shapes_and_reuse(minilm):
     a = embed(minilm, SENTENCES[:3])
     sim = similarity(minilm, a)
