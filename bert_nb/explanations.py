@@ -196,6 +196,9 @@ def _setup(engine, text: str, pair: str | None, target, window: int | None = Non
 
 
 def _check_text(text, name: str) -> None:
+    if isinstance(text, (list, tuple)) or hasattr(text, "tolist"):  # "The text is empty" before
+        raise BertNbError(f"explain takes one {name} (a string); got {len(text)} in a {type(text).__name__}: explain "
+                          "them one at a time, or measure many with bert_nb.faithfulness.")
     if not isinstance(text, str) or not text.strip():
         raise BertNbError(f"The {name} is empty; give a sentence to explain.")
 
@@ -643,6 +646,9 @@ def faithfulness(model, texts: str | Sequence[str],
     import numpy as np
     import pandas as pd
 
+    if getattr(model, "task", None) == "pairs":  # it asked for pair= there, which faithfulness has not
+        raise BertNbError(f"'{model.name}' is a cross-encoder of text pairs; faithfulness tests a classifier's label "
+                          "or a masked-LM's [MASK] word on single texts (explain one pair with explain(..., pair=)).")
     texts = listed(texts, "Give one or more non-empty texts to test on")
     if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
         raise BertNbError("Give one or more non-empty texts to test on.")

@@ -152,6 +152,7 @@ def test_long_inputs_are_truncated_and_say_so(mini_mlm):
     (lambda m, c, q: explain(m, "Paris is the capital.", ), "The text has no [MASK]"),
     (lambda m, c, q: explain(m, "The [MASK] of [MASK].", ), "explain one at a time"),
     (lambda m, c, q: explain(m, "   "), "The text is empty"),
+    (lambda m, c, q: explain(c, ["the cat", "a dog"]), "explain takes one text (a string); got 2 in a list"),
     (lambda m, c, q: explain(m, MASKED, method="shap"), "Unknown method 'shap'"),
     (lambda m, c, q: explain(m, MASKED, steps=0), "steps must be a positive whole number"),
     (lambda m, c, q: explain(q, "a text"), "is neither a classifier nor a masked-LM"),

@@ -194,3 +194,8 @@ def test_sentence1_and_sentence2_columns_say_pairs(tiny_vocab_engine, scored, tm
     panel = FinetunePanel(tiny_vocab_engine, data=str(tmp_path / "pairs.csv"))  # an AttributeError before
     assert panel.task.value == "pairs" and panel.text_column == ("sentence1", "sentence2") and len(panel.data) == len(
         sts_like)
+
+
+def test_faithfulness_says_it_takes_single_texts(cross):
+    with pytest.raises(BertNbError, match="is a cross-encoder of text pairs; faithfulness tests a classifier's label"):
+        bert_nb.faithfulness(cross, ["good fine"])  # it asked for pair=, which faithfulness has not, before
