@@ -531,7 +531,12 @@ def probe(engine, data, text: str = "text", label: str = "label", pooling: str =
     counts = frame[label].astype(str).value_counts()
     if len(counts) < 2:
         raise BertNbError("The labels are all the same; a probe needs at least two labels.")
-    if not isinstance(cv, int) or cv < 2 or counts.min() < cv:
+    if frame[label].dtype.kind == "f" and len(counts) > len(frame) // 2:  # a score: every value its own class
+        raise BertNbError(f"Column '{label}' holds {len(counts)} different numbers; a probe predicts classes, so "
+                          f"give labels (for example pd.cut(data['{label}'], 3, labels=['low', 'mid', 'high'])).")
+    if not isinstance(cv, int) or isinstance(cv, bool) or cv < 2:  # "cv=1 folds need at least that many" before
+        raise BertNbError(f"cv is the number of cross-validation folds, a whole number of at least 2; got {cv!r}.")
+    if counts.min() < cv:
         raise BertNbError(f"cv={cv!r} folds need at least that many examples of each label (the rarest has "
                           f"{counts.min()}); give more data or fewer folds (cv >= 2).")
     Cs = [float(c) for c in np.atleast_1d(Cs)]

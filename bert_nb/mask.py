@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -144,9 +145,13 @@ def fill_mask(engine, text: str, top_k: int = 5, targets: Sequence[str] | str | 
 
 
 def typed_masks(tokenizer, text: str) -> str:
-    """The text with each typed ``[MASK]`` written as the model's own mask token (``<mask>`` for RoBERTa)."""
+    """The text with each typed mask (``[MASK]``, ``[mask]``, ``<mask>``, in any case) written as the model's own
+    mask token (``<mask>`` for RoBERTa)."""
     mask = tokenizer.mask_token
-    return text.replace(MASK, mask) if mask and mask != MASK else text
+    return _TYPED_MASK.sub(lambda _: mask, text) if mask else text
+
+
+_TYPED_MASK = re.compile(r"\[mask\]|<mask>", re.IGNORECASE)  # "[mask]" was three pieces: "[", "mask", "]"
 
 
 def _normalise_masks(engine, text: str) -> str:

@@ -150,6 +150,12 @@ def test_probe_by_layer_against_the_majority(minilm, tmp_path):
         probe(minilm, ["a", "b"])
     with pytest.raises(BertNbError, match="at least two labels"):
         probe(minilm, data.head(10), text="review", label="y")
+    for cv in (1, 0, True, 2.5):  # "cv=1 folds need at least that many examples" before
+        with pytest.raises(BertNbError, match=f"cv is the number of cross-validation folds, .* at least 2; got {cv!r}"):
+            probe(minilm, data, text="review", label="y", cv=cv)
+    scored = data.assign(y=np.linspace(0, 5, len(data)))  # STS-like scores: each number its own class before
+    with pytest.raises(BertNbError, match=r"Column 'y' holds 30 different numbers; a probe predicts classes.*pd.cut"):
+        probe(minilm, scored, text="review", label="y")
 
 
 @pytest.mark.parametrize("call, message", [

@@ -120,6 +120,13 @@ def test_roberta_style_mask_token_is_normalised():
 
     assert _normalise_masks(_Engine(), "a [MASK] b [MASK]") == "a <mask> b <mask>"
     assert _normalise_masks(_Engine(), "already <mask>") == "already <mask>"
+    assert _normalise_masks(_Engine(), "any [mask] case [Mask]") == "any <mask> case <mask>"
+
+
+def test_a_mask_typed_in_lower_case_is_a_mask(mini_mlm):
+    typed = fill_mask(mini_mlm, "paris is the [mask] of france.")  # "No [MASK] in the text" before
+    assert [c.token for c in typed.masks[0]] == [c.token for c in fill_mask(mini_mlm, SENTENCES[0]).masks[0]]  # uncased
+    assert len(fill_mask(mini_mlm, "the <mask> sat").masks) == 1
 
 
 # -- corruption ---------------------------------------------------------------------
