@@ -130,3 +130,18 @@ def test_the_packaged_pre_trained_model_explains_and_shows_its_layers():
     assert bert_nb.explain(model, text, method="ig", target="展").target == "展"
     f = bert_nb.faithfulness(model, [text, "天气很[MASK]。"], methods=("occlusion",), fractions=(1.0,))
     assert (f.curves.sufficiency.abs() < 1e-5).all()  # only the words kept = the whole text
+
+
+def test_a_tokenizers_dashboard_has_only_the_tabs_it_can_serve(chinese):
+    board = bert_nb.dashboard(chinese)  # similarity, attention and layers tabs each showed the no-model error before
+    assert list(board.panels) == ["tokenize", "mask", "finetune"]  # mask: the packaged masked-LM
+    with pytest.raises(BertNbError, match="The similarity panel does not work with 'chinese'; load a model for it"):
+        bert_nb.panels.panel("similarity", chinese)
+
+
+def test_an_int8_models_explain_tab_opens_on_a_method_it_has():
+    from bert_nb.panels import ExplainPanel
+
+    small = bert_nb.load("default-mlm", device="cpu", quantize="int8")
+    panel = ExplainPanel(small)  # it opened on integrated gradients' "no gradients" error before
+    assert panel.method.value == "occlusion" and panel.result is not None and "d32f2f" not in panel.status.value

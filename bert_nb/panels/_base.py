@@ -29,12 +29,16 @@ class _Panel(widgets.VBox):
     default_model = "default"
     name = ""  # the dashboard tab and `%bert panel NAME`; set by each panel
     tab_order = 100
-    needs = ""  # what an engine must have when for_engine refuses it: "load a classifier ..."
+    needs = "load a model for it: a tokenizer alone (such as 'chinese') runs none"  # when for_engine refuses
+    runs_model = True  # False where a tokenizer alone will do
 
     @classmethod
     def for_engine(cls, engine):
-        """This panel over the dashboard's engine, or None where the engine cannot serve it."""
-        return cls(engine)
+        """This panel over the dashboard's engine, or None where the engine cannot serve it (a tokenizer alone
+        has no model to run: its tab showed only that error)."""
+        from ..engine import TokenizerEngine
+
+        return None if cls.runs_model and isinstance(engine, TokenizerEngine) else cls(engine)
 
     def __init__(self, engine=None, **kwargs):
         super().__init__(**kwargs)

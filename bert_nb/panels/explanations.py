@@ -25,10 +25,12 @@ class ExplainPanel(_Panel):
         """Only classifiers and masked-LMs have a decision to explain."""
         return cls(engine) if {"classification", "mlm"} & set(engine.heads) else None
 
-    def __init__(self, engine=None, text: str | None = None, method: str = "integrated_gradients",
-                 pair: str | None = None):
+    def __init__(self, engine=None, text: str | None = None, method: str | None = None, pair: str | None = None):
         super().__init__(engine)
         import plotly.graph_objects as go
+
+        if method is None:  # an int8 model has no gradients: its tab opened on that error before
+            method = "occlusion" if getattr(self.engine, "quantize", None) else "integrated_gradients"
 
         classifier = "classification" in self.engine.heads
         # a cross-encoder reads two texts as one input: its score or label of the pair is explained

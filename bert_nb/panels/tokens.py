@@ -14,6 +14,7 @@ class TokenizePanel(_Panel):
     name = "tokenize"  # its tab in the dashboard and `%bert panel tokenize`
     tab_order = 10
     save_format = "html"  # the pieces are an HTML view, not a figure
+    runs_model = False  # a tokenizer alone is enough
 
     def __init__(self, engine=None, text: str = "Tokenization isn't magic: it's WordPiece.", pair: str = ""):
         super().__init__(engine)

@@ -138,6 +138,7 @@ class FinetunePanel(_Panel):
 
     name = "finetune"  # its tab in the dashboard and `%bert panel finetune`
     tab_order = 50
+    runs_model = False  # pre-training from random weights needs only a tokenizer
 
     def __init__(self, engine=None, data=None, text=None, label=None, task: str | None = None):
         super().__init__(engine)
