@@ -376,6 +376,10 @@ def _config_of(config, tokenizer, max_length):
                                             max(128, max_length), **config})
     if not isinstance(config, transformers.PretrainedConfig):
         raise BertNbError("config is 'tiny', 'mini', a dict of BertConfig fields, or a BertConfig.")
+    heads = getattr(config, "num_attention_heads", 0)
+    if not heads or getattr(config, "hidden_size", 0) % heads:  # a ValueError from inside the model before
+        raise BertNbError(f"The config's hidden_size {getattr(config, 'hidden_size', None)} is not a multiple of its "
+                          f"{heads} attention heads; make it one (each head takes an equal share).")
     if config.vocab_size != len(tokenizer):
         raise BertNbError(f"The config's vocab_size is {config.vocab_size} but the tokenizer has {len(tokenizer)} "
                           "pieces; leave vocab_size out of the config (it is taken from the tokenizer) or match them.")
@@ -477,6 +481,9 @@ def pretrain(texts, config="tiny", tokenizer="chinese", objectives=("mlm", "nsp"
     if nsp and not any(len(d) > 1 for d in corpus.documents):
         raise BertNbError("Next-sentence prediction needs documents of two sentences or more; give longer texts "
                           "(sentences end with 。！？ or . ! ?) or objectives=('mlm',).")
+    if nsp and len(corpus.documents) < 2:  # "high <= 0" from numpy before
+        raise BertNbError("Next-sentence prediction needs two documents or more (a wrong next sentence comes from "
+                          "another document); give more texts, one document each, or objectives=('mlm',).")
     if not corpus.documents:
         raise BertNbError("The tokenizer found no pieces in the texts; check the tokenizer matches their language.")
     for probe in probes:

@@ -176,6 +176,10 @@ def test_bad_input_says_what_to_do(corpus, chinese_tok):
         bert_nb.pretrain(corpus, objectives=("nsp",))
     with pytest.raises(BertNbError, match="max_length 600 is longer than the config's 512 positions"):
         bert_nb.pretrain(corpus, config={"max_position_embeddings": 512}, max_length=600)
+    with pytest.raises(BertNbError, match=r"The config's hidden_size 65 is not a multiple of its 2 attention heads"):
+        bert_nb.pretrain(corpus, config={"hidden_size": 65, "num_attention_heads": 2})  # a ValueError before
+    with pytest.raises(BertNbError, match="Next-sentence prediction needs two documents or more"):
+        bert_nb.pretrain("经济发展很快。人民生活提高了。", steps=1)  # one document: numpy's "high <= 0" before
 
 
 def test_magic(shell, corpus):
