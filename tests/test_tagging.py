@@ -193,3 +193,33 @@ def test_a_sentence_given_as_its_words_says_to_join_them(tagger):
     with pytest.raises(BertNbError, match=r"Text 1 is a list of words; give each sentence as one string, for example "
                                           r"' '.join\(words\)"):  # "Give one or more non-empty texts" before
         tagger.predict(["Angela visited", ["Angela", "Merkel"]])
+
+
+def _hub_tagger(folder, names):
+    """A token classifier as transformers saves one (a hub NER model, say): no bert_nb training record."""
+    import transformers
+
+    from tests.conftest import build_tiny_bert
+
+    base = build_tiny_bert(folder / "base", words=["angela", "paris"])
+    model = transformers.BertForTokenClassification.from_pretrained(
+        base, num_labels=len(names), id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
+    model.save_pretrained(folder / "tagger")
+    transformers.AutoTokenizer.from_pretrained(base).save_pretrained(folder / "tagger")
+    return bert_nb.load(str(folder / "tagger"), device="cpu")
+
+
+def test_a_token_classifier_from_the_hub_tags(tmp_path):
+    hub = _hub_tagger(tmp_path, ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+    found = bert_nb.tag(hub, "angela visited paris")  # "is not a token classifier" before
+    frame = found.to_frame()
+    assert list(frame.columns[:5]) == ["entity", "type", "start", "end", "score"] and set(frame.type) <= {"PER", "LOC"}
+    words = found.words
+    assert [w[0] for w in words] == ["angela", "visited", "paris"] and all(w[3] in hub.config.label2id for w in words)
+    assert len(bert_nb.tag(hub, ["angela", "paris"]).items) == 2
+    from bert_nb.panels import TaskPanel
+
+    assert TaskPanel(hub, text="angela visited paris").result is not None  # the task tab tags with it too
+    odd = _hub_tagger(tmp_path / "odd", ["LABEL_0", "LABEL_1"])
+    with pytest.raises(BertNbError, match=r"tags LABEL_0, LABEL_1, which are not BIO tags \(B-PER, I-PER, O\)"):
+        bert_nb.tag(odd, "angela")

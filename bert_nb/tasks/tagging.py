@@ -298,7 +298,8 @@ def entity_spans(words) -> list[tuple]:
 
 
 def tag(model, text, batch_size: int = 32):
-    """The entities a fine-tuned tagger finds in ``text`` (one string; a list gives a ``Batch``).
+    """The entities a tagger finds in ``text`` (one string; a list gives a ``Batch``): one fine-tuned here, or a
+    token classifier from the hub or a folder whose tags are BIO (``B-PER``, ``I-PER``, ``O``).
 
     Each word's tag is the one predicted for its first piece (words as the tokenizer's
     pre-tokenizer splits them: spaces and punctuation); consecutive words of one entity join.
@@ -317,20 +318,33 @@ def tag(model, text, batch_size: int = 32):
     """
     from ..batch import Batch
 
-    if not isinstance(model, Tagger):
+    names = _tags_of(model)
+    if isinstance(text, str):
+        return _tag_batch(model, _checked_texts([text]), batch_size, names)[0]
+    return Batch(tuple(_tag_batch(model, _checked_texts(listed(text, _GIVE)), batch_size, names)))
+
+
+def _tags_of(model) -> list[str]:
+    """The tagger's tags: a Tagger's own, or a loaded token classifier's (its config's, when they are BIO)."""
+    if isinstance(model, Tagger):
+        return list(model.label_names)
+    if "tokens" not in getattr(model, "heads", ()):
         raise BertNbError(f"'{getattr(model, 'name', model)}' is not a token classifier; fine-tune one with "
                           "bert_nb.finetune(engine, data, task='tokens') or load a saved tagger.")
-    if isinstance(text, str):
-        return _tag_batch(model, _checked_texts([text]), batch_size)[0]
-    return Batch(tuple(_tag_batch(model, _checked_texts(listed(text, _GIVE)), batch_size)))
+    ids = model.config.id2label  # a hub NER model: "is not a token classifier" before
+    names = [str(ids[i]) for i in range(len(ids))]
+    if not all(n == "O" or n[:2] in ("B-", "I-") for n in names):
+        raise BertNbError(f"'{model.name}' tags {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}, which are "
+                          "not BIO tags (B-PER, I-PER, O); tag reads entities from BIO tags.")
+    return names
 
 
-def _tag_batch(model: Tagger, texts: list[str], batch_size: int) -> list[Entities]:
+def _tag_batch(model, texts: list[str], batch_size: int, names: list[str]) -> list[Entities]:
     import torch
 
     check_batch_size(batch_size)
     out = []
-    max_length = model.training_config.get("max_length", model.max_length)
+    max_length = getattr(model, "training_config", {}).get("max_length", model.max_length)
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
         enc = model.tokenizer(chunk, padding=True, truncation=True, max_length=max_length,
@@ -339,7 +353,7 @@ def _tag_batch(model: Tagger, texts: list[str], batch_size: int) -> list[Entitie
         with torch.inference_mode():
             probs = model.forward(dict(enc)).logits.float().softmax(-1).cpu().numpy()  # (B, T, tags)
         for b, text in enumerate(chunk):
-            words = _words(enc.word_ids(b), offsets[b], probs[b], model.label_names, text)
+            words = _words(enc.word_ids(b), offsets[b], probs[b], names, text)
             spans = [(text[s:e], k, s, e, score) for k, s, e, score in entity_spans(words)]
             out.append(Entities(text=text, spans=tuple(spans), words=tuple(words), model=model.name))
     return out
