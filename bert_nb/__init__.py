@@ -28,7 +28,7 @@ _EXPORTS = {
     "project": "embeddings", "Projection": "embeddings", "search": "embeddings",
     "evaluate_sts": "embeddings", "StsScore": "embeddings",
     "dashboard": "panels",
-    "finetune": "training", "finetune_mlm": "training", "FineTuned": "training",
+    "finetune": "training", "finetune_mlm": "training", "FineTuned": "training", "classify": "training",
     "attention": "attentions", "Attention": "attentions", "recompute": "attentions", "focus": "attentions",
     "explain": "explanations", "Explanation": "explanations", "Explanations": "explanations",
     "faithfulness": "explanations", "Faithfulness": "explanations",

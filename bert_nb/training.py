@@ -211,6 +211,66 @@ class Recorded:
         return self.state.stopped_at
 
 
+def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None):
+    """Labels and class probabilities for ``texts`` from a text classifier: one fine-tuned here (its ``predict``
+    is this), or a sequence classifier from the hub or a folder, read with its config's labels.
+
+    Returns a DataFrame with text, label and one column per class. A text longer than the model's
+    training length is read in overlapping windows of that length (``stride`` pieces shared,
+    default a quarter) and its class logits are averaged over them: a ``windows`` column says how
+    many each took. With ``truncate=True`` it is cut instead, and a ``cut`` column says how many
+    pieces were dropped.
+
+    Examples
+    --------
+    >>> bert_nb.classify(bert_nb.load("distilbert-base-uncased-finetuned-sst-2-english"), ["A triumph."])  # doctest: +SKIP
+    """
+    import numpy as np
+    import pandas as pd
+
+    from .tasks.classify import classifier_labels
+    from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
+
+    kind = {"pairs": "a cross-encoder: give it (text, text_pair) pairs with its own predict",
+            "tokens": "a tagger: use bert_nb.tag", "qa": "a reader: use bert_nb.answer"}.get(getattr(model, "task", None))
+    if kind:
+        raise BertNbError(f"'{model.name}' is {kind}.")
+    # its own labels (as given: numbers stay numbers), or its config's id2label; says so where it has no head
+    names = list(model.label_names) if hasattr(model, "label_names") else classifier_labels(model)
+    texts = listed(texts, "Give one or more non-empty texts to predict")
+    check_batch_size(batch_size)
+    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise BertNbError("Give one or more non-empty texts to predict.")
+    limit = getattr(model, "training_config", {}).get("max_length", model.max_length)
+    stride = stride_for(stride, limit, model.tokenizer)
+    enc = model.tokenizer(texts, truncation=True, max_length=limit, return_overflowing_tokens=True, stride=stride)
+    owner = list(enc["overflow_to_sample_mapping"])  # window -> text
+    keep = first_windows(owner, truncate)
+    model.model.eval()
+    logits = np.zeros((len(texts), len(names)), dtype=np.float64)
+    taken = np.zeros(len(texts), dtype=np.int64)
+    for start in range(0, len(keep), batch_size):
+        idx = keep[start:start + batch_size]
+        batch = model.tokenizer.pad({k: [enc[k][w] for w in idx] for k in ("input_ids", "attention_mask",
+                                    "token_type_ids") if k in enc}, return_tensors="pt")
+        np.add.at(logits, [owner[w] for w in idx], model.forward(dict(batch)).logits.float().cpu().numpy())
+        np.add.at(taken, [owner[w] for w in idx], 1)
+    logits /= taken[:, None]  # the mean of each text's window logits
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p = (p / p.sum(1, keepdims=True)).astype(np.float32)
+    frame = pd.DataFrame(p, columns=[str(n) for n in names])
+    frame.insert(0, "label", [names[i] for i in p.argmax(1)])
+    frame.insert(0, "text", texts)
+    cut = cut_pieces(enc["input_ids"], owner, len(texts), stride, model.tokenizer) if truncate else ()
+    if any(cut):
+        frame["cut"] = list(cut)
+        frame.attrs["note"] = cut_note(cut, limit)
+    elif taken.max() > 1:
+        frame["windows"] = taken.tolist()
+        frame.attrs["note"] = windows_note(taken.tolist(), limit, stride, "their logits")
+    return frame
+
+
 class FineTuned(Recorded, Engine):
     """A fine-tuned classifier: an :class:`Engine` with its history, metrics and label names."""
 
@@ -232,48 +292,9 @@ class FineTuned(Recorded, Engine):
     def predict(self, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None):
         """Labels and class probabilities for ``texts``: a DataFrame with text, label and one column per class.
 
-        A text longer than the model's training length is read in overlapping windows of that
-        length (``stride`` pieces shared, default a quarter) and its class logits are averaged
-        over them: a ``windows`` column says how many each took. With ``truncate=True`` it is
-        cut instead, and a ``cut`` column says how many pieces were dropped.
+        As :func:`classify`: a text longer than the training length is read in overlapping windows.
         """
-        import numpy as np
-        import pandas as pd
-
-        from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
-
-        texts = listed(texts, "Give one or more non-empty texts to predict")
-        check_batch_size(batch_size)
-        if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-            raise BertNbError("Give one or more non-empty texts to predict.")
-        limit = self.training_config.get("max_length", self.max_length)
-        stride = stride_for(stride, limit, self.tokenizer)
-        enc = self.tokenizer(texts, truncation=True, max_length=limit, return_overflowing_tokens=True, stride=stride)
-        owner = list(enc["overflow_to_sample_mapping"])  # window -> text
-        keep = first_windows(owner, truncate)
-        self.model.eval()
-        logits = np.zeros((len(texts), len(self.label_names)), dtype=np.float64)
-        taken = np.zeros(len(texts), dtype=np.int64)
-        for start in range(0, len(keep), batch_size):
-            idx = keep[start:start + batch_size]
-            batch = self.tokenizer.pad({k: [enc[k][w] for w in idx] for k in ("input_ids", "attention_mask",
-                                        "token_type_ids") if k in enc}, return_tensors="pt")
-            np.add.at(logits, [owner[w] for w in idx], self.forward(dict(batch)).logits.float().cpu().numpy())
-            np.add.at(taken, [owner[w] for w in idx], 1)
-        logits /= taken[:, None]  # the mean of each text's window logits
-        p = np.exp(logits - logits.max(1, keepdims=True))
-        p = (p / p.sum(1, keepdims=True)).astype(np.float32)
-        frame = pd.DataFrame(p, columns=[str(n) for n in self.label_names])
-        frame.insert(0, "label", [self.label_names[i] for i in p.argmax(1)])
-        frame.insert(0, "text", texts)
-        cut = cut_pieces(enc["input_ids"], owner, len(texts), stride, self.tokenizer) if truncate else ()
-        if any(cut):
-            frame["cut"] = list(cut)
-            frame.attrs["note"] = cut_note(cut, limit)
-        elif taken.max() > 1:
-            frame["windows"] = taken.tolist()
-            frame.attrs["note"] = windows_note(taken.tolist(), limit, stride, "their logits")
-        return frame
+        return classify(self, texts, batch_size=batch_size, truncate=truncate, stride=stride)
 
     def save(self, path) -> str:
         """Write a save_pretrained folder (safetensors, tokenizer, label names, history); returns its path.

@@ -354,3 +354,28 @@ def test_predict_magic_windows_and_truncate(clf, shell):
     out = shell.run_cell(f"%%bert predict --model windowed_clf --stride 4\n{long}\nA dull mess.")
     assert out.windows.tolist()[0] > 1 and "(4 pieces shared)" in out.attrs["note"]
     assert "cut" in shell.run_cell(f"%%bert predict --model windowed_clf --truncate\n{long}").columns
+
+
+def test_a_sequence_classifier_from_the_hub_classifies(tmp_path, shell):
+    import transformers
+
+    from bert_nb.panels import TaskPanel
+    from tests.conftest import build_tiny_bert
+
+    base = build_tiny_bert(tmp_path / "base", words=["good", "bad"])
+    saved = transformers.BertForSequenceClassification.from_pretrained(
+        base, num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1})
+    saved.save_pretrained(tmp_path / "sst2")
+    transformers.AutoTokenizer.from_pretrained(base).save_pretrained(tmp_path / "sst2")
+    hub = bert_nb.load(str(tmp_path / "sst2"), device="cpu")  # as a hub sentiment model loads: no predict of its own
+    got = bert_nb.classify(hub, ["good good", "bad"])
+    assert list(got.columns) == ["text", "label", "NEGATIVE", "POSITIVE"] and set(got.label) <= {"NEGATIVE", "POSITIVE"}
+    enc = hub.tokenizer(["good good"], return_tensors="pt")
+    probs = saved.eval()(**enc).logits.softmax(-1)[0].detach().numpy()
+    np.testing.assert_allclose(got.iloc[0][["NEGATIVE", "POSITIVE"]].to_numpy(float), probs, atol=1e-5)
+    shell.user_ns["sst2"] = hub  # `%%bert predict` said "not a fine-tuned classifier", the task panel "hub classifier"
+    assert list(shell.run_cell("%%bert predict --model sst2\ngood\nbad").label) == list(
+        bert_nb.classify(hub, ["good", "bad"]).label)
+    assert TaskPanel(hub, text="good").result is not None
+    with pytest.raises(BertNbError, match="has no classification head"):
+        bert_nb.classify(bert_nb.load(base, device="cpu"), ["good"])

@@ -93,6 +93,10 @@ def predict(magics, args, cell):
     model = magics._engine() if args.model is None else \
         magics._variable(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
     if not hasattr(model, "predict"):
+        if "classification" in getattr(model, "heads", ()):  # a hub or folder classifier: its config's labels
+            from ..training import classify
+
+            return magics._store(args, classify(model, lines, **given(args, stride="stride", truncate="truncate")))
         raise UsageError(f"'{getattr(model, 'name', args.model)}' is not a fine-tuned classifier; "
                          "fine-tune one with %%bert finetune, then `%bert use VAR`.")
     long = given(args, stride="stride", truncate="truncate")

@@ -105,12 +105,9 @@ class TaskPanel(_Panel):
             return answer(self.engine, self.text.value.strip(), self.second.value, top_k=self.top_k.value)
         if self.kind == "pairs":
             return self.engine.predict([(self.text.value, self.second.value)])
-        from ..training import FineTuned
+        from ..training import classify
 
-        if not isinstance(self.engine, FineTuned):
-            raise BertNbError(f"'{self.engine.name}' is a hub classifier; use bert_nb.explain or the explain panel, "
-                              "which read its labels.")
-        return self.engine.predict(self._lines())
+        return classify(self.engine, self._lines())  # one fine-tuned here, or a hub classifier with its labels
 
     def _show(self) -> None:
         from ..render import batch_html
