@@ -237,6 +237,9 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
         raise BertNbError(f"'{model.name}' is {kind}.")
     # its own labels (as given: numbers stay numbers), or its config's id2label; says so where it has no head
     names = list(model.label_names) if hasattr(model, "label_names") else classifier_labels(model)
+    if len(names) < 2:  # a softmax over one output is always 1
+        raise BertNbError(f"'{model.name}' has one output, a score (a regression's, or a hub cross-encoder's), not "
+                          "classes to choose from; run it with engine.forward, or fine-tune a cross-encoder here.")
     texts = listed(texts, "Give one or more non-empty texts to predict")
     check_batch_size(batch_size)
     if not texts or not all(isinstance(t, str) and t.strip() for t in texts):

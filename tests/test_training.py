@@ -379,3 +379,8 @@ def test_a_sequence_classifier_from_the_hub_classifies(tmp_path, shell):
     assert TaskPanel(hub, text="good").result is not None
     with pytest.raises(BertNbError, match="has no classification head"):
         bert_nb.classify(bert_nb.load(base, device="cpu"), ["good"])
+    scorer = transformers.BertForSequenceClassification.from_pretrained(base, num_labels=1)  # a hub cross-encoder's head
+    scorer.save_pretrained(tmp_path / "scorer")
+    transformers.AutoTokenizer.from_pretrained(base).save_pretrained(tmp_path / "scorer")
+    with pytest.raises(BertNbError, match="has one output, a score .* not classes to choose from"):
+        bert_nb.classify(bert_nb.load(str(tmp_path / "scorer"), device="cpu"), ["good"])  # probability 1.0 before
