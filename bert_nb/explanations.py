@@ -179,8 +179,8 @@ def _setup(engine, text: str, pair: str | None, target, window: int | None = Non
             return _cross_setup(engine, text, pair, target)
         return _similarity_setup(engine, text, pair, target)
     if getattr(engine, "task", None) == "pairs":
-        raise BertNbError(f"'{engine.name}' is a cross-encoder: give the second text as pair='...' to explain its "
-                          "score of the two.")
+        raise BertNbError(f"'{engine.name}' is a cross-encoder: give the second text as pair='...' (in a cell: "
+                          "`first text ||| second text`) to explain its score of the two.")
     if "classification" in engine.heads:
         return _label_setup(engine, text, target, window)
     from .mask import MASK, typed_masks
@@ -233,6 +233,9 @@ def _label_setup(engine, text, target, window=None) -> _Setup:
 
     names = [str(n) for n in (getattr(engine, "label_names", None) or
                               [engine.config.id2label[i] for i in range(engine.config.num_labels)])]
+    if len(names) < 2:  # a softmax over one output is always 1: every word would score 0
+        raise BertNbError(f"'{engine.name}' has one output, a score (a regression's, or a hub cross-encoder's), not "
+                          "classes; explain a classifier, or a cross-encoder fine-tuned here with pair=.")
     limit = getattr(engine, "training_config", {}).get("max_length") or engine.max_length
     enc, _, _, note = one_window(engine.tokenizer, text, limit, window, None)
     note = note or None

@@ -382,5 +382,8 @@ def test_a_sequence_classifier_from_the_hub_classifies(tmp_path, shell):
     scorer = transformers.BertForSequenceClassification.from_pretrained(base, num_labels=1)  # a hub cross-encoder's head
     scorer.save_pretrained(tmp_path / "scorer")
     transformers.AutoTokenizer.from_pretrained(base).save_pretrained(tmp_path / "scorer")
+    one_output = bert_nb.load(str(tmp_path / "scorer"), device="cpu")
     with pytest.raises(BertNbError, match="has one output, a score .* not classes to choose from"):
-        bert_nb.classify(bert_nb.load(str(tmp_path / "scorer"), device="cpu"), ["good"])  # probability 1.0 before
+        bert_nb.classify(one_output, ["good"])  # probability 1.0 before
+    with pytest.raises(BertNbError, match="has one output, a score .* not classes; explain a classifier"):
+        bert_nb.explain(one_output, "good")  # every word scored 0 before
