@@ -209,7 +209,7 @@ def _hub_tagger(folder, names):
     return bert_nb.load(str(folder / "tagger"), device="cpu")
 
 
-def test_a_token_classifier_from_the_hub_tags(tmp_path):
+def test_a_token_classifier_from_the_hub_tags(tmp_path, shell):
     hub = _hub_tagger(tmp_path, ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
     found = bert_nb.tag(hub, "angela visited paris")  # "is not a token classifier" before
     frame = found.to_frame()
@@ -220,6 +220,9 @@ def test_a_token_classifier_from_the_hub_tags(tmp_path):
     from bert_nb.panels import TaskPanel
 
     assert TaskPanel(hub, text="angela visited paris").result is not None  # the task tab tags with it too
+    shell.user_ns["hub_ner"] = hub  # `%%bert ner` said "is not a tagger" before
+    got = shell.run_cell("%%bert ner --model hub_ner\nangela visited paris")
+    assert got.to_frame().equals(bert_nb.tag(hub, "angela visited paris").to_frame())
     odd = _hub_tagger(tmp_path / "odd", ["LABEL_0", "LABEL_1"])
     with pytest.raises(BertNbError, match=r"tags LABEL_0, LABEL_1, which are not BIO tags \(B-PER, I-PER, O\)"):
         bert_nb.tag(odd, "angela")

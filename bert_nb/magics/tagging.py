@@ -19,7 +19,7 @@ def ner(magics, args, cell):
     lines = [ln.strip() for ln in magics._lines(cell, "ner")]
     model = magics._engine() if args.model is None else \
         magics._variable(args.model, f"fine-tune one first with `%bert finetune --task tokens --data VAR -o {args.model}`")
-    if not isinstance(model, Tagger):
+    if not isinstance(model, Tagger) and "tokens" not in getattr(model, "heads", ()):  # a hub tagger: tag reads it
         raise UsageError(f"'{getattr(model, 'name', args.model)}' is not a tagger; fine-tune one with "
                          "`%bert finetune --task tokens --data VAR -o ner`, then `%%bert ner --model ner`.")
     return magics._store(args, one_or_batch([tag(model, line) for line in lines]))
