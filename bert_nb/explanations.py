@@ -229,10 +229,10 @@ def _forward(engine, model, embeds, enc, **kwargs):
 def _label_setup(engine, text, target, window=None) -> _Setup:
     import torch
 
+    from .tasks.classify import classifier_labels
     from .windows import one_window
 
-    names = [str(n) for n in (getattr(engine, "label_names", None) or
-                              [engine.config.id2label[i] for i in range(engine.config.num_labels)])]
+    names = classifier_labels(engine)
     if len(names) < 2:  # a softmax over one output is always 1: every word would score 0
         raise BertNbError(f"'{engine.name}' has one output, a score (a regression's, or a hub cross-encoder's), not "
                           "classes; explain a classifier, or a cross-encoder fine-tuned here with pair=.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 from IPython.core.error import UsageError
@@ -92,18 +93,19 @@ def predict(magics, args, cell):
     lines = [ln.strip() for ln in magics._lines(cell, "predict")]
     model = magics._engine() if args.model is None else \
         magics._variable(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
-    if not hasattr(model, "predict"):
-        if "classification" in getattr(model, "heads", ()):  # a hub or folder classifier: its config's labels
-            from ..training import classify
+    run = getattr(model, "predict", None)
+    if run is None and "classification" in getattr(model, "heads", ()):  # a hub or folder classifier: its labels
+        from ..training import classify
 
-            return magics._store(args, classify(model, lines, **given(args, stride="stride", truncate="truncate")))
+        run = functools.partial(classify, model)
+    if run is None:
         raise UsageError(f"'{getattr(model, 'name', args.model)}' is not a fine-tuned classifier; "
                          "fine-tune one with %%bert finetune, then `%bert use VAR`.")
     long = given(args, stride="stride", truncate="truncate")
-    if long and "truncate" not in inspect.signature(model.predict).parameters:
+    if long and "truncate" not in inspect.signature(run).parameters:
         raise UsageError(f"--stride and --truncate are for a classifier of single texts; "
                          f"'{getattr(model, 'name', args.model)}' reads each line in one piece.")
-    return magics._store(args, model.predict(lines, **long))
+    return magics._store(args, run(lines, **long))
 
 
 COMMANDS = (
