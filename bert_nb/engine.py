@@ -228,6 +228,11 @@ class Engine:
         return int(min(limit, tok_limit))
 
     @property
+    def read_length(self) -> int:
+        """Most pieces the model reads in one input: the length it was fine-tuned at, else :attr:`max_length`."""
+        return int((getattr(self, "training_config", None) or {}).get("max_length") or self.max_length)
+
+    @property
     def note(self) -> str | None:
         """A caveat about this model's predictions (the packaged masked-LM has one), or None."""
         packaged = PACKAGED.get(self.name)

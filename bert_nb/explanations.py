@@ -52,7 +52,7 @@ class Explanation:
     segment: tuple[int, ...]
     word: tuple  # word index within its segment, None for specials
     target: str
-    kind: str  # "label", "mask", "similarity", "pair score" or "pair label"
+    kind: str  # "label", "score", "mask", "similarity", "pair score" or "pair label"
     method: str
     value: float
     baseline_value: float | None = None
@@ -63,7 +63,8 @@ class Explanation:
     @property
     def quantity(self) -> str:
         """What the scores explain, in words."""
-        return {"label": f"P(label = {self.target})", "mask": f"P([MASK] = {self.target})",
+        return {"label": f"P(label = {self.target})", "score": f"predicted {self.target}",
+                "mask": f"P([MASK] = {self.target})",
                 "similarity": "cosine similarity", "pair score": f"predicted {self.target}",
                 "pair label": f"P(label = {self.target})"}[self.kind]
 
@@ -175,7 +176,7 @@ def _setup(engine, text: str, pair: str | None, target, window: int | None = Non
                           "in one piece, cut at the model's limit.")
     if pair is not None:
         _check_text(pair, "pair")
-        if getattr(engine, "task", None) == "pairs":  # a cross-encoder reads both texts in one input
+        if getattr(engine, "task", None) == "pairs" or _hub_classifier(engine):  # both texts in one input
             return _cross_setup(engine, text, pair, target)
         return _similarity_setup(engine, text, pair, target)
     if getattr(engine, "task", None) == "pairs":
@@ -233,13 +234,12 @@ def _label_setup(engine, text, target, window=None) -> _Setup:
     from .windows import one_window
 
     names = classifier_labels(engine)
-    if len(names) < 2:  # a softmax over one output is always 1: every word would score 0
-        raise BertNbError(f"'{engine.name}' has one output, a score (a regression's, or a hub cross-encoder's), not "
-                          "classes; explain a classifier, or a cross-encoder fine-tuned here with pair=.")
-    limit = getattr(engine, "training_config", {}).get("max_length") or engine.max_length
+    limit = engine.read_length
     enc, _, _, note = one_window(engine.tokenizer, text, limit, window, None)
     note = note or None
     model = engine.model
+    if len(names) == 1:  # a score (a softmax over one output is always 1): its sigmoid, as classify gives it
+        return _score_setup(engine, model, enc, target, note, "score")
     if target is None:
         with torch.inference_mode():
             logits = model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})).logits
@@ -293,18 +293,40 @@ def _mask_setup(engine, text, target) -> _Setup:
     return _Setup("mask", tok.convert_ids_to_tokens(token_id), [enc], quantity, note)
 
 
+def _hub_classifier(engine) -> bool:
+    """A sequence classifier from the hub or a folder, not fine-tuned here: it reads a pair as one input."""
+    return "classification" in engine.heads and not hasattr(engine, "label_names")  # fine-tuned ones have their own
+
+
+def _score_setup(engine, model, enc, target, note, kind: str) -> _Setup:
+    """A head of one output: the sigmoid of it, the ``score`` :func:`bert_nb.classify` gives."""
+    import torch
+
+    if target is not None:
+        raise BertNbError("A score has no target; leave target out to explain the predicted score.")
+
+    def score(embeds):
+        return torch.sigmoid(_forward(engine, model, embeds, enc).logits.float()[:, 0])
+
+    return _Setup(kind, "score", [enc], score, note)
+
+
 def _cross_setup(engine, text, pair, target) -> _Setup:
     """A cross-encoder's output on (text, pair) as one input: its score on the label's scale, or a label's probability."""
     import torch
 
-    limit = engine.training_config.get("max_length", engine.max_length)
+    from .tasks.classify import classifier_labels
+
+    limit = engine.read_length
     enc = engine.tokenizer(text, pair, truncation=True, max_length=limit, return_offsets_mapping=True,
                            return_tensors="pt")
     full = len(engine.tokenizer(text, pair, verbose=False)["input_ids"])
     note = (f"Truncated: {full - enc['input_ids'].shape[1]} pieces cut to fit the limit of {limit} pieces; only the "
             "rest is explained.") if full > enc["input_ids"].shape[1] else None
     model = engine.model
-    if engine.regression:
+    if not hasattr(engine, "regression") and len(classifier_labels(engine)) == 1:  # a hub cross-encoder's score
+        return _score_setup(engine, model, enc, target, note, "pair score")
+    if getattr(engine, "regression", False):
         if target is not None:
             raise BertNbError("A score has no target; leave target out to explain the predicted score.")
         low, high = engine.training_config["label_range"]
@@ -313,7 +335,7 @@ def _cross_setup(engine, text, pair, target) -> _Setup:
             return torch.sigmoid(_forward(engine, model, embeds, enc).logits.float()[:, 0]) * (high - low) + low
 
         return _Setup("pair score", str(engine.training_config.get("label", "score")), [enc], score, note)
-    names = [str(n) for n in engine.label_names]
+    names = classifier_labels(engine)
     if target is None:
         with torch.inference_mode():
             index = int(model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"}))
@@ -332,7 +354,13 @@ def _cross_setup(engine, text, pair, target) -> _Setup:
 def _segments(setup, n: int, enc) -> list[int]:
     """Each piece's segment: the encoding's number, or for a pair read as one input its token type (A 0, B 1)."""
     if setup.kind.startswith("pair"):
-        return [int(t) for t in enc["token_type_ids"][0].tolist()]
+        if "token_type_ids" in enc:
+            return [int(t) for t in enc["token_type_ids"][0].tolist()]
+        out, last = [], 0  # a model without token types (DistilBERT): the tokenizer's sequence of each piece
+        for seq in enc.sequence_ids(0):
+            last = last if seq is None else seq
+            out.append(last)
+        return out
     return [n] * enc["input_ids"].shape[1]
 
 
@@ -679,7 +707,8 @@ def faithfulness(model, texts: str | Sequence[str],
                          "sufficiency": first.value - probs[2 * i + 1]})
     curves = pd.DataFrame(rows).groupby(["method", "fraction"], sort=False).mean().reset_index()
     return Faithfulness(curves=curves, texts=len(texts), model=model.name,
-                        target=("predicted label" if "classification" in model.heads else "top [MASK] filler"))
+                        target=("top [MASK] filler" if "classification" not in model.heads else "predicted score"
+                                if first.kind == "score" else "predicted label"))
 
 
 def _fractions(fractions) -> list[float]:
@@ -722,20 +751,26 @@ def _only(text: str, words, keep, protected: set[int]) -> str:
 
 
 def _probability(model):
-    """A function: texts, target -> the target's probability for each text (batched)."""
+    """A function: texts, target -> the target's probability (or score) for each text (batched)."""
+    if not ({"classification", "mlm"} & set(model.heads)):
+        raise BertNbError(f"'{model.name}' has no prediction to test; faithfulness needs a fine-tuned classifier "
+                          "or a masked-LM with one [MASK] per text.")
+    from .tasks.classify import classifier_labels
 
     tok = model.tokenizer
+    names = classifier_labels(model) if "classification" in model.heads else []
 
     def run(texts: list[str], target: str):
         out = []
         for start in range(0, len(texts), 32):
             chunk = [t if t.strip() else (tok.unk_token or "") for t in texts[start:start + 32]]
-            enc = tok(chunk, padding=True, truncation=True, max_length=model.max_length, return_tensors="pt")
+            enc = tok(chunk, padding=True, truncation=True, max_length=model.read_length, return_tensors="pt")
             out_ = model.forward(dict(enc))
-            logits = (out_.logits if "classification" in model.heads else vocabulary_logits(out_)).float()
-            if "classification" in model.heads:
-                index = [str(n) for n in getattr(model, "label_names", model.config.id2label.values())].index(target)
-                out += logits.softmax(-1)[:, index].tolist()
+            logits = (out_.logits if names else vocabulary_logits(out_)).float()
+            if len(names) == 1:  # a score: its sigmoid, as explain explains it
+                out += logits[:, 0].sigmoid().tolist()
+            elif names:
+                out += logits.softmax(-1)[:, names.index(target)].tolist()
             else:
                 ids = enc["input_ids"]
                 token = tok.convert_tokens_to_ids(target)
@@ -744,9 +779,6 @@ def _probability(model):
                     out.append(float(logits[row, int(where[0, 0])].softmax(-1)[token]) if len(where) else 0.0)
         return out
 
-    if not ({"classification", "mlm"} & set(model.heads)):
-        raise BertNbError(f"'{model.name}' has no prediction to test; faithfulness needs a fine-tuned classifier "
-                          "or a masked-LM with one [MASK] per text.")
     return run
 
 

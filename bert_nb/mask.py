@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .errors import BertNbError
-from .tokens import _check_text
+from .tokens import _check_text, wide
 
 __all__ = [
     "MaskCandidate", "MaskPredictions", "JointFilling", "fill_mask",
@@ -243,7 +243,7 @@ def _candidate(tok, ids, positions, m, token_id, score) -> MaskCandidate:
     filled[positions[m]] = token_id
     if tok.pad_token_id is not None:
         filled = filled[filled != tok.pad_token_id]
-    sequence = tok.decode(filled.tolist(), skip_special_tokens=len(positions) == 1)
+    sequence = decoded(tok, filled.tolist(), skip_special_tokens=len(positions) == 1)
     return MaskCandidate(score=score, token=token_id, token_str=tok.decode([token_id]), sequence=sequence)
 
 
@@ -296,8 +296,16 @@ def _score_pieces(engine, model, ids, position, pieces, target) -> MaskCandidate
         probs = _position_logits(engine, model, batch, [position + k])[0].float().softmax(-1)
         score *= float(probs[piece])
         widened[position + k] = piece
-    seq = tok.decode(widened.tolist(), skip_special_tokens=True)
+    seq = decoded(tok, widened.tolist(), skip_special_tokens=True)
     return MaskCandidate(score=score, token=pieces[0], token_str=target, sequence=seq)
+
+
+def decoded(tok, ids, skip_special_tokens: bool) -> str:
+    """The tokenizer's text of ``ids``, without the spaces it puts between two Chinese characters (or their
+    punctuation): '我在银行工作。' where the pipeline writes '我 在 银 行 工 作 。'."""
+    text = tok.decode(ids, skip_special_tokens=skip_special_tokens)
+    return "".join(c for i, c in enumerate(text) if not (c == " " and 0 < i < len(text) - 1
+                                                         and wide(text[i - 1]) and wide(text[i + 1])))
 
 
 def _joint(engine, model, enc, positions) -> JointFilling:
@@ -319,7 +327,7 @@ def _joint(engine, model, enc, positions) -> JointFilling:
         score *= float(best_p[k])
     tokens = tuple(tok.decode([chosen[m]]) for m in range(len(positions)))
     return JointFilling(tokens=tokens, order=tuple(order), score=score,
-                        sequence=tok.decode(ids.tolist(), skip_special_tokens=True))
+                        sequence=decoded(tok, ids.tolist(), skip_special_tokens=True))
 
 
 # -- corruption (MLM pre-training) ---------------------------------------------

@@ -242,6 +242,12 @@ def split_alone(char: str) -> bool:
         0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F
 
 
+def wide(char: str) -> bool:
+    """A Chinese character or a full-width mark (。，、！？ and the like): Chinese text runs them together, no spaces."""
+    code = ord(char)
+    return split_alone(char) or 0x3000 <= code <= 0x303F or 0xFF00 <= code <= 0xFFEF
+
+
 def cjk_note(text: str) -> str:
     """A sentence for word views of text with Chinese, Japanese or Korean characters, else ''."""
     if not any(_is_cjk(c) for c in text):

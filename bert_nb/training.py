@@ -221,14 +221,22 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
     many each took. With ``truncate=True`` it is cut instead, and a ``cut`` column says how many
     pieces were dropped.
 
+    A hub or folder classifier also reads pairs, given as ``(text, text_pair)`` tuples, a
+    two-column frame or ``"A ||| B"`` strings: both texts in one input (segments A and B), as an
+    NLI model or a cross-encoder reads them; the frame starts with text and text_pair. A head of
+    one output (a cross-encoder's relevance or similarity, a regression) gives ``score``, the
+    sigmoid of that output as such models are trained, and the raw ``logit``, instead of labels.
+
     Examples
     --------
     >>> bert_nb.classify(bert_nb.load("distilbert-base-uncased-finetuned-sst-2-english"), ["A triumph."])  # doctest: +SKIP
+    >>> bert_nb.classify(bert_nb.load("cross-encoder/ms-marco-MiniLM-L-6-v2"),
+    ...                  [("How many people live in Berlin?", "Berlin has 3.5 million inhabitants.")])  # doctest: +SKIP
     """
     import numpy as np
-    import pandas as pd
 
     from .tasks.classify import classifier_labels
+    from .tasks.pairs import pair_inputs
     from .windows import cut_note, cut_pieces, first_windows, stride_for, windows_note
 
     kind = {"pairs": "a cross-encoder: give it (text, text_pair) pairs with its own predict",
@@ -237,14 +245,21 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
         raise BertNbError(f"'{model.name}' is {kind}.")
     # its own labels (as given: numbers stay numbers), or its config's id2label; says so where it has no head
     names = list(model.label_names) if hasattr(model, "label_names") else classifier_labels(model)
-    if len(names) < 2:  # a softmax over one output is always 1
-        raise BertNbError(f"'{model.name}' has one output, a score (a regression's, or a hub cross-encoder's), not "
-                          "classes to choose from; run it with engine.forward, or fine-tune a cross-encoder here.")
-    texts = listed(texts, "Give one or more non-empty texts to predict")
     check_batch_size(batch_size)
+    limit = model.read_length
+    if _given_pairs(texts):
+        if hasattr(model, "label_names"):
+            raise BertNbError(f"'{model.name}' was fine-tuned on single texts; give it texts, or fine-tune a "
+                              "cross-encoder on pairs with text=('first column', 'second column').")
+        if truncate or stride is not None:
+            raise BertNbError("stride and truncate are for single texts; a pair is read in one input, cut at the "
+                              f"model's {limit} pieces.")
+        first, second = pair_inputs(texts)
+        logits, note = _pair_logits(model, first, second, limit, batch_size)
+        return _labelled(logits, names, {"text": first, "text_pair": second}, note)
+    texts = listed(texts, "Give one or more non-empty texts to predict")
     if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
         raise BertNbError("Give one or more non-empty texts to predict.")
-    limit = getattr(model, "training_config", {}).get("max_length", model.max_length)
     stride = stride_for(stride, limit, model.tokenizer)
     enc = model.tokenizer(texts, truncation=True, max_length=limit, return_overflowing_tokens=True, stride=stride)
     owner = list(enc["overflow_to_sample_mapping"])  # window -> text
@@ -259,11 +274,7 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
         np.add.at(logits, [owner[w] for w in idx], model.forward(dict(batch)).logits.float().cpu().numpy())
         np.add.at(taken, [owner[w] for w in idx], 1)
     logits /= taken[:, None]  # the mean of each text's window logits
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p = (p / p.sum(1, keepdims=True)).astype(np.float32)
-    frame = pd.DataFrame(p, columns=[str(n) for n in names])
-    frame.insert(0, "label", [names[i] for i in p.argmax(1)])
-    frame.insert(0, "text", texts)
+    frame = _labelled(logits, names, {"text": texts})
     cut = cut_pieces(enc["input_ids"], owner, len(texts), stride, model.tokenizer) if truncate else ()
     if any(cut):
         frame["cut"] = list(cut)
@@ -271,6 +282,54 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
     elif taken.max() > 1:
         frame["windows"] = taken.tolist()
         frame.attrs["note"] = windows_note(taken.tolist(), limit, stride, "their logits")
+    return frame
+
+
+def _given_pairs(texts) -> bool:
+    """Whether ``texts`` are pairs: a frame of two or more columns, 2-tuples or ``A ||| B`` strings."""
+    if hasattr(texts, "columns"):
+        return len(texts.columns) >= 2
+    if isinstance(texts, str):
+        return "|||" in texts
+    if not isinstance(texts, (list, tuple)):
+        return False
+    return any(isinstance(t, (list, tuple)) or (isinstance(t, str) and "|||" in t) for t in texts)
+
+
+def _pair_logits(model, first: list, second: list, limit: int, batch_size: int):
+    """A sequence classifier's logits for each (first, second) read as one input; and a note on pairs cut."""
+    import numpy as np
+
+    model.model.eval()
+    out, cut = [], 0
+    for start in range(0, len(first), batch_size):
+        a, b = first[start:start + batch_size], second[start:start + batch_size]
+        cut += sum(len(ids) > limit for ids in model.tokenizer(a, b, verbose=False)["input_ids"])
+        batch = model.tokenizer(a, b, truncation=True, max_length=limit, padding=True, return_tensors="pt")
+        out.append(model.forward(dict(batch)).logits.float().cpu().numpy())
+    note = (f"{cut} pair{'' if cut == 1 else 's'} longer than {limit} pieces cut there (the longer text first)"
+            if cut else "")
+    return np.concatenate(out).astype(np.float64), note
+
+
+def _labelled(logits, names: list, first_columns: dict, note: str = ""):
+    """The frame of predictions: ``first_columns``, then label and each class's probability; or, for a head of
+    one output, its sigmoid ``score`` and raw ``logit``."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame(first_columns)
+    if len(names) == 1:  # a score: a softmax over one output is always 1
+        frame["score"] = (1 / (1 + np.exp(-logits[:, 0]))).astype(np.float32)
+        frame["logit"] = logits[:, 0].astype(np.float32)
+    else:
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p = (p / p.sum(1, keepdims=True)).astype(np.float32)
+        frame["label"] = [names[i] for i in p.argmax(1)]
+        for i, name in enumerate(names):
+            frame[str(name)] = p[:, i]
+    if note:
+        frame.attrs["note"] = note
     return frame
 
 

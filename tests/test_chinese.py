@@ -145,3 +145,20 @@ def test_an_int8_models_explain_tab_opens_on_a_method_it_has():
     small = bert_nb.load("default-mlm", device="cpu", quantize="int8")
     panel = ExplainPanel(small)  # it opened on integrated gradients' "no gradients" error before
     assert panel.method.value == "occlusion" and panel.result is not None and "d32f2f" not in panel.status.value
+
+
+def test_a_filled_chinese_sentence_reads_without_spaces():
+    """The tokenizer's decoding puts a space between every two characters ('北 京 是 中 国 的 首 都 。'): Chinese is
+    written without them; Latin words in it keep theirs."""
+    from bert_nb.mask import decoded
+
+    model = bert_nb.load("chinese-tiny", device="cpu")
+    text = "北京是中国的[MASK]都。"
+    for c in bert_nb.fill_mask(model, text, top_k=3).masks[0]:
+        assert c.sequence == text.replace("[MASK]", c.token_str)
+    joint = bert_nb.fill_mask(model, "北京是[MASK][MASK]的首都。", joint=True).joint
+    assert joint.sequence == f"北京是{''.join(joint.tokens)}的首都。"
+    target = bert_nb.fill_mask(model, text, targets=["首"]).masks[0][0]
+    assert target.sequence == "北京是中国的首都。"
+    ids = model.tokenizer("我在 paris 工作, 很好。")["input_ids"]
+    assert decoded(model.tokenizer, ids, skip_special_tokens=True) == "我在 paris 工作, 很好。"

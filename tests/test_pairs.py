@@ -11,7 +11,7 @@ from bert_nb.errors import BertNbError
 from bert_nb.tasks.pairs import PairModel, check_pairs, pair_inputs, regression_metrics
 from bert_nb.training import finetune
 from tests.conftest import BAD, GOOD
-from tests.test_training import run_exported, tiny_vocab_engine  # noqa: F401  (a fixture)
+from tests.test_training import clf, run_exported, tiny_vocab_engine  # noqa: F401  (fixtures)
 
 SETTINGS = dict(epochs=15, learning_rate=3e-3, batch_size=8, max_length=24)
 
@@ -199,3 +199,95 @@ def test_sentence1_and_sentence2_columns_say_pairs(tiny_vocab_engine, scored, tm
 def test_faithfulness_says_it_takes_single_texts(cross):
     with pytest.raises(BertNbError, match="is a cross-encoder of text pairs; faithfulness tests a classifier's label"):
         bert_nb.faithfulness(cross, ["good fine"])  # it asked for pair=, which faithfulness has not, before
+
+
+@pytest.fixture(scope="module")
+def hub_pair_models(tmp_path_factory):
+    """A cross-encoder of one output and an NLI classifier of three labels, saved as the hub saves them."""
+    import transformers
+
+    from tests.conftest import build_tiny_bert
+
+    tmp = tmp_path_factory.mktemp("hub_pairs")
+    base = build_tiny_bert(tmp / "base", words=["good", "bad", "play", "dog"])
+    labels = {0: "entailment", 1: "neutral", 2: "contradiction"}
+    made = {}
+    for name, extra in (("scorer", dict(num_labels=1)),
+                        ("nli", dict(num_labels=3, id2label=labels, label2id={v: k for k, v in labels.items()}))):
+        torch_model = transformers.BertForSequenceClassification.from_pretrained(base, **extra).eval()
+        torch_model.save_pretrained(tmp / name)
+        transformers.AutoTokenizer.from_pretrained(base).save_pretrained(tmp / name)
+        made[name] = (bert_nb.load(str(tmp / name), device="cpu"), torch_model)
+    return made
+
+
+def _logits(engine, torch_model, first, second):
+    import torch
+
+    with torch.inference_mode():
+        return torch_model(**engine.tokenizer(first, second, padding=True, return_tensors="pt")).logits.numpy()
+
+
+def test_a_hub_cross_encoder_scores_pairs(hub_pair_models, shell):
+    from bert_nb.panels import ExplainPanel, TaskPanel
+
+    scorer, torch_model = hub_pair_models["scorer"]
+    got = bert_nb.classify(scorer, [("good play", "a bad dog"), "bad ||| good dog"])  # "has one output" before
+    assert list(got.columns) == ["text", "text_pair", "score", "logit"]
+    logits = _logits(scorer, torch_model, ["good play", "bad"], ["a bad dog", "good dog"])[:, 0]
+    np.testing.assert_allclose(got.logit.to_numpy(), logits, atol=1e-5)
+    np.testing.assert_allclose(got.score.to_numpy(), 1 / (1 + np.exp(-logits)), atol=1e-6)
+    frame = bert_nb.classify(scorer, pd.DataFrame({"q": ["good play"], "d": ["a bad dog"]}))
+    assert frame.score[0] == pytest.approx(got.score[0], abs=1e-6)
+    why = bert_nb.explain(scorer, "good play", pair="a bad dog", method="occlusion")  # its encoder's cosine before
+    assert why.kind == "pair score" and why.value == pytest.approx(got.score[0], abs=1e-5)
+    assert set(why.segment) == {0, 1}
+    panel = TaskPanel(scorer, text="good play")  # a box per text, as a fine-tuned cross-encoder's
+    assert panel.kind == "pairs" and panel.result.score[0] == pytest.approx(
+        bert_nb.classify(scorer, [("good play", panel.second.value)]).score[0], abs=1e-6)
+    explained = ExplainPanel(scorer, text="good play", pair="a bad dog", method="occlusion")
+    assert explained.result.kind == "pair score" and list(explained.target.options) == ["(the model's prediction)"]
+    shell.user_ns["hub_scorer"] = scorer
+    cell = shell.run_cell("%%bert predict --model hub_scorer\ngood play ||| a bad dog")
+    assert cell.score[0] == pytest.approx(got.score[0], abs=1e-6)
+
+
+def test_a_hub_pair_classifier_labels_pairs(hub_pair_models):
+    from bert_nb.panels import ExplainPanel
+
+    nli, torch_model = hub_pair_models["nli"]
+    got = bert_nb.classify(nli, [("good play", "a bad dog"), ("dog", "good dog")])
+    assert list(got.columns) == ["text", "text_pair", "label", "entailment", "neutral", "contradiction"]
+    logits = _logits(nli, torch_model, ["good play", "dog"], ["a bad dog", "good dog"])
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(got[["entailment", "neutral", "contradiction"]].to_numpy(), probs, atol=1e-5)
+    assert list(got.label) == [["entailment", "neutral", "contradiction"][i] for i in probs.argmax(1)]
+    single = bert_nb.classify(nli, ["good play"])  # single texts as before
+    assert list(single.columns) == ["text", "label", "entailment", "neutral", "contradiction"]
+    why = bert_nb.explain(nli, "good play", pair="a bad dog", target="neutral", method="occlusion")
+    assert why.kind == "pair label" and why.value == pytest.approx(got.neutral[0], abs=1e-5)
+    panel = ExplainPanel(nli, text="good play", method="occlusion")  # no pair typed: the text alone
+    assert panel.result.kind == "label" and panel.pair.layout.display is None
+    panel.pair.value = "a bad dog"
+    assert panel.run().kind == "pair label"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: bert_nb.classify(m, [("good", "bad")], truncate=True), "stride and truncate are for single texts"),
+    (lambda m: bert_nb.classify(m, [("good", "bad"), ("good",)]), "Pair 1 is not two texts"),
+    (lambda m: bert_nb.explain(m, "good", target="entailment"), "A score has no target"),
+])
+def test_hub_pair_mistakes_in_one_sentence(hub_pair_models, call, message):
+    with pytest.raises(BertNbError, match=message):
+        call(hub_pair_models["scorer"][0])
+
+
+def test_a_long_pair_is_cut_and_says_so(hub_pair_models):
+    nli = hub_pair_models["nli"][0]
+    got = bert_nb.classify(nli, [(" ".join(["good"] * 400), "a bad dog"), ("good", "dog")])
+    assert got.attrs["note"].startswith(f"1 pair longer than {nli.read_length} pieces cut there")
+
+
+def test_a_classifier_fine_tuned_on_single_texts_refuses_pairs(clf):
+    with pytest.raises(BertNbError, match="was fine-tuned on single texts; give it texts"):
+        bert_nb.classify(clf, [("good", "bad")])

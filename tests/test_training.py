@@ -382,8 +382,10 @@ def test_a_sequence_classifier_from_the_hub_classifies(tmp_path, shell):
     scorer = transformers.BertForSequenceClassification.from_pretrained(base, num_labels=1)  # a hub cross-encoder's head
     scorer.save_pretrained(tmp_path / "scorer")
     transformers.AutoTokenizer.from_pretrained(base).save_pretrained(tmp_path / "scorer")
-    one_output = bert_nb.load(str(tmp_path / "scorer"), device="cpu")
-    with pytest.raises(BertNbError, match="has one output, a score .* not classes to choose from"):
-        bert_nb.classify(one_output, ["good"])  # probability 1.0 before
-    with pytest.raises(BertNbError, match="has one output, a score .* not classes; explain a classifier"):
-        bert_nb.explain(one_output, "good")  # every word scored 0 before
+    one_output = bert_nb.load(str(tmp_path / "scorer"), device="cpu")  # a score, not a softmax (always 1)
+    got = bert_nb.classify(one_output, ["good"])
+    logit = float(scorer.eval()(**one_output.tokenizer(["good"], return_tensors="pt")).logits[0, 0])
+    assert list(got.columns) == ["text", "score", "logit"]
+    np.testing.assert_allclose([got.logit[0], got.score[0]], [logit, 1 / (1 + np.exp(-logit))], atol=1e-5)
+    why = bert_nb.explain(one_output, "good", method="occlusion")  # every word scored 0 before
+    assert why.kind == "score" and why.value == pytest.approx(got.score[0], abs=1e-5)

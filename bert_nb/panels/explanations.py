@@ -32,18 +32,25 @@ class ExplainPanel(_Panel):
         if method is None:  # an int8 model has no gradients: its tab opened on that error before
             method = "occlusion" if getattr(self.engine, "quantize", None) else "integrated_gradients"
 
+        from ..explanations import _hub_classifier
+        from ..tasks.classify import classifier_labels
+
         classifier = "classification" in self.engine.heads
-        # a cross-encoder reads two texts as one input: its score or label of the pair is explained
-        self.cross = getattr(self.engine, "task", None) == "pairs"
+        labels = classifier_labels(self.engine) if classifier else []
+        # a cross-encoder reads two texts as one input: its score or label of the pair is explained; a hub
+        # classifier reads a pair too where one is typed (an NLI model), and one of one output is a cross-encoder
+        self.pairs = getattr(self.engine, "task", None) == "pairs" or _hub_classifier(self.engine)
+        self.cross = getattr(self.engine, "task", None) == "pairs" or (self.pairs and len(labels) == 1)
         text = text or ("A man is playing a guitar." if self.cross else
                         "A moving, beautifully acted film." if classifier else "Paris is the [MASK] of France.")
         self.text = widgets.Text(value=text, description="Text", layout=widgets.Layout(width="95%"))
-        self.pair = widgets.Text(value=pair or "Someone is playing an instrument.", description="Pair",
-                                 layout=widgets.Layout(width="95%", display=None if self.cross else "none"))
+        default_pair = "Someone is playing an instrument." if self.cross else ""
+        self.pair = widgets.Text(value=default_pair if pair is None else pair, description="Pair",
+                                 placeholder="" if self.cross else "a second text, read with the first as one input",
+                                 layout=widgets.Layout(width="95%", display=None if self.pairs else "none"))
         self.method = widgets.Dropdown(options=_METHODS, value=method, description="Method")
-        scored = self.cross and self.engine.regression  # a score has no labels to choose
-        labels = [str(n) for n in getattr(self.engine, "label_names", None) or
-                  self.engine.config.id2label.values()] if classifier and not scored else []
+        if len(labels) == 1 or (self.cross and self.engine.regression):  # a score has no labels to choose
+            labels = []
         self.target = widgets.Dropdown(options=[_PREDICTED, *labels], value=_PREDICTED, description="Target")
         self.button = widgets.Button(description="Explain", button_style="primary")
         # a classifier's text longer than its length: which window to explain (hidden while the text fits)
@@ -67,16 +74,17 @@ class ExplainPanel(_Panel):
 
         target = None if self.target.value == _PREDICTED else self.target.value
         window = self.window.value if window is None else window
-        classifier = "classification" in self.engine.heads and not self.cross
+        paired = self.cross or (self.pairs and self.pair.value.strip())
+        classifier = "classification" in self.engine.heads and not paired
         try:
-            extra = {"pair": self.pair.value} if self.cross else {"window": window} if classifier else {}
+            extra = {"pair": self.pair.value} if paired else {"window": window} if classifier else {}
             result = explain(self.engine, self.text.value, target, self.method.value, **extra)
         except BertNbError as err:
             self._say(str(err), error=True)
             return None
         self.result = result
         if classifier:  # how many windows the text takes: the slider shows when there are several
-            limit = getattr(self.engine, "training_config", {}).get("max_length") or self.engine.max_length
+            limit = self.engine.read_length
             windows = one_window(self.engine.tokenizer, self.text.value, limit, 0, None)[2]
             self._updating = True
             try:

@@ -16,9 +16,13 @@ def _kind(engine) -> str | None:
     task = getattr(engine, "task", None) or (getattr(engine, "training_config", None) or {}).get("task")
     if task in ("tokens", "qa", "pairs"):
         return task
+    from ..tasks.classify import classifier_labels
+
     heads = getattr(engine, "heads", ())
     for head, kind in (("tokens", "tokens"), ("qa", "qa"), ("classification", "classify")):
         if head in heads:
+            if kind == "classify" and not hasattr(engine, "label_names") and len(classifier_labels(engine)) == 1:
+                return "pairs"  # one output from the hub or a folder: a cross-encoder's score
             return kind
     return None
 
@@ -103,9 +107,13 @@ class TaskPanel(_Panel):
             from ..tasks.qa import answer
 
             return answer(self.engine, self.text.value.strip(), self.second.value, top_k=self.top_k.value)
-        if self.kind == "pairs":
-            return self.engine.predict([(self.text.value, self.second.value)])
         from ..training import classify
+
+        if self.kind == "pairs":
+            if not hasattr(self.engine, "predict"):  # a hub cross-encoder: its score of the pair (or of one text)
+                first, second = self.text.value.strip(), self.second.value.strip()
+                return classify(self.engine, [(first, second)] if second else [first])
+            return self.engine.predict([(self.text.value, self.second.value)])
 
         return classify(self.engine, self._lines())  # one fine-tuned here, or a hub classifier with its labels
 

@@ -155,7 +155,7 @@ class PairModel(FineTuned):
         outputs = []
         for start in range(0, len(first), batch_size):
             enc = self.tokenizer(first[start:start + batch_size], second[start:start + batch_size], padding=True,
-                                 truncation=True, max_length=self.training_config.get("max_length", self.max_length),
+                                 truncation=True, max_length=self.read_length,
                                  return_tensors="pt")
             with torch.inference_mode():
                 outputs.append(self.forward(dict(enc)).logits.float().cpu())

@@ -344,7 +344,7 @@ def _tag_batch(model, texts: list[str], batch_size: int, names: list[str]) -> li
 
     check_batch_size(batch_size)
     out = []
-    max_length = getattr(model, "training_config", {}).get("max_length", model.max_length)
+    max_length = model.read_length
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
         enc = model.tokenizer(chunk, padding=True, truncation=True, max_length=max_length,
