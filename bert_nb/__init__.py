@@ -40,7 +40,7 @@ _EXPORTS = {
     "Comparison": "compress",
     "tag": "tasks.tagging", "Tagger": "tasks.tagging", "Entities": "tasks.tagging", "PairModel": "tasks.pairs",
     "answer": "tasks.qa", "Answers": "tasks.qa", "QAModel": "tasks.qa",
-    "pretrain": "pretraining", "Pretrained": "pretraining", "index": "indexes", "Index": "indexes",
+    "pretrain": "pretraining", "Pretrained": "pretraining", "index": "indexes", "Index": "indexes", "rerank": "reranking",
     "save_figure": "figures", "export_html": "notebook_html",
     "BertNbError": "errors", "MissingHeadError": "errors", "ModelLoadError": "errors",
 }
@@ -49,7 +49,7 @@ __all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extensio
 
 
 # modules are nouns, API functions verbs: `bert_nb.embed` is the function, `bert_nb.embeddings` its module
-_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "explanations", "internals", "compress", "surgery", "export", "datasets", "plots", "render", "figures", "notebook_html", "pretraining", "indexes",
+_SUBMODULES = ("engine", "tokens", "mask", "batch", "embeddings", "attentions", "training", "explanations", "internals", "compress", "surgery", "export", "datasets", "plots", "render", "figures", "notebook_html", "pretraining", "indexes", "reranking",
                "panels", "widgets", "magics", "errors")
 
 

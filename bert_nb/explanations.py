@@ -176,7 +176,9 @@ def _setup(engine, text: str, pair: str | None, target, window: int | None = Non
                           "in one piece, cut at the model's limit.")
     if pair is not None:
         _check_text(pair, "pair")
-        if getattr(engine, "task", None) == "pairs" or _hub_classifier(engine):  # both texts in one input
+        from .tasks.classify import hub_classifier
+
+        if getattr(engine, "task", None) == "pairs" or hub_classifier(engine):  # both texts in one input
             return _cross_setup(engine, text, pair, target)
         return _similarity_setup(engine, text, pair, target)
     if getattr(engine, "task", None) == "pairs":
@@ -291,11 +293,6 @@ def _mask_setup(engine, text, target) -> _Setup:
         return vocabulary_logits(_forward(engine, model, embeds, enc))[:, position].float().softmax(-1)[:, token_id]
 
     return _Setup("mask", tok.convert_ids_to_tokens(token_id), [enc], quantity, note)
-
-
-def _hub_classifier(engine) -> bool:
-    """A sequence classifier from the hub or a folder, not fine-tuned here: it reads a pair as one input."""
-    return "classification" in engine.heads and not hasattr(engine, "label_names")  # fine-tuned ones have their own
 
 
 def _score_setup(engine, model, enc, target, note, kind: str) -> _Setup:

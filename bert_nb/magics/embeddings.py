@@ -44,26 +44,50 @@ def _search_options(p):
     p.add_argument("--top-k", type=int, help="hits per query (default 5)")
     p.add_argument("--panel", action="store_true", help="with --index: a panel to search it again (the cell's "
                    "lines are its first queries)")
+    p.add_argument("--rerank", metavar="VAR", help="a cross-encoder that orders the hits again, reading each query "
+                   "with each hit")
+    p.add_argument("--candidates", type=int, help="with --rerank: hits per query it reorders (default 4 x top-k, "
+                   "at least 20)")
+    p.add_argument("--label", help="with --rerank, for a cross-encoder of labels: the label whose probability ranks")
     _long_text_options(p)
     out_option(p)
 
 
 def search(magics, args, cell):
-    """The corpus texts closest to each line."""
+    """The corpus texts closest to each line (reordered by a cross-encoder with --rerank)."""
+    queries = [ln.strip() for ln in magics._lines(cell, "search")]
+    if args.rerank is None and (args.candidates is not None or args.label is not None):
+        raise UsageError("--candidates and --label go with --rerank VAR (a cross-encoder).")
+    if args.rerank is None:
+        return magics._store(args, _found(magics, args, queries, args.top_k))
+    from ..reranking import rerank
+
+    model = magics._variable(args.rerank, f"fine-tune a cross-encoder first: `%%bert finetune --text a,b -o "
+                                          f"{args.rerank}`, or load one with bert_nb.load")
+    top_k = 5 if args.top_k is None else args.top_k
+    deep = args.candidates if args.candidates is not None else max(4 * top_k, 20)
+    if deep < top_k:
+        raise UsageError(f"--candidates ({deep}) must be at least --top-k ({top_k}): the reranker keeps the best of them.")
+    return magics._store(args, rerank(model, _found(magics, args, queries, deep), top_k=top_k, label=args.label))
+
+
+def _found(magics, args, queries, top_k):
     from ..embeddings import search as run
 
-    queries = [ln.strip() for ln in magics._lines(cell, "search")]
     if (args.corpus is None) == (args.index is None):
         raise UsageError("Name what to search: --corpus VAR (texts or Embeddings) or --index VAR (an Index).")
+    k = {} if top_k is None else {"k": top_k}
     if args.index is not None:
         found = magics._variable(args.index, f"build it first: `%%bert index -o {args.index}` or bert_nb.index(...)")
         if type(found).__name__ != "Index":
             raise UsageError(f"'{args.index}' is not an Index; build one with `%%bert index -o {args.index}`.")
         if args.panel:
+            if args.rerank is not None:
+                raise UsageError("--panel and --rerank do not go together; rerank the cell's hits without --panel.")
             from ..panels.indexes import SearchPanel
 
-            return magics._store(args, SearchPanel(found, queries="\n".join(queries), **given(args, k="top_k")))
-        return magics._store(args, found.search(queries, **given(args, k="top_k")))
+            return SearchPanel(found, queries="\n".join(queries), **k)
+        return found.search(queries, **k)
     if args.panel:
         raise UsageError("--panel searches an Index: build one with `%%bert index -o idx`, then --index idx --panel.")
     corpus = magics._variable(args.corpus, f"define it first, e.g. `{args.corpus} = ['text one', 'text two']`")
@@ -73,12 +97,13 @@ def search(magics, args, cell):
             raise UsageError(f"'{args.corpus}' has no column '{column}'; name one with --text "
                              f"({', '.join(map(str, corpus.columns))}).")
         corpus = corpus[column]
-    return magics._store(args, run(magics._engine(), queries, corpus, **given(args, top_k="top_k", **_LONG)))
+    return run(magics._engine(), queries, corpus, **({} if top_k is None else {"top_k": top_k}), **given(args, **_LONG))
 
 
 COMMANDS = (
     Command("similarity", "%%bert similarity: cosine similarity of the lines; [word] in brackets with --pooling word (alias: embed)",
             _similarity_options, similarity, order=60, aliases=("embed",)),
-    Command("search", "%%bert search --corpus VAR (or --index VAR): the corpus texts closest to each line",
+    Command("search", "%%bert search --corpus VAR (or --index VAR) [--rerank VAR]: the corpus texts closest to each "
+                      "line",
             _search_options, search, order=70),
 )

@@ -32,14 +32,13 @@ class ExplainPanel(_Panel):
         if method is None:  # an int8 model has no gradients: its tab opened on that error before
             method = "occlusion" if getattr(self.engine, "quantize", None) else "integrated_gradients"
 
-        from ..explanations import _hub_classifier
-        from ..tasks.classify import classifier_labels
+        from ..tasks.classify import classifier_labels, hub_classifier
 
         classifier = "classification" in self.engine.heads
         labels = classifier_labels(self.engine) if classifier else []
         # a cross-encoder reads two texts as one input: its score or label of the pair is explained; a hub
         # classifier reads a pair too where one is typed (an NLI model), and one of one output is a cross-encoder
-        self.pairs = getattr(self.engine, "task", None) == "pairs" or _hub_classifier(self.engine)
+        self.pairs = getattr(self.engine, "task", None) == "pairs" or hub_classifier(self.engine)
         self.cross = getattr(self.engine, "task", None) == "pairs" or (self.pairs and len(labels) == 1)
         text = text or ("A man is playing a guitar." if self.cross else
                         "A moving, beautifully acted film." if classifier else "Paris is the [MASK] of France.")

@@ -16,12 +16,12 @@ def _kind(engine) -> str | None:
     task = getattr(engine, "task", None) or (getattr(engine, "training_config", None) or {}).get("task")
     if task in ("tokens", "qa", "pairs"):
         return task
-    from ..tasks.classify import classifier_labels
+    from ..tasks.classify import classifier_labels, hub_classifier
 
     heads = getattr(engine, "heads", ())
     for head, kind in (("tokens", "tokens"), ("qa", "qa"), ("classification", "classify")):
         if head in heads:
-            if kind == "classify" and not hasattr(engine, "label_names") and len(classifier_labels(engine)) == 1:
+            if kind == "classify" and hub_classifier(engine) and len(classifier_labels(engine)) == 1:
                 return "pairs"  # one output from the hub or a folder: a cross-encoder's score
             return kind
     return None

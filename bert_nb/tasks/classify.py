@@ -81,6 +81,12 @@ def classifier_labels(engine) -> list[str]:
     return [str(ids[i]) for i in range(len(ids))]
 
 
+def hub_classifier(engine) -> bool:
+    """A sequence classifier from the hub or a folder, not fine-tuned here (those have their own label names and
+    task): it reads a single text, or a pair as one input (an NLI model, a cross-encoder)."""
+    return "classification" in getattr(engine, "heads", ()) and not hasattr(engine, "label_names")
+
+
 def check_known(labels, known, who: str, what: str = "data") -> None:
     """A clear error when ``labels`` holds labels outside a classifier's ``known`` ones."""
     unknown = sorted({str(n) for n in labels} - set(known))

@@ -1,0 +1,97 @@
+"""Retrieve, then rerank: a cross-encoder reads each query with each hit as one input and orders the hits again.
+
+A bi-encoder (``search``, ``Index.search``) embeds queries and texts apart, which is what makes a
+large corpus searchable; a cross-encoder reads the query and a text together, which judges their
+relevance better but costs one forward pass per pair. The usual recipe takes a bi-encoder's top
+few dozen hits and lets a cross-encoder put them in order::
+
+    hits = bert_nb.search(engine, queries, corpus, top_k=50)
+    bert_nb.rerank(cross_encoder, hits, top_k=10)
+"""
+
+from __future__ import annotations
+
+from .errors import BertNbError, check_batch_size
+
+__all__ = ["rerank"]
+
+
+def rerank(model, hits, top_k: int | None = None, label: str | None = None, batch_size: int = 32):
+    """Order each query's hits by a cross-encoder's score of (query, text).
+
+    Parameters
+    ----------
+    model : Engine
+        A cross-encoder: one fine-tuned here (``finetune(engine, data, text=(a, b))``), or a
+        sequence classifier from the hub or a folder (``cross-encoder/ms-marco-MiniLM-L-6-v2``).
+    hits : pandas.DataFrame
+        What :func:`bert_nb.search` or ``Index.search`` returned: a query and a text per row.
+    top_k : int, optional
+        Hits kept per query after reranking (default: all of them).
+    label : str, optional
+        For a cross-encoder that labels pairs: the label whose probability ranks them (a
+        paraphrase model's "equivalent", say). A score needs none.
+    batch_size : int
+        Pairs per forward pass.
+
+    Returns
+    -------
+    pandas.DataFrame
+        query, rank, text, score (the cross-encoder's), retrieval_rank and retrieval_score (the
+        search's), then the search's other columns (``id`` or ``corpus_index``, ...); queries in
+        their order, each one's hits best first.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(hits, pd.DataFrame) or not {"query", "text"} <= set(hits.columns):
+        raise BertNbError("Give the hits bert_nb.search or Index.search returned (a DataFrame with query and text "
+                          "columns) to rerank.")
+    if hits.empty:
+        raise BertNbError("There are no hits to rerank; search with a corpus that has texts first.")
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
+        raise BertNbError(f"top_k is the hits kept per query, a whole number of at least 1; got {top_k!r}.")
+    check_batch_size(batch_size)
+    pairs = list(zip(hits["query"].astype(str), hits["text"].astype(str)))
+    scores, what = _scores(model, pairs, label, batch_size)
+    frame = hits.rename(columns={"rank": "retrieval_rank", "score": "retrieval_score"}).reset_index(drop=True)
+    frame["score"] = np.asarray(scores, dtype=np.float32)
+    order = {q: i for i, q in enumerate(dict.fromkeys(frame["query"]))}  # queries stay in their order
+    frame = frame.assign(_query=frame["query"].map(order)).sort_values(
+        ["_query", "score"], ascending=[True, False], kind="stable").drop(columns="_query")
+    frame["rank"] = frame.groupby("query", sort=False).cumcount() + 1
+    if top_k is not None:
+        frame = frame[frame["rank"] <= top_k]
+    first = ["query", "rank", "text", "score", "retrieval_rank", "retrieval_score"]
+    frame = frame[[c for c in first if c in frame.columns] + [c for c in frame.columns if c not in first]]
+    frame = frame.reset_index(drop=True)
+    frame.attrs["note"] = f"reranked by {model.name}'s {what} of each (query, text) pair"
+    return frame
+
+
+def _scores(model, pairs: list, label, batch_size: int):
+    """The cross-encoder's number for each pair, and what it is in words."""
+    from .tasks.classify import hub_classifier
+    from .training import classify
+
+    task = getattr(model, "task", None)
+    if task != "pairs" and not hub_classifier(model):
+        raise BertNbError(f"'{model.name}' is not a cross-encoder (a model that reads the query and a text as one "
+                          "input); fine-tune one with bert_nb.finetune(engine, data, text=('a', 'b')) or load one "
+                          "from the hub, such as cross-encoder/ms-marco-MiniLM-L-6-v2.")
+    if task == "pairs" and model.regression:
+        column = model.training_config.get("label", "score")
+        if label is not None:
+            raise BertNbError(f"'{model.name}' scores pairs ({column}); leave label out.")
+        return model.predict(pairs, batch_size=batch_size)[column].to_numpy(), f"predicted {column}"
+    scored = model.predict(pairs, batch_size=batch_size) if task == "pairs" else classify(model, pairs, batch_size)
+    if "logit" in scored.columns and "label" not in scored.columns:  # a head of one output
+        if label is not None:
+            raise BertNbError(f"'{model.name}' gives one score per pair; leave label out.")
+        return scored["score"].to_numpy(), "score"
+    names = [c for c in scored.columns if c not in ("text", "text_pair", "label")]
+    if label is None or str(label) not in names:
+        given = "" if label is None else f"'{label}' is not one of them; "
+        raise BertNbError(f"'{model.name}' labels pairs ({', '.join(names)}); {given}name the label whose "
+                          "probability ranks the hits, for example label='" + names[-1] + "'.")
+    return scored[str(label)].to_numpy(), f"P(label = {label})"
