@@ -297,19 +297,28 @@ def _given_pairs(texts) -> bool:
 
 
 def _pair_logits(model, first: list, second: list, limit: int, batch_size: int):
-    """A sequence classifier's logits for each (first, second) read as one input; and a note on pairs cut."""
+    """A sequence classifier's logits for each (first, second) read as one input; and a note on pairs cut.
+
+    The pairs run in batches of similar length (each padded to its longest), in their order again after."""
     import numpy as np
 
     model.model.eval()
-    out, cut = [], 0
-    for start in range(0, len(first), batch_size):
-        a, b = first[start:start + batch_size], second[start:start + batch_size]
-        cut += sum(len(ids) > limit for ids in model.tokenizer(a, b, verbose=False)["input_ids"])
-        batch = model.tokenizer(a, b, truncation=True, max_length=limit, padding=True, return_tensors="pt")
-        out.append(model.forward(dict(batch)).logits.float().cpu().numpy())
+    tok = model.tokenizer
+    cut = sum(len(ids) > limit for ids in tok(first, second, verbose=False)["input_ids"])
+    enc = tok(first, second, truncation=True, max_length=limit)
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
+    out = None
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        batch = tok.pad({k: [enc[k][i] for i in rows] for k in keys}, return_tensors="pt")
+        logits = model.forward(dict(batch)).logits.float().cpu().numpy()
+        if out is None:
+            out = np.zeros((len(order), logits.shape[1]), dtype=np.float64)
+        out[rows] = logits
     note = (f"{cut} pair{'' if cut == 1 else 's'} longer than {limit} pieces cut there (the longer text first)"
             if cut else "")
-    return np.concatenate(out).astype(np.float64), note
+    return out, note
 
 
 def _labelled(logits, names: list, first_columns: dict, note: str = ""):

@@ -144,28 +144,25 @@ class PairModel(FineTuned):
     def predict(self, pairs, batch_size: int = 32):
         """Each pair's score (regression) or label and probabilities: text, text_pair, then score or label, ...
 
-        ``pairs``: (text, text_pair) tuples, a two-column frame, or ``"A ||| B"`` strings.
+        ``pairs``: (text, text_pair) tuples, a two-column frame, or ``"A ||| B"`` strings. A pair longer
+        than the model's length is cut there (the longer text first), and ``frame.attrs["note"]`` says so.
         """
         import pandas as pd
         import torch
 
+        from ..training import _pair_logits
+
         first, second = pair_inputs(pairs)
         check_batch_size(batch_size)
-        self.model.eval()
-        outputs = []
-        for start in range(0, len(first), batch_size):
-            enc = self.tokenizer(first[start:start + batch_size], second[start:start + batch_size], padding=True,
-                                 truncation=True, max_length=self.read_length,
-                                 return_tensors="pt")
-            with torch.inference_mode():
-                outputs.append(self.forward(dict(enc)).logits.float().cpu())
-        logits = torch.cat(outputs).numpy()
+        logits, note = _pair_logits(self, first, second, self.read_length, batch_size)
         frame = pd.DataFrame({"text": first, "text_pair": second})
+        if note:
+            frame.attrs["note"] = note
         if self.regression:
             low, high = self.training_config["label_range"]
-            frame[self.training_config["label"]] = _sigmoid(logits[:, 0]) * (high - low) + low
+            frame[self.training_config["label"]] = (_sigmoid(logits[:, 0]) * (high - low) + low).astype("float32")
             return frame
-        probs = torch.from_numpy(logits).softmax(-1).numpy()
+        probs = torch.from_numpy(logits).softmax(-1).numpy().astype("float32")
         frame["label"] = [self.label_names[i] for i in probs.argmax(1)]
         for i, name in enumerate(self.label_names):
             frame[str(name)] = probs[:, i]
