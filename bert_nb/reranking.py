@@ -56,10 +56,10 @@ def rerank(model, hits, top_k: int | None = None, label: str | None = None, batc
     scores, what = _scores(model, pairs, label, batch_size)
     frame = hits.rename(columns={"rank": "retrieval_rank", "score": "retrieval_score"}).reset_index(drop=True)
     frame["score"] = np.asarray(scores, dtype=np.float32)
-    order = {q: i for i, q in enumerate(dict.fromkeys(frame["query"]))}  # queries stay in their order
-    frame = frame.assign(_query=frame["query"].map(order)).sort_values(
-        ["_query", "score"], ascending=[True, False], kind="stable").drop(columns="_query")
-    frame["rank"] = frame.groupby("query", sort=False).cumcount() + 1
+    frame["_search"] = _searches(frame)
+    frame = frame.sort_values(["_search", "score"], ascending=[True, False], kind="stable")
+    frame["rank"] = frame.groupby("_search", sort=False).cumcount() + 1
+    frame = frame.drop(columns="_search")
     if top_k is not None:
         frame = frame[frame["rank"] <= top_k]
     first = ["query", "rank", "text", "score", "retrieval_rank", "retrieval_score"]
@@ -67,6 +67,17 @@ def rerank(model, hits, top_k: int | None = None, label: str | None = None, batc
     frame = frame.reset_index(drop=True)
     frame.attrs["note"] = f"reranked by {model.name}'s {what} of each (query, text) pair"
     return frame
+
+
+def _searches(frame):
+    """Each hit's search, numbered in order: a search's hits are consecutive rows of one query with rising
+    ranks (a query asked twice is two searches); without ranks, one search per query."""
+    query = frame["query"]
+    if "retrieval_rank" not in frame.columns:
+        order = {q: i for i, q in enumerate(dict.fromkeys(query))}  # queries stay in their order
+        return query.map(order)
+    rank = frame["retrieval_rank"]
+    return ((query != query.shift()) | (rank <= rank.shift())).cumsum()
 
 
 def _scores(model, pairs: list, label, batch_size: int):

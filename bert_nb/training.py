@@ -221,8 +221,9 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
     many each took. With ``truncate=True`` it is cut instead, and a ``cut`` column says how many
     pieces were dropped.
 
-    A hub or folder classifier also reads pairs, given as ``(text, text_pair)`` tuples, a
-    two-column frame or ``"A ||| B"`` strings: both texts in one input (segments A and B), as an
+    ``texts``: a list (or any sequence) of strings, or a frame: its ``text`` column, or its one
+    column. A hub or folder classifier also reads pairs, given as ``(text, text_pair)`` tuples, a
+    two-column frame (or one with ``text`` and ``text_pair``) or ``"A ||| B"`` strings: both texts in one input (segments A and B), as an
     NLI model or a cross-encoder reads them; the frame starts with text and text_pair. A head of
     one output (a cross-encoder's relevance or similarity, a regression) gives ``score``, the
     sigmoid of that output as such models are trained, and the raw ``logit``, instead of labels.
@@ -247,6 +248,10 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
     names = list(model.label_names) if hasattr(model, "label_names") else classifier_labels(model)
     check_batch_size(batch_size)
     limit = model.read_length
+    if hasattr(texts, "columns"):
+        texts = _frame_texts(texts)
+    elif not isinstance(texts, str) and hasattr(texts, "__iter__"):
+        texts = list(texts)  # a Series, an array or a generator: read once
     if _given_pairs(texts):
         if hasattr(model, "label_names"):
             raise BertNbError(f"'{model.name}' was fine-tuned on single texts; give it texts, or fine-tune a "
@@ -285,15 +290,25 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
     return frame
 
 
+def _frame_texts(frame) -> list:
+    """A frame's texts: its ``text`` column (with ``text_pair``, pairs), its one column, or its two as pairs."""
+    columns = list(frame.columns)
+    if "text" in columns and "text_pair" in columns:
+        return list(zip(frame["text"], frame["text_pair"]))
+    if "text" in columns or len(columns) == 1:
+        return frame["text" if "text" in columns else columns[0]].tolist()
+    if len(columns) == 2:
+        return list(zip(frame.iloc[:, 0], frame.iloc[:, 1]))
+    raise BertNbError(f"The frame has {len(columns)} columns and none is 'text'; give its text column "
+                      "(frame['review']), or two columns for pairs (frame[['question', 'passage']]).")
+
+
 def _given_pairs(texts) -> bool:
-    """Whether ``texts`` are pairs: a frame of two or more columns, 2-tuples or ``A ||| B`` strings."""
-    if hasattr(texts, "columns"):
-        return len(texts.columns) >= 2
+    """Whether ``texts`` are pairs: 2-tuples or ``A ||| B`` strings."""
     if isinstance(texts, str):
         return "|||" in texts
-    if not isinstance(texts, (list, tuple)):
-        return False
-    return any(isinstance(t, (list, tuple)) or (isinstance(t, str) and "|||" in t) for t in texts)
+    return isinstance(texts, list) and any(isinstance(t, (list, tuple)) or (isinstance(t, str) and "|||" in t)
+                                           for t in texts)
 
 
 def _pair_logits(model, first: list, second: list, limit: int, batch_size: int):

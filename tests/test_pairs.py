@@ -291,3 +291,20 @@ def test_a_long_pair_is_cut_and_says_so(hub_pair_models):
 def test_a_classifier_fine_tuned_on_single_texts_refuses_pairs(clf):
     with pytest.raises(BertNbError, match="was fine-tuned on single texts; give it texts"):
         bert_nb.classify(clf, [("good", "bad")])
+
+
+def test_what_classify_reads_from_a_frame_or_a_series(hub_pair_models, clf):  # noqa: F811
+    scorer = hub_pair_models["scorer"][0]
+    pairs = [("good play", "a bad dog"), ("dog", "good dog")]
+    expected = bert_nb.classify(scorer, pairs).score.tolist()
+    as_frame = bert_nb.classify(scorer, pd.DataFrame(pairs, columns=["text", "text_pair"]).assign(other=1))
+    assert as_frame.score.tolist() == pytest.approx(expected, abs=1e-6)
+    assert bert_nb.classify(scorer, pd.Series([f"{a} ||| {b}" for a, b in pairs])).score.tolist() == pytest.approx(
+        expected, abs=1e-6)
+    assert bert_nb.classify(scorer, (p for p in pairs)).score.tolist() == pytest.approx(expected, abs=1e-6)
+    reviews = pd.DataFrame({"text": ["good play", "bad dog"], "label": ["pos", "neg"]})  # its column names before
+    assert clf.predict(reviews).text.tolist() == ["good play", "bad dog"]
+    assert bert_nb.classify(clf, reviews[["text"]].rename(columns={"text": "review"})).text.tolist() == [
+        "good play", "bad dog"]
+    with pytest.raises(BertNbError, match="The frame has 3 columns and none is 'text'"):
+        bert_nb.classify(scorer, pd.DataFrame({"a": ["x"], "b": ["y"], "c": ["z"]}))

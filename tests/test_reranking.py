@@ -77,3 +77,15 @@ def test_search_magic_reranks(shell, cross, tiny_vocab_engine):  # noqa: F811
     assert "must be at least --top-k" in shell.usage_error(
         "%%bert search --corpus rerank_corpus --rerank rerank_cross --top-k 4 --candidates 2\ngood")
     assert "No variable 'nothing'" in shell.usage_error("%%bert search --corpus rerank_corpus --rerank nothing\ngood")
+
+
+def test_a_query_asked_twice_is_reranked_as_two_searches(cross, tiny_vocab_engine):  # noqa: F811
+    hits = bert_nb.search(tiny_vocab_engine, ["good play", "bad play", "good play"], CORPUS, top_k=3)
+    got = bert_nb.rerank(cross, hits)
+    assert list(got["rank"]) == [1, 2, 3] * 3 and list(got["query"]) == ["good play"] * 3 + ["bad play"] * 3 + \
+        ["good play"] * 3  # one search of six hits before
+    assert got.text[:3].tolist() == got.text[6:].tolist()
+    unranked = bert_nb.rerank(cross, hits.drop(columns=["rank", "score"]).head(6))  # query and text alone
+    assert list(unranked["rank"]) == [1, 2, 3] * 2 and "retrieval_rank" not in unranked.columns
+    later = bert_nb.rerank(cross, hits[hits["rank"] > 1])  # each search's hits after its first
+    assert list(later["rank"]) == [1, 2] * 3
