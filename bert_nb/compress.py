@@ -76,13 +76,23 @@ _OTHER_TASKS = {"pairs": "cross-encoder of text pairs", "tokens": "tagger", "qa"
 
 
 def text_classifier(model) -> bool:
-    """Whether ``model`` labels single texts: a classification head, fine-tuned for no other task."""
-    return "classification" in model.heads and getattr(model, "task", None) not in _OTHER_TASKS
+    """Whether ``model`` labels single texts: a classification head of labels, fine-tuned for no other task."""
+    return "classification" in model.heads and _other_kind(model) is None
+
+
+def _other_kind(model) -> str | None:
+    """What ``model`` is where it is no labeller of single texts: another task's model, or a head of one score."""
+    from .tasks.classify import classifier_labels
+
+    kind = _OTHER_TASKS.get(getattr(model, "task", None))
+    if kind is None and "classification" in model.heads and len(classifier_labels(model)) == 1:
+        return "scorer (one output, no labels: a hub cross-encoder's or a regression's head)"
+    return kind
 
 
 def _text_classifier(model, doing: str) -> None:
     """One sentence where ``model`` is fine-tuned for another task than labelling single texts."""
-    kind = _OTHER_TASKS.get(getattr(model, "task", None))
+    kind = _other_kind(model)
     if kind:  # its data has other columns: 'no column text' said nothing of the model
         raise BertNbError(f"{doing} works on classifiers of single texts; '{model.name}' is a {kind} "
                           "(bert_nb.quantize makes a smaller copy of any model).")

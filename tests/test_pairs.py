@@ -308,3 +308,14 @@ def test_what_classify_reads_from_a_frame_or_a_series(hub_pair_models, clf):  # 
         "good play", "bad dog"]
     with pytest.raises(BertNbError, match="The frame has 3 columns and none is 'text'"):
         bert_nb.classify(scorer, pd.DataFrame({"a": ["x"], "b": ["y"], "c": ["z"]}))
+
+
+def test_compression_measures_say_a_scorer_has_no_labels(hub_pair_models):
+    from bert_nb.panels import ComparePanel
+
+    scorer = hub_pair_models["scorer"][0]
+    data = pd.DataFrame({"text": ["good play", "bad dog"], "label": ["LABEL_0", "LABEL_0"]})
+    for call in (lambda: bert_nb.head_importance(scorer, data), lambda: bert_nb.compare({"s": scorer}, data)):
+        with pytest.raises(BertNbError, match="works on classifiers of single texts; .* is a scorer \\(one output"):
+            call()  # accuracies of its one label (always 1) before
+    assert ComparePanel.for_engine(scorer) is None and ComparePanel.for_engine(hub_pair_models["nli"][0]) is not None
