@@ -268,7 +268,7 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
     stride = stride_for(stride, limit, model.tokenizer)
     enc = model.tokenizer(texts, truncation=True, max_length=limit, return_overflowing_tokens=True, stride=stride)
     owner = list(enc["overflow_to_sample_mapping"])  # window -> text
-    keep = first_windows(owner, truncate)
+    keep = sorted(first_windows(owner, truncate), key=lambda w: len(enc["input_ids"][w]))  # batches of like length
     model.model.eval()
     logits = np.zeros((len(texts), len(names)), dtype=np.float64)
     taken = np.zeros(len(texts), dtype=np.int64)

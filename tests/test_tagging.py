@@ -226,3 +226,13 @@ def test_a_token_classifier_from_the_hub_tags(tmp_path, shell):
     odd = _hub_tagger(tmp_path / "odd", ["LABEL_0", "LABEL_1"])
     with pytest.raises(BertNbError, match=r"tags LABEL_0, LABEL_1, which are not BIO tags \(B-PER, I-PER, O\)"):
         bert_nb.tag(odd, "angela")
+
+
+def test_texts_of_mixed_lengths_run_in_batches_of_like_length_and_come_back_in_order(tagger):
+    texts = ["the good cat sat on the mat and the dog ran fast", "a cat", "the dog ran", "good", "the cat sat on a mat"]
+    together = bert_nb.tag(tagger, texts, batch_size=2)
+    assert [e.text for e in together] == texts
+    for one, text in zip(together, texts):
+        alone = bert_nb.tag(tagger, text)
+        assert [w[:4] for w in one.words] == [w[:4] for w in alone.words]
+        np.testing.assert_allclose([w[4] for w in one.words], [w[4] for w in alone.words], atol=1e-5)

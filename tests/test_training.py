@@ -389,3 +389,13 @@ def test_a_sequence_classifier_from_the_hub_classifies(tmp_path, shell):
     np.testing.assert_allclose([got.logit[0], got.score[0]], [logit, 1 / (1 + np.exp(-logit))], atol=1e-5)
     why = bert_nb.explain(one_output, "good", method="occlusion")  # every word scored 0 before
     assert why.kind == "score" and why.value == pytest.approx(got.score[0], abs=1e-5)
+
+
+def test_texts_of_mixed_lengths_are_classified_in_their_order(clf):
+    texts = ["good and fast and good and the cat is good", "bad", "the cat is bad", "good", "it was good and fast"]
+    together = clf.predict(texts, batch_size=2)
+    assert together.text.tolist() == texts
+    alone = pd.concat([clf.predict([t]) for t in texts], ignore_index=True)
+    assert together.label.tolist() == alone.label.tolist()
+    np.testing.assert_allclose(together[alone.columns[2:]].to_numpy(float), alone[alone.columns[2:]].to_numpy(float),
+                               atol=1e-5)

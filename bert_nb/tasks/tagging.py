@@ -343,19 +343,21 @@ def _tag_batch(model, texts: list[str], batch_size: int, names: list[str]) -> li
     import torch
 
     check_batch_size(batch_size)
-    out = []
+    out: list = [None] * len(texts)
     max_length = model.read_length
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start:start + batch_size]
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # batches of texts of like length
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        chunk = [texts[i] for i in rows]
         enc = model.tokenizer(chunk, padding=True, truncation=True, max_length=max_length,
                               return_offsets_mapping=True, return_tensors="pt")
         offsets = enc.pop("offset_mapping").tolist()
         with torch.inference_mode():
             probs = model.forward(dict(enc)).logits.float().softmax(-1).cpu().numpy()  # (B, T, tags)
-        for b, text in enumerate(chunk):
+        for b, (i, text) in enumerate(zip(rows, chunk)):
             words = _words(enc.word_ids(b), offsets[b], probs[b], names, text)
             spans = [(text[s:e], k, s, e, score) for k, s, e, score in entity_spans(words)]
-            out.append(Entities(text=text, spans=tuple(spans), words=tuple(words), model=model.name))
+            out[i] = Entities(text=text, spans=tuple(spans), words=tuple(words), model=model.name)
     return out
 
 
