@@ -81,7 +81,8 @@ def _training_view(shell, view: str = "LiveTraining"):
 
 
 def _predict_options(p):
-    p.add_argument("--model", metavar="VAR", help="a fine-tuned model in a variable (default: the active model)")
+    p.add_argument("--model", metavar="VAR", help="a classifier in a variable, fine-tuned here or loaded from the hub "
+                   "(default: the active model)")
     p.add_argument("--stride", type=int, help="pieces the windows of a long line share (default a quarter)")
     p.add_argument("--truncate", action="store_true", default=None,
                    help="cut long lines at the model's length instead of reading them in windows")
@@ -89,7 +90,7 @@ def _predict_options(p):
 
 
 def predict(magics, args, cell):
-    """A fine-tuned classifier's label and probabilities for each line."""
+    """A classifier's label and probabilities (a one-output head's score) for each line, or each `A ||| B` pair."""
     lines = [ln.strip() for ln in magics._lines(cell, "predict")]
     model = magics._engine() if args.model is None else \
         magics._variable(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
@@ -112,6 +113,6 @@ COMMANDS = (
     Command("finetune", "%%bert finetune --data VAR (or text<TAB>label lines): train a classifier, a cross-encoder "
                         "or a tagger, live curve",
             _finetune_options, finetune, order=90),
-    Command("predict", "%%bert predict [--model VAR]: a fine-tuned model's label for each line ('A ||| B' for pairs)",
+    Command("predict", "%%bert predict [--model VAR]: a classifier's label or score for each line ('A ||| B' for pairs)",
             _predict_options, predict, order=100),
 )
