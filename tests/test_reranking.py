@@ -89,3 +89,22 @@ def test_a_query_asked_twice_is_reranked_as_two_searches(cross, tiny_vocab_engin
     assert list(unranked["rank"]) == [1, 2, 3] * 2 and "retrieval_rank" not in unranked.columns
     later = bert_nb.rerank(cross, hits[hits["rank"] > 1])  # each search's hits after its first
     assert list(later["rank"]) == [1, 2] * 3
+
+
+def test_the_search_panel_reranks_each_search(cross, tiny_vocab_engine, tmp_path, shell):  # noqa: F811
+    from bert_nb.panels import SearchPanel
+    from bert_nb.plots import hits_bars, hits_html
+
+    index = bert_nb.index(tiny_vocab_engine, CORPUS, store=tmp_path / "idx", progress=False)
+    panel = SearchPanel(index, queries="good play", k=2, rerank=cross, candidates=5)
+    expected = bert_nb.rerank(cross, index.search(["good play"], k=5), top_k=2)
+    assert panel.result.text.tolist() == expected.text.tolist() and "retrieval_rank" in panel.result.columns
+    assert "reranked by" in panel.status.value and panel.rerank.layout.display is None
+    assert "search rank" in hits_html(panel.result) and hits_bars(panel.result).layout.xaxis.title.text == \
+        "cross-encoder score"
+    panel.rerank.value = False  # the plain search again: its cosines
+    assert "retrieval_rank" not in panel.search().columns and "search rank" not in hits_html(panel.result)
+    assert SearchPanel(index, queries="good").rerank.layout.display == "none"
+    shell.user_ns.update(rerank_index=index, rerank_cross=cross)
+    opened = shell.run_cell("%%bert search --index rerank_index --panel --rerank rerank_cross --candidates 4\ngood")
+    assert isinstance(opened, SearchPanel) and opened.candidates.value == 4 and "retrieval_rank" in opened.result

@@ -64,6 +64,8 @@ def search(magics, args, cell):
 
     model = magics._variable(args.rerank, f"fine-tune a cross-encoder first: `%%bert finetune --text a,b -o "
                                           f"{args.rerank}`, or load one with bert_nb.load")
+    if args.panel:  # the panel reranks each search itself
+        return magics._store(args, _found(magics, args, queries, args.top_k, model))
     top_k = 5 if args.top_k is None else args.top_k
     deep = args.candidates if args.candidates is not None else max(4 * top_k, 20)
     if deep < top_k:
@@ -71,7 +73,7 @@ def search(magics, args, cell):
     return magics._store(args, rerank(model, _found(magics, args, queries, deep), top_k=top_k, label=args.label))
 
 
-def _found(magics, args, queries, top_k):
+def _found(magics, args, queries, top_k, reranker=None):
     from ..embeddings import search as run
 
     if (args.corpus is None) == (args.index is None):
@@ -82,11 +84,10 @@ def _found(magics, args, queries, top_k):
         if type(found).__name__ != "Index":
             raise UsageError(f"'{args.index}' is not an Index; build one with `%%bert index -o {args.index}`.")
         if args.panel:
-            if args.rerank is not None:
-                raise UsageError("--panel and --rerank do not go together; rerank the cell's hits without --panel.")
             from ..panels.indexes import SearchPanel
 
-            return SearchPanel(found, queries="\n".join(queries), **k)
+            return SearchPanel(found, queries="\n".join(queries), rerank=reranker, label=args.label,
+                               candidates=args.candidates, **k)
         return found.search(queries, **k)
     if args.panel:
         raise UsageError("--panel searches an Index: build one with `%%bert index -o idx`, then --index idx --panel.")

@@ -17,7 +17,9 @@ class SearchPanel(_Panel):
     """A query box over an :class:`~bert_nb.indexes.Index`; its hits redraw in place, with the time taken.
 
     ``bert_nb.panels.SearchPanel(idx)`` or ``%%bert search --index idx --panel``. With an HNSW
-    index, ``efSearch`` trades recall for time.
+    index, ``efSearch`` trades recall for time. With ``rerank=cross_encoder`` (``--rerank VAR``) a
+    checkbox has it order the best ``Candidates`` hits again (:func:`bert_nb.rerank`; ``label``
+    for a cross-encoder of labels).
     """
 
     name = "search"  # `%bert panel search` says how to open it: it needs an Index, not only a model
@@ -30,7 +32,8 @@ class SearchPanel(_Panel):
         """None: the dashboard has no index to search."""
         return None
 
-    def __init__(self, index, engine=None, queries: str | None = None, k: int = 5):
+    def __init__(self, index, engine=None, queries: str | None = None, k: int = 5, rerank=None,
+                 label: str | None = None, candidates: int | None = None):
         import plotly.graph_objects as go
 
         if type(index).__name__ != "Index":
@@ -46,13 +49,21 @@ class SearchPanel(_Panel):
         self.ef_search = widgets.Dropdown(options=_EF_SEARCH, value=256, description="efSearch",
                                           tooltip="HNSW: candidates kept per search (more: closer to exact, slower)",
                                           layout=widgets.Layout(display=None if hnsw else "none"))
+        self.reranker, self.label = rerank, label
+        shown = widgets.Layout(display=None if rerank is not None else "none")
+        self.rerank = widgets.Checkbox(value=rerank is not None, indent=False, layout=shown,
+                                       description=f"rerank with {getattr(rerank, 'name', '')}")
+        deep = candidates if candidates is not None else max(4 * k, 20)
+        self.candidates = widgets.IntSlider(value=deep, min=1, max=max(200, deep), layout=shown,
+                                            description="Candidates")
         self.button = widgets.Button(description="Search", button_style="primary")
         self.button.on_click(lambda _: self.search())
         self.figure = go.FigureWidget()
         self.table = widgets.HTML()
         self.about = widgets.HTML(f'<div style="font-size:12px;opacity:.75">{esc(index.to_text())}</div>')
-        self.children = [self.about, self.queries, widgets.HBox([self.k, self.ef_search, self.button]), self.figure,
-                         self.table, self.save_row, self.status]
+        self.children = [self.about, self.queries, widgets.HBox([self.k, self.ef_search, self.button]),
+                         widgets.HBox([self.rerank, self.candidates]), self.figure, self.table, self.save_row,
+                         self.status]
         self.search()
 
     def search(self):
@@ -61,11 +72,19 @@ class SearchPanel(_Panel):
 
         lines = [ln.strip() for ln in self.queries.value.splitlines() if ln.strip()]
         ef = max(self.ef_search.value, self.k.value) if self.index.kind == "hnsw" else None  # at least k
+        reranking = self.reranker is not None and self.rerank.value
+        deep = max(self.candidates.value, self.k.value) if reranking else self.k.value
+        if ef is not None:
+            ef = max(ef, deep)
         try:
             if not lines:
                 raise BertNbError("Write one query per line in the box.")
             started = time.perf_counter()
-            hits = self.index.search(lines, k=self.k.value, engine=self.engine, ef_search=ef)
+            hits = self.index.search(lines, k=deep, engine=self.engine, ef_search=ef)
+            if reranking:
+                from ..reranking import rerank
+
+                hits = rerank(self.reranker, hits, top_k=self.k.value, label=self.label)
             took = time.perf_counter() - started
         except BertNbError as err:
             self._say(str(err), error=True)  # what was shown stays
@@ -74,8 +93,9 @@ class SearchPanel(_Panel):
         _refresh(self.figure, hits_bars(hits))
         self.table.value = hits_html(hits)
         how = f"HNSW, efSearch {ef}" if ef else "exact"
+        again = f"; the best {deep} reranked by {self.reranker.name}" if reranking else ""
         self._say(f"{len(hits)} hits for {len(lines)} quer{'y' if len(lines) == 1 else 'ies'} in "
-                  f"{took * 1000:.0f} ms ({how}, embedding included)")
+                  f"{took * 1000:.0f} ms ({how}, embedding included{again})")
         return hits
 
     def __repr__(self) -> str:

@@ -23,7 +23,8 @@ def hits_bars(hits, *, title: str | None = None, height: int | None = None, widt
     """Each query's hits (the frame ``Index.search`` returns) as horizontal cosine bars, best on top.
 
     One colour per query; bars are labelled with rank and the text's start, the full text and its
-    id are on hover.
+    id are on hover. Hits reranked by :func:`bert_nb.rerank` show the cross-encoder's score, and
+    the search's own rank on hover.
     """
     import plotly.graph_objects as go
 
@@ -34,17 +35,21 @@ def hits_bars(hits, *, title: str | None = None, height: int | None = None, widt
     several = len(queries) > 1
     labels = unique([(f"{esc(short(q, 16))} · " if several else "") + f"{r}. {esc(short(t, 48))}"
                      for q, r, t in zip(hits["query"], hits["rank"], hits["text"])])
+    reranked = "retrieval_rank" in hits.columns
+    was = hits["retrieval_rank"] if reranked else hits["rank"]
     fig = go.Figure()
     for query in queries:
         rows = [i for i, q in enumerate(hits["query"]) if q == query]
         part = hits.iloc[rows]
         fig.add_trace(go.Bar(
             x=part["score"].tolist(), y=[labels[i] for i in rows], orientation="h", name=esc(short(query, 40)),
-            customdata=[[int(i), esc(t)] for i, t in zip(part["id"], part["text"])],
+            customdata=[[int(i), esc(t)] + ([int(w)] if reranked else [])
+                        for i, t, w in zip(part["id"], part["text"], was.iloc[rows])],
             text=[f"{s:.3f}" for s in part["score"]], textposition="auto",
-            hovertemplate="id %{customdata[0]}: %{customdata[1]}<br>cosine %{x:.3f}<extra></extra>"))
-    low = min(0.0, float(hits["score"].min()))
-    fig.update_xaxes(title="cosine to the query", range=[low, 1])
+            hovertemplate="id %{customdata[0]}: %{customdata[1]}<br>" + (
+                "score %{x:.3f} (search rank %{customdata[2]})" if reranked else "cosine %{x:.3f}") + "<extra></extra>"))
+    low, high = min(0.0, float(hits["score"].min())), max(1, float(hits["score"].max()))
+    fig.update_xaxes(title="cross-encoder score" if reranked else "cosine to the query", range=[low, high])
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels)
     heading = esc(title) if title else (f"Nearest texts to “{esc(short(queries[0], 60))}”" if not several
                                        else f"Nearest texts of {len(queries)} queries")
@@ -54,15 +59,19 @@ def hits_bars(hits, *, title: str | None = None, height: int | None = None, widt
 
 
 def hits_html(hits) -> str:
-    """The hits as a table: query, rank, id, cosine and the whole text (escaped)."""
+    """The hits as a table: query, rank, id, cosine and the whole text (escaped); reranked hits (:func:`bert_nb.rerank`)
+    the cross-encoder's score and the search's rank."""
     _check(hits)
     if not len(hits):
         return f'<div style="{MUTED}">no hits</div>'
-    head = "".join(f'<th style="text-align:left;padding:2px 8px">{c}</th>' for c in ("query", "rank", "id", "cosine",
-                                                                                     "text"))
+    reranked = "retrieval_rank" in hits.columns
+    names = ("query", "rank", "id", "score", "search rank", "text") if reranked else ("query", "rank", "id", "cosine",
+                                                                                       "text")
+    head = "".join(f'<th style="text-align:left;padding:2px 8px">{c}</th>' for c in names)
+    was = hits["retrieval_rank"] if reranked else [None] * len(hits)
+    cell = '<td style="padding:2px 8px">{}</td>'
     rows = "".join(
-        f'<tr><td style="padding:2px 8px">{esc(short(q, 40))}</td><td style="padding:2px 8px">{int(r)}</td>'
-        f'<td style="padding:2px 8px">{int(i)}</td><td style="padding:2px 8px">{s:.3f}</td>'
-        f'<td style="padding:2px 8px">{esc(t)}</td></tr>'
-        for q, r, i, s, t in zip(hits["query"], hits["rank"], hits["id"], hits["score"], hits["text"]))
+        "<tr>" + cell.format(esc(short(q, 40))) + cell.format(int(r)) + cell.format(int(i)) + cell.format(f"{s:.3f}")
+        + (cell.format(int(w)) if reranked else "") + cell.format(esc(t)) + "</tr>"
+        for q, r, i, s, t, w in zip(hits["query"], hits["rank"], hits["id"], hits["score"], hits["text"], was))
     return f'<table style="border-collapse:collapse;font-size:13px"><tr>{head}</tr>{rows}</table>'
