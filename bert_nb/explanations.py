@@ -312,7 +312,7 @@ def _cross_setup(engine, text, pair, target) -> _Setup:
     """A cross-encoder's output on (text, pair) as one input: its score on the label's scale, or a label's probability."""
     import torch
 
-    from .tasks.classify import classifier_labels
+    from .tasks.classify import classifier_labels, hub_classifier
 
     limit = engine.read_length
     enc = engine.tokenizer(text, pair, truncation=True, max_length=limit, return_offsets_mapping=True,
@@ -321,7 +321,7 @@ def _cross_setup(engine, text, pair, target) -> _Setup:
     note = (f"Truncated: {full - enc['input_ids'].shape[1]} pieces cut to fit the limit of {limit} pieces; only the "
             "rest is explained.") if full > enc["input_ids"].shape[1] else None
     model = engine.model
-    if not hasattr(engine, "regression") and len(classifier_labels(engine)) == 1:  # a hub cross-encoder's score
+    if hub_classifier(engine) and len(classifier_labels(engine)) == 1:  # a hub cross-encoder's score
         return _score_setup(engine, model, enc, target, note, "pair score")
     if getattr(engine, "regression", False):
         if target is not None:
