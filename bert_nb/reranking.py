@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .errors import BertNbError, check_batch_size
 
-__all__ = ["rerank"]
+__all__ = ["rerank", "check_reranker"]
 
 
 def rerank(model, hits, top_k: int | None = None, label: str | None = None, batch_size: int = 32):
@@ -44,6 +44,7 @@ def rerank(model, hits, top_k: int | None = None, label: str | None = None, batc
     import numpy as np
     import pandas as pd
 
+    check_reranker(model)
     if not isinstance(hits, pd.DataFrame) or not {"query", "text"} <= set(hits.columns):
         raise BertNbError("Give the hits bert_nb.search or Index.search returned (a DataFrame with query and text "
                           "columns) to rerank.")
@@ -69,6 +70,19 @@ def rerank(model, hits, top_k: int | None = None, label: str | None = None, batc
     return frame
 
 
+def check_reranker(model) -> None:
+    """One sentence where ``model`` is no cross-encoder: one fine-tuned here on pairs, or a hub sequence classifier."""
+    from .tasks.classify import hub_classifier
+
+    if not hasattr(model, "heads"):
+        raise BertNbError(f"rerank takes a cross-encoder (a model that reads the query and a text as one input); got "
+                          f"a {type(model).__name__}.")
+    if getattr(model, "task", None) != "pairs" and not hub_classifier(model):
+        raise BertNbError(f"'{model.name}' is not a cross-encoder (a model that reads the query and a text as one "
+                          "input); fine-tune one with bert_nb.finetune(engine, data, text=('a', 'b')) or load one "
+                          "from the hub, such as cross-encoder/ms-marco-MiniLM-L-6-v2.")
+
+
 def _searches(frame):
     """Each hit's search, numbered in order: a search's hits are consecutive rows of one query with rising
     ranks (a query asked twice is two searches); without ranks, one search per query."""
@@ -82,14 +96,9 @@ def _searches(frame):
 
 def _scores(model, pairs: list, label, batch_size: int):
     """The cross-encoder's number for each pair, and what it is in words."""
-    from .tasks.classify import hub_classifier
     from .training import classify
 
     task = getattr(model, "task", None)
-    if task != "pairs" and not hub_classifier(model):
-        raise BertNbError(f"'{model.name}' is not a cross-encoder (a model that reads the query and a text as one "
-                          "input); fine-tune one with bert_nb.finetune(engine, data, text=('a', 'b')) or load one "
-                          "from the hub, such as cross-encoder/ms-marco-MiniLM-L-6-v2.")
     if task == "pairs" and model.regression:
         column = model.training_config.get("label", "score")
         if label is not None:

@@ -77,6 +77,11 @@ def test_search_magic_reranks(shell, cross, tiny_vocab_engine):  # noqa: F811
     assert "must be at least --top-k" in shell.usage_error(
         "%%bert search --corpus rerank_corpus --rerank rerank_cross --top-k 4 --candidates 2\ngood")
     assert "No variable 'nothing'" in shell.usage_error("%%bert search --corpus rerank_corpus --rerank nothing\ngood")
+    shell.user_ns["rerank_list"] = [1, 2]  # an AttributeError before
+    assert "rerank takes a cross-encoder" in shell.usage_error(
+        "%%bert search --corpus rerank_corpus --rerank rerank_list\ngood")
+    assert "is not a cross-encoder" in shell.usage_error(
+        "%%bert search --corpus rerank_corpus --rerank rerank_engine\ngood")
 
 
 def test_a_query_asked_twice_is_reranked_as_two_searches(cross, tiny_vocab_engine):  # noqa: F811
@@ -105,6 +110,8 @@ def test_the_search_panel_reranks_each_search(cross, tiny_vocab_engine, tmp_path
     panel.rerank.value = False  # the plain search again: its cosines
     assert "retrieval_rank" not in panel.search().columns and "search rank" not in hits_html(panel.result)
     assert SearchPanel(index, queries="good").rerank.layout.display == "none"
+    with pytest.raises(BertNbError, match="is not a cross-encoder"):
+        SearchPanel(index, rerank=tiny_vocab_engine)
     shell.user_ns.update(rerank_index=index, rerank_cross=cross)
     opened = shell.run_cell("%%bert search --index rerank_index --panel --rerank rerank_cross --candidates 4\ngood")
     assert isinstance(opened, SearchPanel) and opened.candidates.value == 4 and "retrieval_rank" in opened.result

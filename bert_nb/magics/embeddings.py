@@ -60,10 +60,11 @@ def search(magics, args, cell):
         raise UsageError("--candidates and --label go with --rerank VAR (a cross-encoder).")
     if args.rerank is None:
         return magics._store(args, _found(magics, args, queries, args.top_k))
-    from ..reranking import rerank
+    from ..reranking import check_reranker, rerank
 
     model = magics._variable(args.rerank, f"fine-tune a cross-encoder first: `%%bert finetune --text a,b -o "
                                           f"{args.rerank}`, or load one with bert_nb.load")
+    check_reranker(model)  # before the search
     if args.panel:  # the panel reranks each search itself
         return magics._store(args, _found(magics, args, queries, args.top_k, model))
     top_k = 5 if args.top_k is None else args.top_k

@@ -39,6 +39,10 @@ class SearchPanel(_Panel):
         if type(index).__name__ != "Index":
             raise BertNbError(f"The search panel searches an Index, not a {type(index).__name__}; build one with "
                               "bert_nb.index(engine, texts).")
+        if rerank is not None:
+            from ..reranking import check_reranker
+
+            check_reranker(rerank)
         super().__init__(index._query_engine(engine))
         self.index = index
         self.queries = widgets.Textarea(value=queries or "a moving film about a family", rows=2,
