@@ -54,7 +54,7 @@ def rerank(model, hits, top_k: int | None = None, label: str | None = None, batc
         raise BertNbError(f"top_k is the hits kept per query, a whole number of at least 1; got {top_k!r}.")
     check_batch_size(batch_size)
     pairs = list(zip(hits["query"].astype(str), hits["text"].astype(str)))
-    scores, what = _scores(model, pairs, label, batch_size)
+    scores, what, cut = _scores(model, pairs, label, batch_size)
     frame = hits.rename(columns={"rank": "retrieval_rank", "score": "retrieval_score"}).reset_index(drop=True)
     frame["score"] = np.asarray(scores, dtype=np.float32)
     frame["_search"] = _searches(frame)
@@ -66,7 +66,8 @@ def rerank(model, hits, top_k: int | None = None, label: str | None = None, batc
     first = ["query", "rank", "text", "score", "retrieval_rank", "retrieval_score"]
     frame = frame[[c for c in first if c in frame.columns] + [c for c in frame.columns if c not in first]]
     frame = frame.reset_index(drop=True)
-    frame.attrs["note"] = f"reranked by {model.name}'s {what} of each (query, text) pair"
+    notes = (f"reranked by {model.name}'s {what} of each (query, text) pair", cut, hits.attrs.get("note", ""))
+    frame.attrs["note"] = "; ".join(n for n in notes if n)  # a pair cut at the model's length says so
     return frame
 
 
@@ -95,7 +96,7 @@ def _searches(frame):
 
 
 def _scores(model, pairs: list, label, batch_size: int):
-    """The cross-encoder's number for each pair, and what it is in words."""
+    """The cross-encoder's number for each pair, what it is in words, and the note on pairs cut ('' if none)."""
     from .training import classify
 
     task = getattr(model, "task", None)
@@ -103,15 +104,17 @@ def _scores(model, pairs: list, label, batch_size: int):
         column = model.training_config.get("label", "score")
         if label is not None:
             raise BertNbError(f"'{model.name}' scores pairs ({column}); leave label out.")
-        return model.predict(pairs, batch_size=batch_size)[column].to_numpy(), f"predicted {column}"
+        scored = model.predict(pairs, batch_size=batch_size)
+        return scored[column].to_numpy(), f"predicted {column}", scored.attrs.get("note", "")
     scored = model.predict(pairs, batch_size=batch_size) if task == "pairs" else classify(model, pairs, batch_size)
+    cut = scored.attrs.get("note", "")
     if "logit" in scored.columns and "label" not in scored.columns:  # a head of one output
         if label is not None:
             raise BertNbError(f"'{model.name}' gives one score per pair; leave label out.")
-        return scored["score"].to_numpy(), "score"
+        return scored["score"].to_numpy(), "score", cut
     names = [c for c in scored.columns if c not in ("text", "text_pair", "label")]
     if label is None or str(label) not in names:
         given = "" if label is None else f"'{label}' is not one of them; "
         raise BertNbError(f"'{model.name}' labels pairs ({', '.join(names)}); {given}name the label whose "
                           "probability ranks the hits, for example label='" + names[-1] + "'.")
-    return scored[str(label)].to_numpy(), f"P(label = {label})"
+    return scored[str(label)].to_numpy(), f"P(label = {label})", cut

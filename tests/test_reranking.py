@@ -115,3 +115,14 @@ def test_the_search_panel_reranks_each_search(cross, tiny_vocab_engine, tmp_path
     shell.user_ns.update(rerank_index=index, rerank_cross=cross)
     opened = shell.run_cell("%%bert search --index rerank_index --panel --rerank rerank_cross --candidates 4\ngood")
     assert isinstance(opened, SearchPanel) and opened.candidates.value == 4 and "retrieval_rank" in opened.result
+
+
+def test_a_hit_longer_than_the_cross_encoder_is_cut_and_said(hub_pair_models):
+    import pandas as pd
+
+    scorer = hub_pair_models["scorer"][0]
+    hits = pd.DataFrame({"query": ["good play"] * 2, "rank": [1, 2], "text": [" ".join(["dog"] * 400), "a good dog"],
+                         "score": [0.9, 0.8], "id": [0, 1]})
+    got = bert_nb.rerank(scorer, hits)
+    assert f"1 pair longer than {scorer.read_length} pieces cut there" in got.attrs["note"]
+    assert got.attrs["note"].startswith("reranked by")
