@@ -16,7 +16,8 @@ from .errors import BertNbError, check_batch_size
 __all__ = ["rerank", "check_reranker"]
 
 
-def rerank(model, hits, top_k: int | None = None, label: str | None = None, batch_size: int = 32):
+def rerank(model, hits, top_k: int | None = None, label: str | None = None, batch_size: int = 32,
+           windows: bool = False):
     """Order each query's hits by a cross-encoder's score of (query, text).
 
     Parameters
@@ -33,6 +34,10 @@ def rerank(model, hits, top_k: int | None = None, label: str | None = None, batc
         paraphrase model's "equivalent", say). A score needs none.
     batch_size : int
         Pairs per forward pass.
+    windows : bool
+        Read a text longer than the model in overlapping windows, the query whole in each, and
+        rank it by its best window (a long document is as relevant as its most relevant part).
+        By default it is cut at the model's length, and the note says how many were.
 
     Returns
     -------
@@ -54,7 +59,7 @@ def rerank(model, hits, top_k: int | None = None, label: str | None = None, batc
         raise BertNbError(f"top_k is the hits kept per query, a whole number of at least 1; got {top_k!r}.")
     check_batch_size(batch_size)
     pairs = list(zip(hits["query"].astype(str), hits["text"].astype(str)))
-    scores, what, cut = _scores(model, pairs, label, batch_size)
+    scores, what, cut = _scores(model, pairs, label, batch_size, windows)
     frame = hits.rename(columns={"rank": "retrieval_rank", "score": "retrieval_score"}).reset_index(drop=True)
     frame["score"] = np.asarray(scores, dtype=np.float32)
     frame["_search"] = _searches(frame)
@@ -95,26 +100,57 @@ def _searches(frame):
     return ((query != query.shift()) | (rank <= rank.shift())).cumsum()
 
 
-def _scores(model, pairs: list, label, batch_size: int):
-    """The cross-encoder's number for each pair, what it is in words, and the note on pairs cut ('' if none)."""
-    from .training import classify
+def _scores(model, pairs: list, label, batch_size: int, windows: bool):
+    """The cross-encoder's number for each pair, what it is in words, and a note on long texts ('' if none)."""
+    import numpy as np
 
-    task = getattr(model, "task", None)
-    if task == "pairs" and model.regression:
+    from .tasks.classify import classifier_labels
+    from .training import _pair_logits, pair_window_logits
+
+    number, what = _ranking(model, label, classifier_labels(model))
+    first, second = [a for a, _ in pairs], [b for _, b in pairs]
+    limit = model.read_length
+    if windows:
+        logits, owner, stride = pair_window_logits(model, first, second, limit, batch_size)
+    else:
+        logits, note = _pair_logits(model, first, second, limit, batch_size)
+        owner = list(range(len(pairs)))
+    best = np.full(len(pairs), -np.inf)
+    np.maximum.at(best, owner, number(logits))  # a long text: its best window's
+    if windows:
+        taken = np.bincount(owner, minlength=len(pairs))
+        long = int((taken > 1).sum())
+        note = (f"{long} text{'' if long == 1 else 's'} longer than {limit} pieces with the query read in "
+                f"{int(taken.max())} windows at most ({stride} pieces shared), the best window's {what} counted"
+                if long else "")
+    return best, what, note
+
+
+def _ranking(model, label, names: list):
+    """What ranks the pairs, checked before anything runs: a function of the logits, and its name in words."""
+    import numpy as np
+
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    if getattr(model, "task", None) == "pairs" and model.regression:  # a fine-tuned score, on its label's scale
         column = model.training_config.get("label", "score")
         if label is not None:
             raise BertNbError(f"'{model.name}' scores pairs ({column}); leave label out.")
-        scored = model.predict(pairs, batch_size=batch_size)
-        return scored[column].to_numpy(), f"predicted {column}", scored.attrs.get("note", "")
-    scored = model.predict(pairs, batch_size=batch_size) if task == "pairs" else classify(model, pairs, batch_size)
-    cut = scored.attrs.get("note", "")
-    if "logit" in scored.columns and "label" not in scored.columns:  # a head of one output
+        low, high = model.training_config["label_range"]
+        return (lambda logits: sigmoid(logits[:, 0]) * (high - low) + low), f"predicted {column}"
+    if len(names) == 1:  # a head of one output
         if label is not None:
             raise BertNbError(f"'{model.name}' gives one score per pair; leave label out.")
-        return scored["score"].to_numpy(), "score", cut
-    names = [c for c in scored.columns if c not in ("text", "text_pair", "label")]
+        return (lambda logits: sigmoid(logits[:, 0])), "score"
     if label is None or str(label) not in names:
         given = "" if label is None else f"'{label}' is not one of them; "
         raise BertNbError(f"'{model.name}' labels pairs ({', '.join(names)}); {given}name the label whose "
                           "probability ranks the hits, for example label='" + names[-1] + "'.")
-    return scored[str(label)].to_numpy(), f"P(label = {label})", cut
+    index = names.index(str(label))
+
+    def probability(logits):
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        return (p / p.sum(1, keepdims=True))[:, index]
+
+    return probability, f"P(label = {label})"

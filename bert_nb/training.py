@@ -315,25 +315,48 @@ def _pair_logits(model, first: list, second: list, limit: int, batch_size: int):
     """A sequence classifier's logits for each (first, second) read as one input; and a note on pairs cut.
 
     The pairs run in batches of similar length (each padded to its longest), in their order again after."""
+    tok = model.tokenizer
+    cut = sum(len(ids) > limit for ids in tok(first, second, verbose=False)["input_ids"])
+    logits = _sorted_logits(model, tok(first, second, truncation=True, max_length=limit), batch_size)
+    note = (f"{cut} pair{'' if cut == 1 else 's'} longer than {limit} pieces cut there (the longer text first)"
+            if cut else "")
+    return logits, note
+
+
+def pair_window_logits(model, first: list, second: list, limit: int, batch_size: int, stride: int | None = None):
+    """Logits of each window of each pair: the first text whole in every window, the second read in overlapping
+    windows of ``limit`` pieces (``stride`` shared, default a quarter). Returns the logits, the pair of each
+    window and the stride; a pair that fits is one window."""
+    from .windows import stride_for
+
+    tok = model.tokenizer
+    longest = max(len(ids) for ids in tok(first, verbose=False)["input_ids"])
+    room = limit - tok.num_special_tokens_to_add(pair=True) - (longest - tok.num_special_tokens_to_add(pair=False))
+    if room < 8:
+        raise BertNbError(f"A query of {longest} pieces leaves too little room for its text in the model's {limit}; "
+                          "shorten the query, or read the texts cut (windows=False).")
+    stride = stride_for(stride, room + tok.num_special_tokens_to_add(pair=False), tok)
+    enc = tok(first, second, truncation="only_second", max_length=limit, stride=stride,
+              return_overflowing_tokens=True)
+    return _sorted_logits(model, enc, batch_size), list(enc["overflow_to_sample_mapping"]), stride
+
+
+def _sorted_logits(model, enc, batch_size: int):
+    """The logits of every row of ``enc`` (token id lists), run in batches of like length, in ``enc``'s order."""
     import numpy as np
 
     model.model.eval()
-    tok = model.tokenizer
-    cut = sum(len(ids) > limit for ids in tok(first, second, verbose=False)["input_ids"])
-    enc = tok(first, second, truncation=True, max_length=limit)
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
     order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
     out = None
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        batch = tok.pad({k: [enc[k][i] for i in rows] for k in keys}, return_tensors="pt")
+        batch = model.tokenizer.pad({k: [enc[k][i] for i in rows] for k in keys}, return_tensors="pt")
         logits = model.forward(dict(batch)).logits.float().cpu().numpy()
         if out is None:
             out = np.zeros((len(order), logits.shape[1]), dtype=np.float64)
         out[rows] = logits
-    note = (f"{cut} pair{'' if cut == 1 else 's'} longer than {limit} pieces cut there (the longer text first)"
-            if cut else "")
-    return out, note
+    return out
 
 
 def _labelled(logits, names: list, first_columns: dict, note: str = ""):

@@ -74,6 +74,9 @@ def test_search_magic_reranks(shell, cross, tiny_vocab_engine):  # noqa: F811
     assert list(got["rank"]) == [1, 2] and set(got.text) <= {GOOD[1], GOOD[3], GOOD[5]}
     assert got.retrieval_rank.max() <= 6
     assert "go with --rerank" in shell.usage_error("%%bert search --corpus rerank_corpus --candidates 3\ngood")
+    assert "go with --rerank" in shell.usage_error("%%bert search --corpus rerank_corpus --windows\ngood")
+    windowed = shell.run_cell("%%bert search --corpus rerank_corpus --rerank rerank_cross --windows --top-k 2\ngood play")
+    assert windowed.text.tolist() == got.text.tolist()  # short hits: one window each, the same scores
     assert "must be at least --top-k" in shell.usage_error(
         "%%bert search --corpus rerank_corpus --rerank rerank_cross --top-k 4 --candidates 2\ngood")
     assert "No variable 'nothing'" in shell.usage_error("%%bert search --corpus rerank_corpus --rerank nothing\ngood")
@@ -126,3 +129,20 @@ def test_a_hit_longer_than_the_cross_encoder_is_cut_and_said(hub_pair_models):
     got = bert_nb.rerank(scorer, hits)
     assert f"1 pair longer than {scorer.read_length} pieces cut there" in got.attrs["note"]
     assert got.attrs["note"].startswith("reranked by")
+
+
+def test_a_long_hit_read_in_windows_counts_its_best_part(cross, hub_pair_models):  # noqa: F811
+    import pandas as pd
+
+    long = " ".join(["bad"] * 40 + ["a", "good", "dog"] * 10)  # past the 24 pieces the cross-encoder reads
+    hits = pd.DataFrame({"query": ["good play"] * 2, "rank": [1, 2], "text": [long, "a good dog"],
+                         "score": [0.9, 0.8], "id": [0, 1]})
+    cut = bert_nb.rerank(cross, hits).set_index("id")
+    read = bert_nb.rerank(cross, hits, windows=True).set_index("id")
+    assert read.score[1] == pytest.approx(cut.score[1], abs=1e-5)  # a short hit: one window, the same score
+    assert read.score[0] > cut.score[0] + 0.5  # the good end of the text, cut off before, now read
+    assert "1 text longer than 24 pieces with the query read in" in read.attrs["note"]
+    assert "cut there" in cut.attrs["note"]
+    scorer = hub_pair_models["scorer"][0]
+    with pytest.raises(BertNbError, match="leaves too little room for its text"):
+        bert_nb.rerank(scorer, hits.assign(query=" ".join(["good"] * 70)), windows=True)

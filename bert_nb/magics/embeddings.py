@@ -49,6 +49,8 @@ def _search_options(p):
     p.add_argument("--candidates", type=int, help="with --rerank: hits per query it reorders (default 4 x top-k, "
                    "at least 20)")
     p.add_argument("--label", help="with --rerank, for a cross-encoder of labels: the label whose probability ranks")
+    p.add_argument("--windows", action="store_true", default=None,
+                   help="with --rerank: read a long hit in windows, the query whole in each; its best window counts")
     _long_text_options(p)
     out_option(p)
 
@@ -56,8 +58,8 @@ def _search_options(p):
 def search(magics, args, cell):
     """The corpus texts closest to each line (reordered by a cross-encoder with --rerank)."""
     queries = [ln.strip() for ln in magics._lines(cell, "search")]
-    if args.rerank is None and (args.candidates is not None or args.label is not None):
-        raise UsageError("--candidates and --label go with --rerank VAR (a cross-encoder).")
+    if args.rerank is None and (args.candidates is not None or args.label is not None or args.windows):
+        raise UsageError("--candidates, --label and --windows go with --rerank VAR (a cross-encoder).")
     if args.rerank is None:
         return magics._store(args, _found(magics, args, queries, args.top_k))
     from ..reranking import check_reranker, rerank
@@ -71,7 +73,8 @@ def search(magics, args, cell):
     deep = args.candidates if args.candidates is not None else max(4 * top_k, 20)
     if deep < top_k:
         raise UsageError(f"--candidates ({deep}) must be at least --top-k ({top_k}): the reranker keeps the best of them.")
-    return magics._store(args, rerank(model, _found(magics, args, queries, deep), top_k=top_k, label=args.label))
+    return magics._store(args, rerank(model, _found(magics, args, queries, deep), top_k=top_k, label=args.label,
+                                      windows=bool(args.windows)))
 
 
 def _found(magics, args, queries, top_k, reranker=None):
