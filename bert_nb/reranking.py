@@ -58,7 +58,13 @@ def rerank(model, hits, top_k: int | None = None, label: str | None = None, batc
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
         raise BertNbError(f"top_k is the hits kept per query, a whole number of at least 1; got {top_k!r}.")
     check_batch_size(batch_size)
-    pairs = list(zip(hits["query"].astype(str), hits["text"].astype(str)))
+    if not isinstance(windows, bool):
+        raise BertNbError(f"windows is True (read long hits in windows) or False (cut them); got {windows!r}.")
+    pairs = list(zip(hits["query"], hits["text"]))
+    empty = [i for i, pair in enumerate(pairs) if not all(isinstance(t, str) and t.strip() for t in pair)]
+    if empty:
+        raise BertNbError(f"Hit {empty[0]} has no query or no text ({len(empty)} such row(s)); rerank the frame a "
+                          "search returned, or drop those rows.")
     scores, what, cut = _scores(model, pairs, label, batch_size, windows)
     frame = hits.rename(columns={"rank": "retrieval_rank", "score": "retrieval_score"}).reset_index(drop=True)
     frame["score"] = np.asarray(scores, dtype=np.float32)

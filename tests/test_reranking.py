@@ -61,6 +61,8 @@ def test_an_index_s_hits_and_a_hub_cross_encoder(hub_pair_models, tiny_vocab_eng
     (lambda m, h, e, c: bert_nb.rerank(m["scorer"][0], h.text), "Give the hits bert_nb.search or Index.search"),
     (lambda m, h, e, c: bert_nb.rerank(m["scorer"][0], h.head(0)), "There are no hits to rerank"),
     (lambda m, h, e, c: bert_nb.rerank(m["scorer"][0], h, top_k=0), "top_k is the hits kept per query"),
+    (lambda m, h, e, c: bert_nb.rerank(m["scorer"][0], h.assign(text=None)), "Hit 0 has no query or no text"),
+    (lambda m, h, e, c: bert_nb.rerank(m["scorer"][0], h, windows="yes"), "windows is True .* or False"),
 ])
 def test_mistakes_in_one_sentence(hub_pair_models, hits, tiny_vocab_engine, clf, call, message):  # noqa: F811
     with pytest.raises(BertNbError, match=message):
@@ -118,6 +120,7 @@ def test_the_search_panel_reranks_each_search(cross, tiny_vocab_engine, tmp_path
     shell.user_ns.update(rerank_index=index, rerank_cross=cross)
     opened = shell.run_cell("%%bert search --index rerank_index --panel --rerank rerank_cross --candidates 4\ngood")
     assert isinstance(opened, SearchPanel) and opened.candidates.value == 4 and "retrieval_rank" in opened.result
+    assert shell.run_cell("%%bert search --index rerank_index --panel --rerank rerank_cross --windows\ngood").windows
 
 
 def test_a_hit_longer_than_the_cross_encoder_is_cut_and_said(hub_pair_models):

@@ -91,7 +91,7 @@ def _found(magics, args, queries, top_k, reranker=None):
             from ..panels.indexes import SearchPanel
 
             return SearchPanel(found, queries="\n".join(queries), rerank=reranker, label=args.label,
-                               candidates=args.candidates, **k)
+                               candidates=args.candidates, windows=bool(args.windows), **k)
         return found.search(queries, **k)
     if args.panel:
         raise UsageError("--panel searches an Index: build one with `%%bert index -o idx`, then --index idx --panel.")

@@ -19,7 +19,7 @@ class SearchPanel(_Panel):
     ``bert_nb.panels.SearchPanel(idx)`` or ``%%bert search --index idx --panel``. With an HNSW
     index, ``efSearch`` trades recall for time. With ``rerank=cross_encoder`` (``--rerank VAR``) a
     checkbox has it order the best ``Candidates`` hits again (:func:`bert_nb.rerank`; ``label``
-    for a cross-encoder of labels).
+    for a cross-encoder of labels, ``windows`` to read long hits in windows).
     """
 
     name = "search"  # `%bert panel search` says how to open it: it needs an Index, not only a model
@@ -33,7 +33,7 @@ class SearchPanel(_Panel):
         return None
 
     def __init__(self, index, engine=None, queries: str | None = None, k: int = 5, rerank=None,
-                 label: str | None = None, candidates: int | None = None):
+                 label: str | None = None, candidates: int | None = None, windows: bool = False):
         import plotly.graph_objects as go
 
         if type(index).__name__ != "Index":
@@ -53,7 +53,7 @@ class SearchPanel(_Panel):
         self.ef_search = widgets.Dropdown(options=_EF_SEARCH, value=256, description="efSearch",
                                           tooltip="HNSW: candidates kept per search (more: closer to exact, slower)",
                                           layout=widgets.Layout(display=None if hnsw else "none"))
-        self.reranker, self.label = rerank, label
+        self.reranker, self.label, self.windows = rerank, label, windows
         shown = widgets.Layout(display=None if rerank is not None else "none")
         self.rerank = widgets.Checkbox(value=rerank is not None, indent=False, layout=shown,
                                        description=f"rerank with {getattr(rerank, 'name', '')}")
@@ -88,7 +88,7 @@ class SearchPanel(_Panel):
             if reranking:
                 from ..reranking import rerank
 
-                hits = rerank(self.reranker, hits, top_k=self.k.value, label=self.label)
+                hits = rerank(self.reranker, hits, top_k=self.k.value, label=self.label, windows=self.windows)
             took = time.perf_counter() - started
         except BertNbError as err:
             self._say(str(err), error=True)  # what was shown stays
