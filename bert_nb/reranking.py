@@ -134,10 +134,7 @@ def _scores(model, pairs: list, label, batch_size: int, windows: bool):
 
 def _ranking(model, label, names: list):
     """What ranks the pairs, checked before anything runs: a function of the logits, and its name in words."""
-    import numpy as np
-
-    def sigmoid(x):
-        return 1 / (1 + np.exp(-x))
+    from .training import sigmoid, softmax_rows
 
     if getattr(model, "task", None) == "pairs" and model.regression:  # a fine-tuned score, on its label's scale
         column = model.training_config.get("label", "score")
@@ -154,9 +151,4 @@ def _ranking(model, label, names: list):
         raise BertNbError(f"'{model.name}' labels pairs ({', '.join(names)}); {given}name the label whose "
                           "probability ranks the hits, for example label='" + names[-1] + "'.")
     index = names.index(str(label))
-
-    def probability(logits):
-        p = np.exp(logits - logits.max(1, keepdims=True))
-        return (p / p.sum(1, keepdims=True))[:, index]
-
-    return probability, f"P(label = {label})"
+    return (lambda logits: softmax_rows(logits)[:, index]), f"P(label = {label})"

@@ -268,16 +268,12 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
     stride = stride_for(stride, limit, model.tokenizer)
     enc = model.tokenizer(texts, truncation=True, max_length=limit, return_overflowing_tokens=True, stride=stride)
     owner = list(enc["overflow_to_sample_mapping"])  # window -> text
-    keep = sorted(first_windows(owner, truncate), key=lambda w: len(enc["input_ids"][w]))  # batches of like length
-    model.model.eval()
+    keep = first_windows(owner, truncate)
+    kept = {k: [enc[k][w] for w in keep] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
     logits = np.zeros((len(texts), len(names)), dtype=np.float64)
     taken = np.zeros(len(texts), dtype=np.int64)
-    for start in range(0, len(keep), batch_size):
-        idx = keep[start:start + batch_size]
-        batch = model.tokenizer.pad({k: [enc[k][w] for w in idx] for k in ("input_ids", "attention_mask",
-                                    "token_type_ids") if k in enc}, return_tensors="pt")
-        np.add.at(logits, [owner[w] for w in idx], model.forward(dict(batch)).logits.float().cpu().numpy())
-        np.add.at(taken, [owner[w] for w in idx], 1)
+    np.add.at(logits, [owner[w] for w in keep], _sorted_logits(model, kept, batch_size))
+    np.add.at(taken, [owner[w] for w in keep], 1)
     logits /= taken[:, None]  # the mean of each text's window logits
     frame = _labelled(logits, names, {"text": texts})
     cut = cut_pieces(enc["input_ids"], owner, len(texts), stride, model.tokenizer) if truncate else ()
@@ -359,6 +355,21 @@ def _sorted_logits(model, enc, batch_size: int):
     return out
 
 
+def sigmoid(x):
+    """1 / (1 + e^-x) of a numpy array: a one-output head's score."""
+    import numpy as np
+
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def softmax_rows(logits):
+    """Each row of a numpy array of logits as probabilities (its maximum taken off first)."""
+    import numpy as np
+
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    return p / p.sum(1, keepdims=True)
+
+
 def _labelled(logits, names: list, first_columns: dict, note: str = ""):
     """The frame of predictions: ``first_columns``, then label and each class's probability; or, for a head of
     one output, its sigmoid ``score`` and raw ``logit``."""
@@ -367,11 +378,10 @@ def _labelled(logits, names: list, first_columns: dict, note: str = ""):
 
     frame = pd.DataFrame(first_columns)
     if len(names) == 1:  # a score: a softmax over one output is always 1
-        frame["score"] = (1 / (1 + np.exp(-logits[:, 0]))).astype(np.float32)
+        frame["score"] = sigmoid(logits[:, 0]).astype(np.float32)
         frame["logit"] = logits[:, 0].astype(np.float32)
     else:
-        p = np.exp(logits - logits.max(1, keepdims=True))
-        p = (p / p.sum(1, keepdims=True)).astype(np.float32)
+        p = softmax_rows(logits).astype(np.float32)
         frame["label"] = [names[i] for i in p.argmax(1)]
         for i, name in enumerate(names):
             frame[str(name)] = p[:, i]

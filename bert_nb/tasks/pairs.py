@@ -12,7 +12,7 @@ with the classification metrics.
 from __future__ import annotations
 
 from ..errors import BertNbError, check_batch_size, listed
-from ..training import FineTuned, TrainingState
+from ..training import FineTuned, TrainingState, sigmoid
 from .classify import metrics_from
 
 __all__ = ["finetune_pairs", "PairModel", "check_pairs", "pair_inputs"]
@@ -109,13 +109,7 @@ class _PairTask:
         if self.names is not None:
             metrics, state.confusion = metrics_from(pred.label_ids, pred.predictions.argmax(-1), len(self.names))
             return metrics
-        return regression_metrics(np.ravel(pred.label_ids), _sigmoid(np.ravel(pred.predictions)), self.low, self.high)
-
-
-def _sigmoid(x):
-    import numpy as np
-
-    return 1.0 / (1.0 + np.exp(-x))
+        return regression_metrics(np.ravel(pred.label_ids), sigmoid(np.ravel(pred.predictions)), self.low, self.high)
 
 
 def regression_metrics(targets, predicted, low: float, high: float) -> dict:
@@ -148,24 +142,19 @@ class PairModel(FineTuned):
         than the model's length is cut there (the longer text first), and ``frame.attrs["note"]`` says so.
         """
         import pandas as pd
-        import torch
 
-        from ..training import _pair_logits
+        from ..training import _labelled, _pair_logits
 
         first, second = pair_inputs(pairs)
         check_batch_size(batch_size)
         logits, note = _pair_logits(self, first, second, self.read_length, batch_size)
+        if not self.regression:  # a label and each label's probability, as classify gives them
+            return _labelled(logits, list(self.label_names), {"text": first, "text_pair": second}, note)
         frame = pd.DataFrame({"text": first, "text_pair": second})
         if note:
             frame.attrs["note"] = note
-        if self.regression:
-            low, high = self.training_config["label_range"]
-            frame[self.training_config["label"]] = (_sigmoid(logits[:, 0]) * (high - low) + low).astype("float32")
-            return frame
-        probs = torch.from_numpy(logits).softmax(-1).numpy().astype("float32")
-        frame["label"] = [self.label_names[i] for i in probs.argmax(1)]
-        for i, name in enumerate(self.label_names):
-            frame[str(name)] = probs[:, i]
+        low, high = self.training_config["label_range"]
+        frame[self.training_config["label"]] = (sigmoid(logits[:, 0]) * (high - low) + low).astype("float32")
         return frame
 
     def _kind(self) -> str:
