@@ -345,6 +345,8 @@ class Focus:
 
 def focus(att: Attention, token: str | int) -> Focus:
     """Attention from one token (a word as typed, or a position) across all layers and heads."""
+    if not isinstance(token, (str, int)) or isinstance(token, bool):
+        raise BertNbError(f"focus takes a word of the text or a piece's position; got {type(token).__name__}.")
     if isinstance(token, int):
         if not 0 <= token < len(att.tokens):
             raise BertNbError(f"Position {token} is out of range; the text has {len(att.tokens)} pieces.")

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from .errors import BertNbError
+from .errors import BertNbError, listed
 from .tokens import _check_text, wide
 
 __all__ = [
@@ -250,7 +250,8 @@ def _candidate(tok, ids, positions, m, token_id, score) -> MaskCandidate:
 def _parse_targets(targets) -> list[str] | None:
     if targets is None:
         return None
-    items = targets.split(",") if isinstance(targets, str) else list(targets)
+    items = targets.split(",") if isinstance(targets, str) else \
+        listed(targets, "targets are words to score: a list such as ['cat', 'dog'] or 'cat,dog'")
     items = [t.strip() for t in items if isinstance(t, str) and t.strip()]
     if not items:
         raise BertNbError("targets is empty; give words to score, for example targets=['cat', 'dog'].")
@@ -289,6 +290,9 @@ def _score_pieces(engine, model, ids, position, pieces, target) -> MaskCandidate
 
     tok = engine.tokenizer
     mask_id = tok.mask_token_id
+    if len(ids) - 1 + len(pieces) > engine.max_length:
+        raise BertNbError(f"Target '{target[:40]}' is {len(pieces)} pieces: with them in place of the [MASK] the text "
+                          f"is longer than the {engine.max_length} pieces '{engine.name}' reads; give a shorter target.")
     widened = torch.cat([ids[:position], torch.full((len(pieces),), mask_id), ids[position + 1:]])
     score = 1.0
     for k, piece in enumerate(pieces):

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from .engine import Engine
-from .errors import BertNbError
+from .errors import BertNbError, listed
 from .mask import vocabulary_logits
 from .training import Recorded, TrainingState, _callback_class, _quiet, _train, arguments
 
@@ -408,7 +408,9 @@ def _texts_of(texts) -> list[str]:
         if "text" not in texts.columns:
             raise BertNbError(f"The frame has no 'text' column; its columns are {', '.join(map(str, texts.columns))}.")
         texts = texts["text"]
-    texts = [t for t in (texts.tolist() if hasattr(texts, "tolist") else list(texts)) if isinstance(t, str) and t.strip()]
+    if not hasattr(texts, "tolist"):
+        texts = listed(texts, "The corpus is texts: a list, a Series, a frame with a 'text' column or a file's path")
+    texts = [t for t in (texts.tolist() if hasattr(texts, "tolist") else texts) if isinstance(t, str) and t.strip()]
     if not texts:
         raise BertNbError("The corpus is empty; give texts to learn from (one document per item).")
     return texts

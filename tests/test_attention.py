@@ -82,6 +82,8 @@ def test_token_focus(minilm):
     assert f.to_frame().shape == (72, len(att.tokens))
     with pytest.raises(BertNbError, match="'zebra' is not one of the pieces"):
         focus(att, "zebra")
+    with pytest.raises(BertNbError, match="a word of the text or a piece's position; got NoneType"):
+        focus(att, None)
 
 
 @pytest.mark.parametrize("layer", [0, 3, 5])

@@ -105,6 +105,22 @@ def test_mistakes_are_one_sentence_usage_errors(sh, source, phrase):
     assert "\n" not in message and "Traceback" not in message
 
 
+@pytest.mark.parametrize("source", [
+    "%%bert explain --model not_a_model\na text", "%%bert predict --model not_a_model\na text",
+    "%%bert ner --model not_a_model\na text", "%%bert answer --model not_a_model\nwho? ||| a text",
+    "%bert quantize not_a_model", "%bert heads --model not_a_model --data not_a_model",
+])
+def test_a_variable_that_holds_no_model_is_named_in_one_sentence(sh, source):
+    sh.run_cell("not_a_model = [1, 2]")
+    message = sh.usage_error(source)
+    assert "'not_a_model' holds a list, not a model" in message and "\n" not in message
+
+
+def test_pretraining_data_that_holds_no_texts_is_one_sentence(sh):
+    sh.run_cell("not_texts = 3")
+    assert "The corpus is texts" in sh.usage_error("%bert pretrain --data not_texts --steps 1")
+
+
 def test_missing_model_is_a_usage_error_and_kernel_lives(sh):
     message = sh.usage_error("%bert load some-org/not-cached-bert")
     assert "'default', 'default-mlm', 'chinese-tiny' or 'chinese'" in message

@@ -40,6 +40,13 @@ def test_single_piece_targets_equal_the_pipeline(mini_mlm, pipe):
     assert ours == pytest.approx(theirs, rel=1e-5)
 
 
+def test_targets_that_are_no_words_or_too_long_are_one_sentence(mini_mlm):
+    with pytest.raises(BertNbError, match="targets are words to score"):
+        fill_mask(mini_mlm, "The [MASK] sat.", targets=3)
+    with pytest.raises(BertNbError, match="longer than the .* pieces 'default-mlm' reads; give a shorter target"):
+        fill_mask(mini_mlm, "The [MASK] sat.", targets=["word " * 600])
+
+
 def test_frame_columns(mini_mlm):
     frame = fill_mask(mini_mlm, "The [MASK] sat on the [MASK].", top_k=3).to_frame()
     assert list(frame.columns) == ["mask", "rank", "token", "token_str", "score", "sequence"]

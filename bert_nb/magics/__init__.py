@@ -173,6 +173,17 @@ class BertMagics(Magics, Configurable):
             raise UsageError(f"No variable '{name}'; {hint}{also}.")
         return self.shell.user_ns[name]
 
+    def _model(self, name: str | None, hint: str):
+        """The model in the user's variable ``name`` (None: the active model), or a usage error that says
+        how to make one (``hint``)."""
+        if name is None:
+            return self._engine()
+        model = self._variable(name, hint)
+        if not hasattr(model, "tokenizer"):  # an engine, a fine-tuned model, a pre-trained one
+            raise UsageError(f"'{name}' holds {_a(type(model).__name__)}, not a model; {hint}, "
+                             f"or load one: `{name} = bert_nb.load('default')`.")
+        return model
+
     def _each(self, args, cell, command, run):
         """Run ``run(engine, line)`` on every line of the cell; one result or a Batch."""
         from ._common import one_or_batch
@@ -190,6 +201,10 @@ class BertMagics(Magics, Configurable):
                   f"on device {self.device or 'auto'}. `%bert load NAME` loads another; "
                   "`%bert --help` lists the commands.")
         return engine
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 # -- registration ------------------------------------------------------------

@@ -11,9 +11,7 @@ _TRAIN_HINT = "fine-tune one first with `%bert finetune --data VAR -o {name}`"
 
 def _model(magics, name):
     """The classifier in the user's variable ``name`` (default: the active model)."""
-    if name is None:
-        return magics._engine()
-    return magics._variable(name, _TRAIN_HINT.format(name=name))
+    return magics._model(name, _TRAIN_HINT.format(name=name))
 
 
 def _data(magics, name):
@@ -140,7 +138,7 @@ def compare(magics, args, cell):
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     if len(names) < 2:
         raise UsageError("Name at least two models to compare, e.g. --models clf,small.")
-    models = {n: magics._variable(n, _TRAIN_HINT.format(name=n)) for n in names}
+    models = {n: _model(magics, n) for n in names}
     kwargs = given(args, text="text", label="label")
     return magics._store(args, run(models, _data(magics, args.data), **kwargs))
 

@@ -19,8 +19,7 @@ def explain(magics, args, cell):
     """Explain each line's label, [MASK] word or similarity."""
     from ..explanations import explain as run
 
-    model = magics._engine() if args.model is None else \
-        magics._variable(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
+    model = magics._model(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
     kwargs = given(args, steps="steps", window="window")
     if args.method is not None:
         methods = [m.strip() for m in args.method.split(",") if m.strip()]

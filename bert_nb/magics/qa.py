@@ -23,8 +23,7 @@ def answer(magics, args, cell):
         if not bar or not question.strip() or not context.strip():
             raise UsageError(f"Line {n} is not `question ||| context`; put the question, three bars, then the text "
                              "to answer from.")
-    model = magics._engine() if args.model is None else \
-        magics._variable(args.model, f"fine-tune one first with `%bert finetune --task qa --data VAR -o {args.model}`")
+    model = magics._model(args.model, f"fine-tune one first with `%bert finetune --task qa --data VAR -o {args.model}`")
     kwargs = {} if args.top_k is None else {"top_k": args.top_k}
     found = [run(model, *[p.strip() for p in line.split("|||", 1)], **kwargs) for line in lines]
     return magics._store(args, one_or_batch(found))

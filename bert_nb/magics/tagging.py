@@ -17,8 +17,7 @@ def ner(magics, args, cell):
     from ..tasks.tagging import Tagger, tag
 
     lines = [ln.strip() for ln in magics._lines(cell, "ner")]
-    model = magics._engine() if args.model is None else \
-        magics._variable(args.model, f"fine-tune one first with `%bert finetune --task tokens --data VAR -o {args.model}`")
+    model = magics._model(args.model, f"fine-tune one first with `%bert finetune --task tokens --data VAR -o {args.model}`")
     if not isinstance(model, Tagger) and "tokens" not in getattr(model, "heads", ()):  # a hub tagger: tag reads it
         raise UsageError(f"'{getattr(model, 'name', args.model)}' is not a tagger; fine-tune one with "
                          "`%bert finetune --task tokens --data VAR -o ner`, then `%%bert ner --model ner`.")

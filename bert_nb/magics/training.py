@@ -92,8 +92,7 @@ def _predict_options(p):
 def predict(magics, args, cell):
     """A classifier's label and probabilities (a one-output head's score) for each line, or each `A ||| B` pair."""
     lines = [ln.strip() for ln in magics._lines(cell, "predict")]
-    model = magics._engine() if args.model is None else \
-        magics._variable(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
+    model = magics._model(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
     run = getattr(model, "predict", None)
     if run is None and "classification" in getattr(model, "heads", ()):  # a hub or folder classifier: its labels
         from ..training import classify
