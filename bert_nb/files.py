@@ -10,6 +10,23 @@ from pathlib import Path
 from .errors import BertNbError
 
 
+def is_file(path) -> bool:
+    """Whether ``path`` (``~`` expanded) is a file; False for a name no file can have (too long, a NUL), as for
+    one that is not there, so text given where a path may be is told apart without an OSError."""
+    try:
+        return Path(path).expanduser().is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path) -> bool:
+    """Whether ``path`` (``~`` expanded) is a folder; False for a name no folder can have."""
+    try:
+        return Path(path).expanduser().is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def write_whole(path: Path, write) -> Path:
     """Run ``write(temporary_path)`` beside ``path`` (``~`` expanded), then move it into place: a whole file or none."""
     path = Path(path).expanduser()

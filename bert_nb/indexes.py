@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BertNbError
-from .files import made_folder
+from .files import is_file, made_folder
 from .tokens import checked_limit
 
 __all__ = ["index", "Index", "KINDS"]
@@ -634,10 +634,10 @@ def _source_size(source) -> int | None:
     """How many texts the source holds, where that is cheap to know (a list, a column, a text or Parquet file)."""
     if isinstance(source, (str, Path)):
         path = Path(source).expanduser()
-        if path.is_file() and path.suffix.lower() in _TEXT_SUFFIXES:
+        if is_file(path) and path.suffix.lower() in _TEXT_SUFFIXES:
             with open(path, "rb") as f:
                 return sum(1 for line in f if line.strip())
-        if path.is_file() and path.suffix.lower() == ".parquet":
+        if is_file(path) and path.suffix.lower() == ".parquet":
             with contextlib.suppress(BertNbError, OSError, ValueError):
                 return _parquet(path).metadata.num_rows  # from the footer, nothing else read
         return None

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from .engine import Engine
 from .errors import BertNbError, listed
+from .files import is_dir, is_file
 from .mask import vocabulary_logits
 from .training import Recorded, TrainingState, _callback_class, _quiet, _train, arguments
 
@@ -346,12 +347,10 @@ class Pretrained(Recorded, Engine):
 
 
 def _tokenizer_of(tokenizer):
-    from pathlib import Path
-
     if isinstance(tokenizer, Engine) or hasattr(tokenizer, "tokenizer"):
         return tokenizer.tokenizer
     if isinstance(tokenizer, str):
-        if Path(tokenizer).is_dir():
+        if is_dir(tokenizer):
             import transformers
 
             return transformers.AutoTokenizer.from_pretrained(tokenizer)
@@ -398,7 +397,7 @@ def _texts_of(texts) -> list[str]:
     from pathlib import Path
 
     if isinstance(texts, os.PathLike) or isinstance(texts, str) and texts.lower().endswith(_FILES) and \
-            Path(texts).expanduser().is_file():
+            is_file(texts):
         from .indexes import _stream
 
         texts = list(_stream(Path(texts), None))  # read as the index reads a corpus

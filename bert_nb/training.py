@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .engine import Engine, quiet_transformers
 from .errors import BertNbError, check_batch_size, listed
+from .files import is_file
 
 __all__ = ["finetune", "finetune_mlm", "FineTuned", "TrainingState", "text_progress", "fit", "train_or_load"]
 
@@ -120,8 +121,8 @@ def _frame(data, text: str, label: str | None, what: str = "data"):
 
     if isinstance(data, (str, Path)):
         path = Path(data).expanduser()
-        if not path.is_file():
-            raise BertNbError(f"No file '{data}'; give a CSV path, a DataFrame or a list of (text, label).")
+        if not is_file(path):
+            raise BertNbError(f"No file '{str(data)[:80]}'; give a CSV path, a DataFrame or a list of (text, label).")
         data = table(path, what, csv_otherwise=True)  # as before: any other name is read as CSV
     elif isinstance(data, (list, tuple)):
         if not data:

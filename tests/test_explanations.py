@@ -154,6 +154,7 @@ def test_long_inputs_are_truncated_and_say_so(mini_mlm):
     (lambda m, c, q: explain(m, "   "), "The text is empty"),
     (lambda m, c, q: explain(c, ["the cat", "a dog"]), "explain takes one text (a string); got 2 in a list"),
     (lambda m, c, q: explain(m, MASKED, method="shap"), "Unknown method 'shap'"),
+    (lambda m, c, q: explain(m, MASKED, method=3), "method is a name such as 'ig'"),
     (lambda m, c, q: explain(m, MASKED, steps=0), "steps must be a positive whole number"),
     (lambda m, c, q: explain(q, "a text"), "is neither a classifier nor a masked-LM"),
     (lambda m, c, q: explain(q, "a text", target="x", pair="b"), "A similarity has no target"),
@@ -192,7 +193,8 @@ def test_faithfulness_has_a_random_baseline_and_consistent_extremes(tiny_clf):
 
 
 def test_faithfulness_on_a_masked_lm_never_deletes_the_mask(mini_mlm):
-    f = faithfulness(mini_mlm, [MASKED, "The [MASK] sat on the mat and purred."], methods=("occlusion",), fractions=(1.0,))
+    f = faithfulness(mini_mlm, [MASKED, "The [MASK] sat on the mat and purred."], methods="occlusion", fractions=(1.0,))
+    assert set(f.curves.method) == {"occlusion", "random"}  # one name, not its letters
     assert f.target == "top [MASK] filler"
     assert (f.curves.sufficiency.abs() < 1e-5).all()  # only the words kept = the whole text
     with pytest.raises(BertNbError, match="fractions must be shares"):

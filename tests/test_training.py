@@ -112,6 +112,8 @@ def test_data_files_of_each_kind(tiny_vocab_engine, toy, tmp_path):
 def test_bad_inputs(tiny_vocab_engine, toy):
     with pytest.raises(BertNbError, match="No file"):
         finetune(tiny_vocab_engine, "nowhere.csv")
+    with pytest.raises(BertNbError, match="No file 'a text given where"):  # a name too long for a file: OSError before
+        finetune(tiny_vocab_engine, "a text given where a path goes " * 20)
     with pytest.raises(BertNbError, match=r"label\(s\) maybe that training never sees"):
         finetune(tiny_vocab_engine, toy, eval_data=[("good", "pos"), ("so so", "maybe")])
     with pytest.raises(BertNbError, match="learning_rate"):

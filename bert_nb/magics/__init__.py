@@ -22,6 +22,7 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from ..errors import BertNbError
+from ..files import is_file
 
 __all__ = ["BertMagics", "register", "unregister"]
 
@@ -162,9 +163,7 @@ class BertMagics(Magics, Configurable):
         With ``files`` (suffixes such as ".csv"), where no variable has that name and it ends so or is
         no Python name, ``name`` itself: the path of a file, which must exist."""
         if name not in self.shell.user_ns and files and (name.endswith(files) or not name.isidentifier()):
-            from pathlib import Path
-
-            if not Path(name).expanduser().is_file():
+            if not is_file(name):
                 raise UsageError(f"No file '{name}' (and no variable of that name); give a {_either(files)} "
                                  "file that exists, or a variable.")
             return name

@@ -26,10 +26,11 @@ def table(path, what: str, csv_otherwise: bool = False):
     import pandas as pd
 
     from ..errors import BertNbError
+    from ..files import is_file
 
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise BertNbError(f"No file '{path}'; give a .csv, .tsv, .parquet or .jsonl file, or a DataFrame.")
+    if not is_file(path):
+        raise BertNbError(f"No file '{str(path)[:80]}'; give a .csv, .tsv, .parquet or .jsonl file, or a DataFrame.")
     suffix = path.suffix.lower()
     try:
         if suffix == ".tsv":

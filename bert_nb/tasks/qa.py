@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BertNbError, check_batch_size, listed
+from ..files import is_file
 from ..training import FineTuned, TrainingState
 
 __all__ = ["finetune_qa", "answer", "QAModel", "Answers", "check_squad", "squad_scores"]
@@ -41,8 +42,8 @@ def _records(data, what: str):
         data = table(data, what)  # a table of questions, one per row
     elif isinstance(data, (str, Path)):
         path = Path(data).expanduser()
-        if not path.is_file():
-            raise BertNbError(f"No file '{data}'; give SQuAD JSON, a DataFrame or a list of records.")
+        if not is_file(path):
+            raise BertNbError(f"No file '{str(data)[:80]}'; give SQuAD JSON, a DataFrame or a list of records.")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError):
