@@ -52,21 +52,32 @@ class Explanation:
     segment: tuple[int, ...]
     word: tuple  # word index within its segment, None for specials
     target: str
-    kind: str  # "label", "score", "mask", "similarity", "pair score" or "pair label"
+    kind: str  # "label", "score", "mask", "similarity", "pair score", "pair label", "tag" or "answer"
     method: str
     value: float
     baseline_value: float | None = None
     delta: float | None = None
     model: str = ""
     note: str | None = None
+    span: tuple | None = None  # (segment, start, end): the word whose tag, or the answer, is explained
 
     @property
     def quantity(self) -> str:
         """What the scores explain, in words."""
+        if self.kind == "tag":
+            return f"P('{self.spanned}' is {self.target})"
         return {"label": f"P(label = {self.target})", "score": f"predicted {self.target}",
                 "mask": f"P([MASK] = {self.target})",
                 "similarity": "cosine similarity", "pair score": f"predicted {self.target}",
-                "pair label": f"P(label = {self.target})"}[self.kind]
+                "pair label": f"P(label = {self.target})", "answer": f"P(answer = '{self.target}')"}[self.kind]
+
+    @property
+    def spanned(self) -> str | None:
+        """The text of :attr:`span` (the tagged word, the answer), or None."""
+        if self.span is None:
+            return None
+        segment, start, end = self.span
+        return (self.text, self.pair or "")[segment][start:end]
 
     def to_frame(self):
         """One row per piece: piece, segment, start, end, score."""
@@ -107,7 +118,7 @@ class Explanation:
 
     def to_text(self) -> str:
         """What was explained, its value, and the words that raised it most."""
-        head = f"{_LABELS[self.method]} for {self.quantity} = {self.value:.3f} ({self.model})"
+        head = f"{method_label(self)} for {self.quantity} = {self.value:.3f} ({self.model})"
         if self.delta is not None:
             head += f"; scores sum to value - baseline ({self.value - self.baseline_value:.3f}) within |delta| {_bound(self.delta)}"
         top = ", ".join(f"{w} {s:+.3f}" for w, s in self.top_words(5))
@@ -152,6 +163,14 @@ class Explanations:
         return f"Explanations({', '.join(self.methods)})"
 
 
+def method_label(explanation) -> str:
+    """The method's name in words; for attention, whose attention row it reads."""
+    label = _LABELS[explanation.method]
+    if explanation.method == "attention" and explanation.kind in ("tag", "answer"):
+        return label.replace("[CLS]", "the word" if explanation.kind == "tag" else "the answer's start")
+    return label
+
+
 def _bound(delta: float) -> str:
     """|delta| against a fixed threshold: the claim a reader needs, the same on every CPU."""
     return "< 0.001" if abs(delta) < 1e-3 else f"= {abs(delta):.1e}, more steps would shrink it"
@@ -167,13 +186,22 @@ class _Setup:
     encodings: list  # one or two BatchEncodings (text, pair), batch of 1
     quantity: Callable  # quantity(*word_embeddings) -> (B,) tensor
     note: str | None
+    row: int = 0  # the piece whose attention the attention methods read: [CLS], or the tagged word's, the answer's
+    span: tuple | None = None  # (segment, start, end) of the tagged word or the answer
 
 
 def _setup(engine, text: str, pair: str | None, target, window: int | None = None) -> _Setup:
     _check_text(text, "text")
     if window is not None and (pair is not None or "classification" not in engine.heads):
         raise BertNbError("window= picks the part of a long text a classifier reads; a [MASK] or a pair is read "
-                          "in one piece, cut at the model's limit.")
+                          "in one piece, cut at the model's limit (a reader's context: the window of its answer).")
+    if "qa" in engine.heads:
+        return _answer_setup(engine, text, pair, target)
+    if "tokens" in engine.heads:
+        if pair is not None:
+            raise BertNbError(f"'{engine.name}' is a tagger of one text; leave pair out, and name the word whose "
+                              "tag to explain as target.")
+        return _tag_setup(engine, text, target)
     if pair is not None:
         _check_text(pair, "pair")
         from .tasks.classify import hub_classifier
@@ -193,7 +221,7 @@ def _setup(engine, text: str, pair: str | None, target, window: int | None = Non
     if "mlm" in engine.heads:
         raise BertNbError(f"The text has no {MASK}; write one {MASK} where a word is missing to explain "
                           f"the prediction, or pass pair='another sentence' to explain a similarity.")
-    raise BertNbError(f"'{engine.name}' is neither a classifier nor a masked-LM; fine-tune a classifier "
+    raise BertNbError(f"'{engine.name}' is neither a classifier, a tagger, a reader nor a masked-LM; fine-tune one "
                       "(bert_nb.finetune), load a masked-LM and give a text with one [MASK], "
                       "or pass pair='another sentence' to explain a similarity.")
 
@@ -348,9 +376,124 @@ def _cross_setup(engine, text, pair, target) -> _Setup:
     return _Setup("pair label", names[index], [enc], probability, note)
 
 
+def _tag_setup(engine, text, target) -> _Setup:
+    """A tagger's tag of one word: the probability of the tag predicted at the word's first piece, as
+    :func:`bert_nb.tag` reads it. ``target``: the word (its text, the first place it occurs; a phrase: its
+    first word) or its number; default the first word of the first entity."""
+    import torch
+
+    from .tasks.tagging import _tags_of
+
+    names = _tags_of(engine)
+    enc, note = _encode(engine, text, engine.read_length)
+    words = {}  # word number -> [first piece, start, end], in reading order
+    for piece, (w, (start, end)) in enumerate(zip(enc.word_ids(0), enc["offset_mapping"][0].tolist())):
+        if w is not None:
+            words.setdefault(w, [piece, start, end])[2] = end
+    model = engine.head("tokens")
+    with torch.inference_mode():
+        probs = model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})).logits[0].float()
+    predicted = {w: int(probs[first].argmax()) for w, (first, _, _) in words.items()}
+    word = _tagged_word(text, words, [names[predicted[w]] for w in words], target)
+    first, start, end = words[word]
+    index = predicted[word]
+    if target is None and names[index] == "O":
+        note = _joined(note, "No word is tagged as part of an entity; the first word's tag is explained (name "
+                             "another word as target).")
+
+    def probability(embeds):
+        return _forward(engine, model, embeds, enc).logits.float()[:, first].softmax(-1)[:, index]
+
+    return _Setup("tag", names[index], [enc], probability, note, row=first, span=(0, start, end))
+
+
+def _tagged_word(text: str, words: dict, tags: list[str], target) -> int:
+    """The word number ``target`` names (see :func:`_tag_setup`)."""
+    order = list(words)
+    if target is None:
+        return next((w for w, t in zip(order, tags) if t != "O"), order[0])
+    if isinstance(target, int) and not isinstance(target, bool):
+        if not 0 <= target < len(order):
+            raise BertNbError(f"Word {target} is out of range; the text has words 0 to {len(order) - 1}.")
+        return order[target]
+    wanted = str(target).strip()
+    for haystack, needle in ((text, wanted), (text.lower(), wanted.lower())):
+        at = haystack.find(needle) if needle else -1
+        while at >= 0:
+            found = next((w for w in order if words[w][1] <= at < words[w][2]), None)
+            if found is not None and words[found][1] == at:  # where a word starts, not inside one
+                return found
+            at = haystack.find(needle, at + 1)
+    shown = ", ".join(dict.fromkeys(text[s:e] for _, s, e in words.values()))
+    raise BertNbError(f"'{wanted[:40]}' is not a word of the text; choose one of: {shown[:200]}.")
+
+
+def _answer_setup(engine, question, context, target) -> _Setup:
+    """A reader's answer: the probability of its first piece as the start times that of its last as the end,
+    each a softmax over the context's pieces of the window that reads it, as :func:`bert_nb.answer` scores
+    it. ``target``: words of the context (where they first occur); default the reader's best answer."""
+    import torch
+    from transformers import BatchEncoding
+
+    from .tasks.qa import _positions, _reader, _window_room, answer, reading_window
+
+    if context is None:
+        raise BertNbError(f"'{engine.name}' is a reader: give the context to answer from as pair='...' (in a cell: "
+                          "`question ||| context`).")
+    _check_text(context, "context")
+    reader = _reader(engine)
+    if target is None:
+        found = answer(reader, question, context, top_k=1).spans
+        if not found:
+            raise BertNbError("The reader finds no answer in this context; name words of it as target to explain "
+                              "its score of them.")
+        _, start, end, _ = found[0]
+    else:
+        wanted = str(target).strip()
+        start = context.find(wanted) if wanted else -1
+        start = start if start >= 0 else context.lower().find(wanted.lower()) if wanted else -1
+        if start < 0:
+            raise BertNbError(f"'{wanted[:40]}' is not in the context; give words of it as target, or leave target "
+                              "out to explain the reader's best answer.")
+        end = start + len(wanted)
+    max_length, stride = reading_window(reader)
+    _window_room(reader.tokenizer, [question], max_length, stride)
+    enc = reader.tokenizer(question, context, truncation="only_second", max_length=max_length, stride=stride,
+                           return_overflowing_tokens=True, return_offsets_mapping=True)
+    model = reader.model
+    keep = [k for k in ("input_ids", "token_type_ids", "attention_mask", "offset_mapping") if k in enc]
+    best = None
+    for w in range(len(enc["input_ids"])):
+        offsets = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][w], enc.sequence_ids(w))]
+        first, last = _positions(offsets, start, end)
+        if (first, last) == (0, 0):
+            continue  # the answer is not (wholly) in this window
+        one = BatchEncoding({k: [enc[k][w]] for k in keep}, encoding=[enc.encodings[w]], tensor_type="pt")
+        inside = torch.tensor([o is not None for o in offsets], device=engine.device)
+
+        def probability(embeds, one=one, inside=inside, first=first, last=last):
+            out = _forward(reader, model, embeds, one)
+            p_start = out.start_logits.float().masked_fill(~inside, float("-inf")).softmax(-1)[:, first]
+            p_end = out.end_logits.float().masked_fill(~inside, float("-inf")).softmax(-1)[:, last]
+            return p_start * p_end
+
+        with torch.inference_mode():
+            value = float(probability(_embeds(reader, one))[0])
+        if best is None or value > best[0]:
+            best = (value, w, one, probability, first)
+    if best is None:
+        raise BertNbError(f"'{context[start:end][:40]}' spans more than one window of {max_length} pieces; "
+                          "give a shorter target.")
+    _, w, one, probability, first = best
+    windows = len(enc["input_ids"])
+    note = (f"The context is read in {windows} overlapping windows; window {w}, which holds the answer, is explained."
+            if windows > 1 else None)
+    return _Setup("answer", context[start:end], [one], probability, note, row=first, span=(1, start, end))
+
+
 def _segments(setup, n: int, enc) -> list[int]:
     """Each piece's segment: the encoding's number, or for a pair read as one input its token type (A 0, B 1)."""
-    if setup.kind.startswith("pair"):
+    if setup.kind.startswith("pair") or setup.kind == "answer":  # two texts read as one input
         if "token_type_ids" in enc:
             return [int(t) for t in enc["token_type_ids"][0].tolist()]
         out, last = [], 0  # a model without token types (DistilBERT): the tokenizer's sequence of each piece
@@ -485,7 +628,8 @@ def _attention_weights(engine, setup):
 
 
 def _attention(engine, setup, steps):
-    return [w[-1][0].numpy() for w in _attention_weights(engine, setup)], {}
+    """The last layer's head-mean attention from [CLS] (a tag: from the word's first piece; an answer: its first)."""
+    return [w[-1][setup.row].numpy() for w in _attention_weights(engine, setup)], {}
 
 
 def _attention_rollout(engine, setup, steps):
@@ -499,7 +643,7 @@ def _attention_rollout(engine, setup, steps):
         for layer in w:  # (T, T) head mean, first layer first
             a = 0.5 * layer + 0.5 * torch.eye(T)
             rollout = (a / a.sum(-1, keepdim=True)) @ rollout
-        scores.append(rollout[0].numpy())
+        scores.append(rollout[setup.row].numpy())
     return scores, {}
 
 
@@ -527,23 +671,27 @@ def _methods(method) -> list[str]:
 
 def explain(model, text: str, target=None, method: str | Sequence[str] = "integrated_gradients", *,
             pair: str | None = None, steps: int = 50, window: int | None = None):
-    """Explain one decision: signed scores per piece for a label, a [MASK] word or a similarity.
+    """Explain one decision: signed scores per piece for a label, a [MASK] word, a tag, an answer or a similarity.
 
     Parameters
     ----------
     model : Engine
-        A fine-tuned classifier (``FineTuned``), a masked-LM engine, or any encoder with ``pair``.
+        A fine-tuned classifier (``FineTuned``), tagger or reader (``finetune(task="tokens"/"qa")``,
+        or such a model from the hub), a masked-LM engine, or any encoder with ``pair``.
     text : str
-        The input. For a masked-LM, exactly one ``[MASK]``.
+        The input. For a masked-LM, exactly one ``[MASK]``; for a reader, the question.
     target : str or int, optional
         The label (name or index) or the candidate word at the mask; default the model's own
-        top prediction. Not used with ``pair``.
+        top prediction. For a tagger, the word whose tag is explained (its text, or its number;
+        default the first word of the first entity); for a reader, the answer (words of the
+        context; default its best answer). Not used with a similarity's ``pair``.
     method : str or list of str
         One of :data:`METHODS` (short names ``ig``, ``gxi``, ``rollout``), a list, or ``"all"``.
     pair : str, optional
         A second text: explain the cosine similarity of the two mean-pooled embeddings, or, for
         a cross-encoder (``finetune(text=(a, b))``), its score of the pair (or the probability of
-        a label), the two texts read as one input.
+        a label), the two texts read as one input. For a reader, the context to answer from
+        (a long one: the window that holds the answer is explained).
     steps : int
         Integrated-gradients steps (Gauss-Legendre); more steps, smaller ``delta``.
     window : int, optional
@@ -559,6 +707,8 @@ def explain(model, text: str, target=None, method: str | Sequence[str] = "integr
     >>> e = bert_nb.explain(clf, "A moving, beautifully acted film.")         # doctest: +SKIP
     >>> e.words()                                                               # doctest: +SKIP
     >>> bert_nb.explain(mlm, "Paris is the [MASK] of France.", method="all")    # doctest: +SKIP
+    >>> bert_nb.explain(ner, "Angela Merkel visited Paris.", target="Paris")    # doctest: +SKIP
+    >>> bert_nb.explain(reader, "Who visited Paris?", pair="Angela Merkel visited Paris.")  # doctest: +SKIP
     """
     methods = _methods(method)
     if not isinstance(steps, int) or steps < 1:
@@ -594,7 +744,8 @@ def _explanation(engine, setup, method, value, text, pair, steps) -> Explanation
     return Explanation(text=text, pair=pair, tokens=tuple(tokens), scores=np.concatenate(scores).astype(float),
                        start=tuple(start), end=tuple(end), segment=tuple(segment), word=tuple(word),
                        target=setup.target, kind=setup.kind, method=method, value=value,
-                       model=engine.name, note=_joined(setup.note, cjk_note(text + (pair or ""))), **extra)
+                       model=engine.name, note=_joined(setup.note, cjk_note(text + (pair or ""))), span=setup.span,
+                       **extra)
 
 
 # -- faithfulness -------------------------------------------------------------------

@@ -156,7 +156,7 @@ def test_long_inputs_are_truncated_and_say_so(mini_mlm):
     (lambda m, c, q: explain(m, MASKED, method="shap"), "Unknown method 'shap'"),
     (lambda m, c, q: explain(m, MASKED, method=3), "method is a name such as 'ig'"),
     (lambda m, c, q: explain(m, MASKED, steps=0), "steps must be a positive whole number"),
-    (lambda m, c, q: explain(q, "a text"), "is neither a classifier nor a masked-LM"),
+    (lambda m, c, q: explain(q, "a text"), "is neither a classifier, a tagger, a reader nor a masked-LM"),
     (lambda m, c, q: explain(q, "a text", target="x", pair="b"), "A similarity has no target"),
     (lambda m, c, q: explain(q, "a text", pair=""), "The pair is empty"),
 ])

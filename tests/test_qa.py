@@ -241,3 +241,41 @@ def test_what_is_no_question_is_named(reader):
             reader.predict(nothing, "bert ran fast")
     with pytest.raises(BertNbError, match="batch_size must be a whole number of at least 1; got 0"):
         answer(reader, "hello model", "bert ran fast", batch_size=0)
+
+
+def test_explain_says_which_words_made_the_answer(reader, shell):
+    from bert_nb.explanations import explain
+    from bert_nb.panels import ExplainPanel
+    from bert_nb.plots.explanations import explanation_html
+
+    context = "the cat sat on the mat and bert ran fast in the world"
+    best = answer(reader, "hello model", context).spans[0]  # (answer, start, end, score)
+    why = explain(reader, "hello model", pair=context, steps=32)  # its best answer
+    assert why.kind == "answer" and why.target == best[0] == why.spanned and why.span == (1, best[1], best[2])
+    assert why.value == pytest.approx(best[3], rel=1e-5)  # answer's own score: P(start) x P(end) in its window
+    assert why.scores.sum() == pytest.approx(why.value - why.baseline_value, abs=abs(why.delta) + 1e-4)
+    assert set(why.segment) == {0, 1} and why.words().segment.tolist().count("A") == 2  # question A, context B
+    assert f"for P(answer = '{best[0]}') = " in why.to_text()
+    assert explanation_html(why).count("underline") == 1
+    world = explain(reader, "hello model", pair=context, target="World", method="occlusion")
+    assert world.spanned == "world" and world.span == (1, context.index("world"), context.index("world") + 5)
+    assert 0 < world.value < why.value
+    long = " ".join(["the cat sat on the mat"] * 5 + ["and bert ran"])  # past one 24-piece window
+    far = answer(reader, "hello model", long).spans[0]
+    spread = explain(reader, "hello model", pair=long, method="occlusion")
+    assert spread.spanned == "bert" and "overlapping windows" in spread.note
+    assert spread.value == pytest.approx(far[3], rel=1e-5)
+    assert len(spread.tokens) <= 24 and len(spread.tokens) < len(reader.tokenizer("hello model", long)["input_ids"])
+    for kwargs, message in (({}, "is a reader: give the context to answer from as pair="),
+                            ({"pair": context, "target": "zebra"}, "'zebra' is not in the context"),
+                            ({"pair": "   "}, "The context is empty")):
+        with pytest.raises(BertNbError, match=message):
+            explain(reader, "hello model", method="occlusion", **kwargs)
+    panel = ExplainPanel(reader, text="hello model", pair=context)
+    assert panel.pair.description == "Context" and panel.pair.layout.display is None
+    assert panel.result.spanned == best[0] and best[0] in panel.target.options
+    panel.target.value = next(a for a in panel.target.options[1:] if a != best[0])
+    assert panel.result.spanned == panel.target.value
+    shell.user_ns["reader_here"] = reader
+    shown = shell.run_cell(f"%%bert explain --model reader_here --method occlusion\nhello model ||| {context}")
+    assert shown.spanned == best[0]

@@ -236,3 +236,41 @@ def test_texts_of_mixed_lengths_run_in_batches_of_like_length_and_come_back_in_o
         alone = bert_nb.tag(tagger, text)
         assert [w[:4] for w in one.words] == [w[:4] for w in alone.words]
         np.testing.assert_allclose([w[4] for w in one.words], [w[4] for w in alone.words], atol=1e-5)
+
+
+def test_explain_says_which_words_made_a_words_tag(tagger, shell):
+    from bert_nb.attentions import attention
+    from bert_nb.explanations import explain
+    from bert_nb.panels import ExplainPanel
+    from bert_nb.plots.explanations import explanation_html
+
+    text = "hello bert model, the cat sat on the mat"
+    words = tag(tagger, text).words  # (word, start, end, tag, score)
+    why = explain(tagger, text, steps=32)  # the first word of the first entity
+    assert why.kind == "tag" and why.spanned == "bert" and why.target == "B-PER" and why.span == (0, 6, 10)
+    assert why.value == pytest.approx(next(w[4] for w in words if w[0] == "bert"), rel=1e-5)  # tag's own probability
+    assert why.scores.sum() == pytest.approx(why.value - why.baseline_value, abs=abs(why.delta) + 1e-4)
+    assert "for P('bert' is B-PER) = " in why.to_text()
+    html = explanation_html(why)
+    assert html.count("underline") == 1 and "bert</span>" in html.split("underline")[1][:80]
+    mat = explain(tagger, text, target="MAT", method="attention")  # a word as typed, any case: its first place
+    assert mat.spanned == "mat" and mat.target == "B-LOC" and mat.to_text().startswith("attention (the word, ")
+    att = attention(tagger, text)
+    row = att.tokens.index("mat")
+    np.testing.assert_allclose(mat.scores, att.weights[-1].mean(0)[row], atol=1e-6)  # the word's own attention row
+    assert explain(tagger, text, target=0, method="occlusion").spanned == "hello"
+    assert explain(tagger, text, target="bert model", method="occlusion").spanned == "bert"  # a phrase: its first word
+    assert "No word is tagged as part of an entity" in explain(tagger, "the cat sat", method="occlusion").note
+    for kwargs, message in (({"target": "zebra"}, "'zebra' is not a word of the text; choose one of: hello, bert"),
+                            ({"target": "ert"}, "'ert' is not a word of the text"),  # inside a word
+                            ({"target": 40}, "Word 40 is out of range; the text has words 0 to"),
+                            ({"pair": "a second text"}, "is a tagger of one text; leave pair out")):
+        with pytest.raises(BertNbError, match=message):
+            explain(tagger, text, method="occlusion", **kwargs)
+    panel = ExplainPanel(tagger, text=text)
+    assert panel.result.spanned == "bert" and "mat" in panel.target.options and panel.target.description == "Word"
+    panel.target.value = "mat"
+    assert panel.result.spanned == "mat" and panel.result.target == "B-LOC"
+    shell.user_ns["tagger_here"] = tagger
+    shown = shell.run_cell(f"%%bert explain --model tagger_here --target mat --method occlusion\n{text}")
+    assert shown.spanned == "mat"

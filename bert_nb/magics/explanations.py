@@ -1,4 +1,5 @@
-"""``%%bert explain``: why the model decided, one text per line (``A ||| B`` explains a similarity)."""
+"""``%%bert explain``: why the model decided, one text per line (``A ||| B`` explains a similarity, a
+cross-encoder's score; ``question ||| context`` a reader's answer)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from ._common import Command, given, one_or_batch, out_option
 
 
 def _options(p):
-    p.add_argument("--model", metavar="VAR", help="a fine-tuned classifier in a variable (default: the active model)")
-    p.add_argument("--target", help="label name or index, or the word at the [MASK] (default: the model's prediction)")
+    p.add_argument("--model", metavar="VAR", help="a fine-tuned model in a variable (default: the active model)")
+    p.add_argument("--target", help="label name or index, the word at the [MASK], a tagger's word or a reader's answer "
+                                    "(default: the model's prediction, first entity, best answer)")
     p.add_argument("--method", help="ig, gxi, occlusion, attention, rollout, a comma-separated list, or all "
                                     "(default ig: integrated gradients)")
     p.add_argument("--steps", type=int, help="integrated-gradients steps (default 50)")
@@ -16,7 +18,7 @@ def _options(p):
 
 
 def explain(magics, args, cell):
-    """Explain each line's label, [MASK] word or similarity."""
+    """Explain each line's label, [MASK] word, tag of a word, answer or similarity."""
     from ..explanations import explain as run
 
     model = magics._model(args.model, f"fine-tune first with `%%bert finetune -o {args.model}`")
@@ -34,5 +36,5 @@ def explain(magics, args, cell):
     return magics._store(args, one_or_batch(results))
 
 
-COMMANDS = (Command("explain", "%%bert explain: which words made the label, the [MASK] word or (A ||| B) the similarity",
+COMMANDS = (Command("explain", "%%bert explain: which words made the label, [MASK] word, tag, answer or (A ||| B) similarity",
                     _options, explain, order=95),)

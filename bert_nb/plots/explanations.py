@@ -21,13 +21,15 @@ def _fill(score: float, scale: float) -> str:
     return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{alpha:.2f})"
 
 
-def _coloured(text: str, words, scale: float) -> str:
-    """``text`` with each word's span on a fill for its score; the gaps between words as they are."""
+def _coloured(text: str, words, scale: float, span=None) -> str:
+    """``text`` with each word's span on a fill for its score; the gaps between words as they are. Words
+    within ``span`` (start, end: the tagged word, the answer) are underlined."""
     out, at = [], 0
     for w in words.sort_values("start").itertuples():
         out.append(esc(text[at:w.start]))
+        mark = ";text-decoration:underline 2px;font-weight:600" if span and span[0] <= w.start < span[1] else ""
         out.append(f'<span title="{esc(w.word)}: {w.score:+.4f}" style="background:{_fill(w.score, scale)};'
-                   f'color:{INK};border-radius:3px;padding:1px 2px">{esc(text[w.start:w.end])}</span>')
+                   f'color:{INK};border-radius:3px;padding:1px 2px{mark}">{esc(text[w.start:w.end])}</span>')
         at = w.end
     out.append(esc(text[at:]))
     return "".join(out)
@@ -44,15 +46,18 @@ def explanation_html(explanation) -> str:
     """The text (and pair) coloured by word score, with what was explained and a legend; all user text escaped."""
     words = explanation.words()
     scale = float(words.score.abs().max()) if len(words) else 0.0
-    head = (f"{esc(_LABEL[explanation.method])} · {esc(explanation.quantity)} = {explanation.value:.3f} · "
+    head = (f"{esc(method_label(explanation))} · {esc(explanation.quantity)} = {explanation.value:.3f} · "
             f"{esc(explanation.model)}")
     if explanation.delta is not None:
         head += f" · scores sum to value − baseline within |delta| {esc(_bound(explanation.delta))}"
+    spans = [None, None]  # per segment: the explained word or answer, underlined
+    if explanation.span is not None:
+        spans[explanation.span[0]] = explanation.span[1:]
     if explanation.pair is None:
-        parts = [_coloured(explanation.text, words, scale)]
+        parts = [_coloured(explanation.text, words, scale, spans[0])]
     else:
-        parts = [_coloured(explanation.text, words[words.segment == "A"], scale),
-                 _coloured(explanation.pair, words[words.segment == "B"], scale)]
+        parts = [_coloured(explanation.text, words[words.segment == "A"], scale, spans[0]),
+                 _coloured(explanation.pair, words[words.segment == "B"], scale, spans[1])]
     body = "".join(f'<div style="line-height:1.9;margin:2px 0">{p}</div>' for p in parts)
     note = f'<div style="font-size:11px;{MUTED}">note: {esc(explanation.note)}</div>' if explanation.note else ""
     return (f'<div class="bert-nb-explain"><div style="font-size:12px;{MUTED}">{head}</div>{body}'
@@ -63,6 +68,12 @@ def _bound(delta: float) -> str:
     from ..explanations import _bound as bound
 
     return bound(delta)
+
+
+def method_label(explanation) -> str:
+    from ..explanations import method_label as label
+
+    return label(explanation)
 
 
 def explanations_html(explanations) -> str:

@@ -437,15 +437,21 @@ def _reader(model):
     return model
 
 
+def reading_window(model) -> tuple[int, int]:
+    """The pieces a reader reads at once and how many consecutive windows of a long context share: its
+    training's, else 384 (at most the model's limit) and a quarter of it."""
+    cfg = getattr(model, "training_config", {}) or {}
+    max_length = min(cfg.get("max_length", 384), model.max_length)
+    return max_length, cfg.get("stride", max_length // 4)
+
+
 def _answer_batch(model, pairs, top_k: int, batch_size: int) -> list[Answers]:
     import torch
 
     check_batch_size(batch_size)
     if not isinstance(top_k, int) or top_k < 1:
         raise BertNbError("top_k must be a whole number of at least 1.")
-    cfg = getattr(model, "training_config", {}) or {}
-    max_length = min(cfg.get("max_length", 384), model.max_length)
-    stride = cfg.get("stride", max_length // 4)
+    max_length, stride = reading_window(model)
     _window_room(model.tokenizer, [q for q, _ in pairs], max_length, stride)
     enc, example, offsets = _encode(model.tokenizer, [q for q, _ in pairs], [c for _, c in pairs], max_length, stride)
     model.model.eval()
