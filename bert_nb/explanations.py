@@ -804,9 +804,10 @@ def faithfulness(model, texts: str | Sequence[str],
     Parameters
     ----------
     model : Engine
-        A fine-tuned classifier (the predicted label's probability is measured) or a
-        masked-LM with texts that each hold one ``[MASK]`` (the top filler's probability;
-        the [MASK] itself is never deleted).
+        A fine-tuned classifier (the predicted label's probability is measured), a tagger (the
+        probability of the tag of each text's first entity's first word, as :func:`explain` explains
+        it by default; that word is never deleted) or a masked-LM with texts that each hold one
+        ``[MASK]`` (the top filler's probability; the [MASK] itself is never deleted).
     texts : str or list of str
         The texts to test on; more texts, steadier numbers.
     methods : list of str
@@ -827,9 +828,10 @@ def faithfulness(model, texts: str | Sequence[str],
     import numpy as np
     import pandas as pd
 
-    if getattr(model, "task", None) == "pairs":  # it asked for pair= there, which faithfulness has not
-        raise BertNbError(f"'{model.name}' is a cross-encoder of text pairs; faithfulness tests a classifier's label "
-                          "or a masked-LM's [MASK] word on single texts (explain one pair with explain(..., pair=)).")
+    if getattr(model, "task", None) == "pairs" or "qa" in getattr(model, "heads", ()):  # they read two texts
+        what = "a reader" if "qa" in model.heads else "a cross-encoder of text pairs"
+        raise BertNbError(f"'{model.name}' is {what}; faithfulness tests a classifier's label, a tagger's tag or a "
+                          "masked-LM's [MASK] word on single texts (explain one input with explain(..., pair=)).")
     texts = listed(texts, "Give one or more non-empty texts to test on")
     if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
         raise BertNbError("Give one or more non-empty texts to test on.")
@@ -837,28 +839,28 @@ def faithfulness(model, texts: str | Sequence[str],
     names = list(METHODS) if methods is None else _methods(methods)  # one name too: methods="occlusion"
     probability = _probability(model)
     rng = np.random.default_rng(seed)
-    rows, target = [], None
+    rows = []
     for text in texts:
         explained = explain(model, text, method=names, steps=steps)
         first = explained.items[0]
-        target = first.quantity if target is None else target
         words = first.words()
-        keep_out = _protected(model, words)
+        keep_out = _protected(model, words, first.span)
         rankings = {e.method: _ranking(e.words().score.to_numpy(), keep_out) for e in explained.items}
         rankings["random"] = _ranking(rng.permutation(len(words)).astype(float), keep_out)
         variants = []
         for method, order in rankings.items():
             for f in fractions:
                 top = order[:max(1, int(round(f * len(order))))] if len(order) else []
-                variants.append((method, f, _without(text, words, top), _only(text, words, top, keep_out)))
+                variants.append((method, f, _marked(lambda t: _without(t, words, top), text, first.span),
+                                 _marked(lambda t: _only(t, words, top, keep_out), text, first.span)))
         probs = probability([v for _, _, a, b in variants for v in (a, b)], first.target)
         for i, (method, f, _, _) in enumerate(variants):
             rows.append({"method": method, "fraction": f, "comprehensiveness": first.value - probs[2 * i],
                          "sufficiency": first.value - probs[2 * i + 1]})
     curves = pd.DataFrame(rows).groupby(["method", "fraction"], sort=False).mean().reset_index()
-    return Faithfulness(curves=curves, texts=len(texts), model=model.name,
-                        target=("top [MASK] filler" if "classification" not in model.heads else "predicted score"
-                                if first.kind == "score" else "predicted label"))
+    target = {"score": "predicted score", "label": "predicted label", "mask": "top [MASK] filler",
+              "tag": "tag of each text's first entity"}[first.kind]
+    return Faithfulness(curves=curves, texts=len(texts), model=model.name, target=target)
 
 
 def _fractions(fractions) -> list[float]:
@@ -868,12 +870,24 @@ def _fractions(fractions) -> list[float]:
     return fractions
 
 
-def _protected(model, words) -> set[int]:
-    """Words never deleted: the [MASK] a masked-LM predicts."""
+def _protected(model, words, span=None) -> set[int]:
+    """Words never deleted: the [MASK] a masked-LM predicts, the word whose tag is explained (``span``)."""
     from .mask import MASK
 
+    if span is not None:
+        return {i for i, start in enumerate(words.start) if span[1] <= start < span[2]}
     mask = model.tokenizer.mask_token or MASK
     return {i for i, w in enumerate(words.word) if w in (mask, MASK)}
+
+
+def _marked(make, text: str, span):
+    """``make(text)``; with a ``span`` (segment, start, end: a tagged word, never deleted), ``(made, where the
+    word starts in it)``, found by running ``make`` on the text with the word's characters replaced by NULs."""
+    if span is None:
+        return make(text)
+    _, start, end = span
+    made = make(text[:start] + "\0" * (end - start) + text[end:])
+    return made.replace("\0" * (end - start), text[start:end]), made.find("\0" * (end - start))
 
 
 def _ranking(scores, keep_out: set[int]) -> list[int]:
@@ -901,10 +915,13 @@ def _only(text: str, words, keep, protected: set[int]) -> str:
 
 
 def _probability(model):
-    """A function: texts, target -> the target's probability (or score) for each text (batched)."""
+    """A function: texts, target -> the target's probability (or score) for each text (batched); for a tagger,
+    (text, where the word starts) pairs and the tag."""
+    if "tokens" in model.heads:
+        return _tag_probability(model)
     if not ({"classification", "mlm"} & set(model.heads)):
-        raise BertNbError(f"'{model.name}' has no prediction to test; faithfulness needs a fine-tuned classifier "
-                          "or a masked-LM with one [MASK] per text.")
+        raise BertNbError(f"'{model.name}' has no prediction to test; faithfulness needs a fine-tuned classifier, "
+                          "a tagger or a masked-LM with one [MASK] per text.")
     from .tasks.classify import classifier_labels
 
     tok = model.tokenizer
@@ -927,6 +944,29 @@ def _probability(model):
                 for row in range(len(chunk)):
                     where = (ids[row] == tok.mask_token_id).nonzero()
                     out.append(float(logits[row, int(where[0, 0])].softmax(-1)[token]) if len(where) else 0.0)
+        return out
+
+    return run
+
+
+def _tag_probability(model):
+    """texts as (text, where a word starts), tag -> the tag's probability at that word's first piece."""
+    from .tasks.tagging import _tags_of
+
+    tok, names = model.tokenizer, _tags_of(model)
+
+    def run(marked: list[tuple[str, int]], target: str):
+        out = []
+        for start in range(0, len(marked), 32):
+            chunk = marked[start:start + 32]
+            enc = tok([t for t, _ in chunk], padding=True, truncation=True, max_length=model.read_length,
+                      return_offsets_mapping=True, return_tensors="pt")
+            offsets = enc.pop("offset_mapping").tolist()
+            probs = model.forward(dict(enc)).logits.float().softmax(-1)[..., names.index(target)]
+            for row, (_, at) in enumerate(chunk):
+                piece = next((k for k, w in enumerate(enc.word_ids(row)) if w is not None and offsets[row][k][0] == at),
+                             None)
+                out.append(float(probs[row, piece]) if piece is not None else 0.0)  # cut off: nothing left of it
         return out
 
     return run

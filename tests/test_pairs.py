@@ -197,7 +197,7 @@ def test_sentence1_and_sentence2_columns_say_pairs(tiny_vocab_engine, scored, tm
 
 
 def test_faithfulness_says_it_takes_single_texts(cross):
-    with pytest.raises(BertNbError, match="is a cross-encoder of text pairs; faithfulness tests a classifier's label"):
+    with pytest.raises(BertNbError, match="is a cross-encoder of text pairs; faithfulness tests a classifier's label, a tagger's tag"):
         bert_nb.faithfulness(cross, ["good fine"])  # it asked for pair=, which faithfulness has not, before
 
 

@@ -279,3 +279,5 @@ def test_explain_says_which_words_made_the_answer(reader, shell):
     shell.user_ns["reader_here"] = reader
     shown = shell.run_cell(f"%%bert explain --model reader_here --method occlusion\nhello model ||| {context}")
     assert shown.spanned == best[0]
+    with pytest.raises(BertNbError, match="is a reader; faithfulness tests a classifier's label, a tagger's tag"):
+        bert_nb.faithfulness(reader, ["hello model"])

@@ -274,3 +274,21 @@ def test_explain_says_which_words_made_a_words_tag(tagger, shell):
     shell.user_ns["tagger_here"] = tagger
     shown = shell.run_cell(f"%%bert explain --model tagger_here --target mat --method occlusion\n{text}")
     assert shown.spanned == "mat"
+
+
+def test_faithfulness_of_a_taggers_tags_never_deletes_the_word(tagger):
+    from bert_nb.explanations import _marked, _without, explain, faithfulness
+
+    texts = ["hello bert model, the cat sat on the mat", "the dog sat on a mat", "it was the world and bert ran"]
+    f = faithfulness(tagger, texts, methods=("occlusion", "ig"), fractions=(0.5, 1.0), steps=8)
+    assert f.target == "tag of each text's first entity" and set(f.curves.method) == {"occlusion", "integrated_gradients",
+                                                                                     "random"}
+    kept = f.curves[f.curves.fraction == 1.0]  # every other word deleted (one text per method), or all kept
+    np.testing.assert_allclose(kept.comprehensiveness, kept.comprehensiveness.iloc[0], atol=1e-6)
+    np.testing.assert_allclose(kept.sufficiency, 0, atol=1e-5)  # all words kept, in order: the same pieces
+    # by hand for the first text: the word alone, read where it now stands
+    why = explain(tagger, texts[0], method="occlusion")
+    alone, at = _marked(lambda t: _without(t, why.words(), [0, 2, 3, 4, 5, 6, 7, 8, 9]), texts[0], why.span)
+    assert (alone, at) == ("bert", 0)
+    moved, at = _marked(lambda t: _without(t, why.words(), [0]), texts[0], why.span)
+    assert moved.startswith("bert model") and at == 0
