@@ -313,10 +313,16 @@ def _pair_logits(model, first: list, second: list, limit: int, batch_size: int):
 
     The pairs run in batches of similar length (each padded to its longest), in their order again after."""
     tok = model.tokenizer
-    cut = sum(len(ids) > limit for ids in tok(first, second, verbose=False)["input_ids"])
-    logits = _sorted_logits(model, tok(first, second, truncation=True, max_length=limit), batch_size)
-    note = (f"{cut} pair{'' if cut == 1 else 's'} longer than {limit} pieces cut there (the longer text first)"
-            if cut else "")
+    enc = tok(first, second, verbose=False)  # once; only the pairs longer than the limit again, cut
+    long = [i for i, ids in enumerate(enc["input_ids"]) if len(ids) > limit]
+    if long:
+        cut = tok([first[i] for i in long], [second[i] for i in long], truncation=True, max_length=limit)
+        for key in cut.keys():
+            for j, i in enumerate(long):
+                enc[key][i] = cut[key][j]
+    logits = _sorted_logits(model, enc, batch_size)
+    note = (f"{len(long)} pair{'' if len(long) == 1 else 's'} longer than {limit} pieces cut there (the longer text "
+            "first)" if long else "")
     return logits, note
 
 

@@ -284,8 +284,12 @@ def test_hub_pair_mistakes_in_one_sentence(hub_pair_models, call, message):
 
 def test_a_long_pair_is_cut_and_says_so(hub_pair_models):
     nli = hub_pair_models["nli"][0]
-    got = bert_nb.classify(nli, [(" ".join(["good"] * 400), "a bad dog"), ("good", "dog")])
+    long = (" ".join(["good"] * 400), "a bad dog")
+    got = bert_nb.classify(nli, [long, ("good", "dog")])
     assert got.attrs["note"].startswith(f"1 pair longer than {nli.read_length} pieces cut there")
+    alone = nli.tokenizer(*long, truncation=True, max_length=nli.read_length, return_tensors="pt")  # cut by hand
+    expected = nli.forward(dict(alone)).logits.float().softmax(-1)[0].numpy()
+    np.testing.assert_allclose(got.iloc[0][list(nli.config.id2label.values())].to_numpy(float), expected, atol=1e-5)
 
 
 def test_a_classifier_fine_tuned_on_single_texts_refuses_pairs(clf):
