@@ -384,7 +384,7 @@ def _tag_setup(engine, text, target) -> _Setup:
 
     from .tasks.tagging import _tags_of
 
-    names = _tags_of(engine)
+    names = _tags_of(engine, bio=False)  # any tags: a part-of-speech tagger's too
     enc, note = _encode(engine, text, engine.read_length)
     words = {}  # word number -> [first piece, start, end], in reading order
     for piece, (w, (start, end)) in enumerate(zip(enc.word_ids(0), enc["offset_mapping"][0].tolist())):
@@ -394,7 +394,7 @@ def _tag_setup(engine, text, target) -> _Setup:
     with torch.inference_mode():
         probs = model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})).logits[0].float()
     predicted = {w: int(probs[first].argmax()) for w, (first, _, _) in words.items()}
-    word = _tagged_word(text, words, [names[predicted[w]] for w in words], target)
+    word = _tagged_word(text, words, [names[predicted[w]] for w in words], target, note is not None)
     first, start, end = words[word]
     index = predicted[word]
     if target is None and names[index] == "O":
@@ -407,8 +407,8 @@ def _tag_setup(engine, text, target) -> _Setup:
     return _Setup("tag", names[index], [enc], probability, note, row=first, span=(0, start, end))
 
 
-def _tagged_word(text: str, words: dict, tags: list[str], target) -> int:
-    """The word number ``target`` names (see :func:`_tag_setup`)."""
+def _tagged_word(text: str, words: dict, tags: list[str], target, cut: bool = False) -> int:
+    """The word number ``target`` names (see :func:`_tag_setup`); ``cut``: the text is longer than the tagger reads."""
     order = list(words)
     if target is None:
         return next((w for w, t in zip(order, tags) if t != "O"), order[0])
@@ -424,6 +424,9 @@ def _tagged_word(text: str, words: dict, tags: list[str], target) -> int:
             if found is not None and words[found][1] == at:  # where a word starts, not inside one
                 return found
             at = haystack.find(needle, at + 1)
+    if cut and wanted and wanted.lower() in text.lower():
+        raise BertNbError(f"'{wanted[:40]}' lies past the pieces the tagger reads (the note says where the text is cut); "
+                          "explain a shorter part of the text that holds it.")
     shown = ", ".join(dict.fromkeys(text[s:e] for _, s, e in words.values()))
     raise BertNbError(f"'{wanted[:40]}' is not a word of the text; choose one of: {shown[:200]}.")
 
@@ -953,7 +956,7 @@ def _tag_probability(model):
     """texts as (text, where a word starts), tag -> the tag's probability at that word's first piece."""
     from .tasks.tagging import _tags_of
 
-    tok, names = model.tokenizer, _tags_of(model)
+    tok, names = model.tokenizer, _tags_of(model, bio=False)
 
     def run(marked: list[tuple[str, int]], target: str):
         out = []

@@ -292,3 +292,23 @@ def test_faithfulness_of_a_taggers_tags_never_deletes_the_word(tagger):
     assert (alone, at) == ("bert", 0)
     moved, at = _marked(lambda t: _without(t, why.words(), [0]), texts[0], why.span)
     assert moved.startswith("bert model") and at == 0
+
+
+def test_explain_a_word_past_the_cut_or_of_any_tags(tagger, tmp_path):
+    import transformers
+
+    from bert_nb.explanations import explain
+    from tests.conftest import build_tiny_bert
+
+    long = "hello bert model, the cat sat on the mat and the dog ran fast on a good world"  # past 16 pieces
+    with pytest.raises(BertNbError, match="'world' lies past the pieces the tagger reads"):
+        explain(tagger, long, target="world", method="occlusion")
+    folder = build_tiny_bert(tmp_path / "pos", head="base")  # a part-of-speech tagger: tags that are not BIO
+    config = transformers.BertConfig.from_pretrained(folder, id2label={0: "NOUN", 1: "VERB"},
+                                                     label2id={"NOUN": 0, "VERB": 1})
+    transformers.BertForTokenClassification.from_pretrained(folder, config=config).save_pretrained(folder)
+    pos = bert_nb.load(folder, device="cpu")
+    why = explain(pos, "the cat sat", target="sat", method="occlusion")
+    assert why.kind == "tag" and why.spanned == "sat" and why.target in ("NOUN", "VERB")
+    with pytest.raises(BertNbError, match="not BIO tags"):
+        tag(pos, "the cat sat")  # entities need BIO tags; explaining a tag does not

@@ -324,8 +324,9 @@ def tag(model, text, batch_size: int = 32):
     return Batch(tuple(_tag_batch(model, _checked_texts(listed(text, _GIVE)), batch_size, names)))
 
 
-def _tags_of(model) -> list[str]:
-    """The tagger's tags: a Tagger's own, or a loaded token classifier's (its config's, when they are BIO)."""
+def _tags_of(model, bio: bool = True) -> list[str]:
+    """The tagger's tags: a Tagger's own, or a loaded token classifier's (its config's; with ``bio``, only when
+    they are BIO, as reading entities needs)."""
     if isinstance(model, Tagger):
         return list(model.label_names)
     if "tokens" not in getattr(model, "heads", ()):
@@ -333,7 +334,7 @@ def _tags_of(model) -> list[str]:
                           "bert_nb.finetune(engine, data, task='tokens') or load a saved tagger.")
     ids = model.config.id2label  # a hub NER model: "is not a token classifier" before
     names = [str(ids[i]) for i in range(len(ids))]
-    if not all(n == "O" or n[:2] in ("B-", "I-") for n in names):
+    if bio and not all(n == "O" or n[:2] in ("B-", "I-") for n in names):
         raise BertNbError(f"'{model.name}' tags {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}, which are "
                           "not BIO tags (B-PER, I-PER, O); tag reads entities from BIO tags.")
     return names
