@@ -285,6 +285,8 @@ def prune(model, fraction: float | None = None, heads: dict | None = None, data=
         raise BertNbError("Give either fraction= (the least important share of heads) or heads={layer: [heads]}.")
     if heads is None:
         if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+            if isinstance(fraction, dict):  # prune(model, {0: [1, 2]}): the heads, given in fraction's place
+                raise BertNbError("A dict of heads goes to heads=: prune(model, heads={layer: [head, ...]}).")
             given = fraction if isinstance(fraction, (int, float)) else f"a {type(fraction).__name__}"
             raise BertNbError(f"fraction must be between 0 and 1 (0.4 removes 40% of the heads), not {given}.")
         if importance is None:

@@ -417,8 +417,10 @@ def _tagged_word(text: str, words: dict, tags: list[str], target, cut: bool = Fa
             raise BertNbError(f"Word {target} is out of range; the text has words 0 to {len(order) - 1}.")
         return order[target]
     wanted = str(target).strip()
+    if not wanted:
+        raise BertNbError("target is empty; name a word of the text, or leave target out to explain the first entity.")
     for haystack, needle in ((text, wanted), (text.lower(), wanted.lower())):
-        at = haystack.find(needle) if needle else -1
+        at = haystack.find(needle)
         while at >= 0:
             found = next((w for w in order if words[w][1] <= at < words[w][2]), None)
             if found is not None and words[found][1] == at:  # where a word starts, not inside one
@@ -453,8 +455,10 @@ def _answer_setup(engine, question, context, target) -> _Setup:
         _, start, end, _ = found[0]
     else:
         wanted = str(target).strip()
-        start = context.find(wanted) if wanted else -1
-        start = start if start >= 0 else context.lower().find(wanted.lower()) if wanted else -1
+        if not wanted:
+            raise BertNbError("target is empty; name words of the context, or leave target out to explain the best answer.")
+        start = context.find(wanted)
+        start = start if start >= 0 else context.lower().find(wanted.lower())
         if start < 0:
             raise BertNbError(f"'{wanted[:40]}' is not in the context; give words of it as target, or leave target "
                               "out to explain the reader's best answer.")

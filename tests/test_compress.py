@@ -177,6 +177,7 @@ def test_prune_by_fraction_removes_the_least_important(teacher, toy):
     ({"fraction": 0.4}, "pass data="),
     ({"fraction": 1.5, "data": [("good", "pos")]}, "between 0 and 1"),
     ({"fraction": pd.DataFrame({"text": ["x"]})}, r"between 0 and 1 \(0.4 removes 40% of the heads\), not a DataFrame\.$"),
+    ({"fraction": {0: [1]}}, r"A dict of heads goes to heads=: prune\(model, heads="),  # prune(model, {0: [1]})
 ])
 def test_prune_refuses(teacher, kwargs, message):
     with pytest.raises(BertNbError, match=message):

@@ -268,6 +268,7 @@ def test_explain_says_which_words_made_the_answer(reader, shell):
     assert len(spread.tokens) <= 24 and len(spread.tokens) < len(reader.tokenizer("hello model", long)["input_ids"])
     for kwargs, message in (({}, "is a reader: give the context to answer from as pair="),
                             ({"pair": context, "target": "zebra"}, "'zebra' is not in the context"),
+                            ({"pair": context, "target": ""}, "target is empty; name words of the context"),
                             ({"pair": "   "}, "The context is empty")):
         with pytest.raises(BertNbError, match=message):
             explain(reader, "hello model", method="occlusion", **kwargs)

@@ -263,6 +263,7 @@ def test_explain_says_which_words_made_a_words_tag(tagger, shell):
     assert "No word is tagged as part of an entity" in explain(tagger, "the cat sat", method="occlusion").note
     for kwargs, message in (({"target": "zebra"}, "'zebra' is not a word of the text; choose one of: hello, bert"),
                             ({"target": "ert"}, "'ert' is not a word of the text"),  # inside a word
+                            ({"target": " "}, "target is empty; name a word of the text"),
                             ({"target": 40}, "Word 40 is out of range; the text has words 0 to"),
                             ({"pair": "a second text"}, "is a tagger of one text; leave pair out")):
         with pytest.raises(BertNbError, match=message):
