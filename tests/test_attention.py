@@ -169,6 +169,11 @@ def test_attention_magic(shell):
     assert grid.view.grid and grid.view.hide_special
     pair = shell.run_cell("%%bert attention --pair --direction B->A\nThe cat sat. ||| It purred.")
     assert pair.pair == "It purred." and pair.view.direction == "B->A"
+    shell.user_ns["mlm"] = bert_nb.load("default-mlm", device="cpu")  # another model than the active one
+    other = shell.run_cell("%%bert attention --model mlm\nhello world")
+    assert other.model == "default-mlm" and other.weights.shape[:2] == (2, 2)
+    shell.user_ns["mlm_text"] = "x"
+    assert "'mlm_text' holds a str, not a model" in shell.usage_error("%%bert attention --model mlm_text\nhi")
     for source, phrase in [("%%bert attention --layer 9\nhi", "Layer 9 is out of range"),
                            ("%%bert attention --focus zebra\nhi there", "'zebra' is not one of the pieces"),
                            ("%%bert attention\nA ||| B", "add --pair"),

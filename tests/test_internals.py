@@ -201,6 +201,9 @@ def test_magics(shell, minilm):
     assert shell.run_cell("%%bert layers --layer 2\na cat").layer == 2
     assert isinstance(shell.run_cell("%%bert layers --parts --pair\nThe cat. ||| It purred."), EmbeddingParts)
     assert isinstance(shell.run_cell("%%bert layers --positions\n(ignored)"), Positions)
+    shell.user_ns["mlm"] = bert_nb.load("default-mlm", device="cpu")  # another model than the active one
+    assert shell.run_cell("%%bert layers --model mlm\na cat").model == "default-mlm"
+    assert shell.run_cell("%%bert layers --lens --model mlm\na [MASK] here").model == "default-mlm"
     assert "no masked-LM head" in shell.usage_error("%%bert layers --lens\na [MASK] here")
     assert "not allowed with argument" in shell.usage_error("%%bert layers --parts --lens\na")
     assert "--layer goes with the layer-by-layer view" in shell.usage_error("%%bert layers --parts --layer 2\na")

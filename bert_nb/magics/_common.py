@@ -25,6 +25,11 @@ class Command:
     line: bool = False
 
 
+def model_option(parser, what: str = "a model") -> None:
+    """The ``--model VAR`` option: a model in a variable instead of the active one."""
+    parser.add_argument("--model", metavar="VAR", help=f"{what} in a variable (default: the active model)")
+
+
 def out_option(parser, what: str = "the result") -> None:
     """The ``-o VAR`` option every result-returning subcommand has."""
     parser.add_argument("-o", "--out", metavar="VAR", help=f"also store {what} in this variable")

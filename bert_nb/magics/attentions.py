@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from IPython.core.error import UsageError
 
-from ._common import Command, given, one_or_batch, out_option, split_pairs
+from ._common import Command, given, model_option, one_or_batch, out_option, split_pairs
 
 
 def _options(p):
@@ -19,6 +19,7 @@ def _options(p):
                    help="with --pair: which quadrant (default all)")
     p.add_argument("--window", type=int, help="a text longer than the model: which window to show (default 0)")
     p.add_argument("--stride", type=int, help="pieces consecutive windows share (default a quarter)")
+    model_option(p, "a model (one fine-tuned here, say)")
     out_option(p)
 
 
@@ -34,7 +35,7 @@ def attention(magics, args, cell):
         raise UsageError("A line has '|||' but --pair is not set; add --pair to compare two texts.")
     view = given(args, layer="layer", head="head", grid="grid", hide_special="hide_special",
                  direction="direction", focus="focus")
-    engine = magics._engine()
+    engine = magics._model(args.model, f"fine-tune one first with `%%bert finetune -o {args.model}`")
     results = []
     for text, pair in zip(lines, pairs):
         att = run(engine, text, pair, **given(args, window="window", stride="stride"))

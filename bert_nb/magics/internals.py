@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from IPython.core.error import UsageError
 
-from ._common import Command, given, one_or_batch, out_option, split_pairs
+from ._common import Command, given, model_option, one_or_batch, out_option, split_pairs
 
 
 def _layers_options(p):
@@ -17,6 +17,7 @@ def _layers_options(p):
                       help="logit lens: what each layer predicts, through the masked-LM head")
     p.add_argument("--layer", type=int, help="show one layer (1..L) piece by piece")
     p.add_argument("--pair", action="store_true", default=None, help="each line is 'text A ||| text B'")
+    model_option(p, "a model (one fine-tuned here, say)")
     out_option(p)
 
 
@@ -24,7 +25,7 @@ def layers(magics, args, cell):
     """Per line: the layer-by-layer measures, or with --parts/--lens that view; --positions needs no text."""
     from .. import internals
 
-    engine = magics._engine()
+    engine = magics._model(args.model, f"fine-tune one first with `%%bert finetune -o {args.model}`")
     if args.positions:
         return magics._store(args, internals.positions(engine))
     lines = [ln.strip() for ln in magics._lines(cell, "layers")]
