@@ -120,7 +120,9 @@ def test_the_search_panel_reranks_each_search(cross, tiny_vocab_engine, tmp_path
     shell.user_ns.update(rerank_index=index, rerank_cross=cross)
     opened = shell.run_cell("%%bert search --index rerank_index --panel --rerank rerank_cross --candidates 4\ngood")
     assert isinstance(opened, SearchPanel) and opened.candidates.value == 4 and "retrieval_rank" in opened.result
-    assert shell.run_cell("%%bert search --index rerank_index --panel --rerank rerank_cross --windows\ngood").windows
+    windowed = shell.run_cell("%%bert search --index rerank_index --panel --rerank rerank_cross --windows\ngood")
+    assert windowed.windows.value and windowed.windows.layout.display is None
+    assert not opened.windows.value and SearchPanel(index, queries="good").windows.layout.display == "none"
 
 
 def test_a_hit_longer_than_the_cross_encoder_is_cut_and_said(hub_pair_models):

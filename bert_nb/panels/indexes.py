@@ -43,6 +43,8 @@ class SearchPanel(_Panel):
             from ..reranking import check_reranker
 
             check_reranker(rerank)
+        if windows not in (True, False):
+            raise BertNbError(f"windows is True (read a long hit in windows) or False (cut it); got {windows!r}.")
         super().__init__(index._query_engine(engine))
         self.index = index
         self.queries = widgets.Textarea(value=queries or "a moving film about a family", rows=2,
@@ -53,10 +55,13 @@ class SearchPanel(_Panel):
         self.ef_search = widgets.Dropdown(options=_EF_SEARCH, value=256, description="efSearch",
                                           tooltip="HNSW: candidates kept per search (more: closer to exact, slower)",
                                           layout=widgets.Layout(display=None if hnsw else "none"))
-        self.reranker, self.label, self.windows = rerank, label, windows
+        self.reranker, self.label = rerank, label
         shown = widgets.Layout(display=None if rerank is not None else "none")
         self.rerank = widgets.Checkbox(value=rerank is not None, indent=False, layout=shown,
                                        description=f"rerank with {getattr(rerank, 'name', '')}")
+        # a hit longer than the cross-encoder reads: cut there (off) or read in windows, ranked by its best
+        self.windows = widgets.Checkbox(value=bool(windows), indent=False, layout=shown,
+                                        description="long hits in windows")
         deep = candidates if candidates is not None else max(4 * k, 20)
         self.candidates = widgets.IntSlider(value=deep, min=1, max=max(200, deep), layout=shown,
                                             description="Candidates")
@@ -66,7 +71,8 @@ class SearchPanel(_Panel):
         self.table = widgets.HTML()
         self.about = widgets.HTML(f'<div style="font-size:12px;opacity:.75">{esc(index.to_text())}</div>')
         self.children = [self.about, self.queries, widgets.HBox([self.k, self.ef_search, self.button]),
-                         widgets.HBox([self.rerank, self.candidates]), self.figure, self.table, self.save_row,
+                         widgets.HBox([self.rerank, self.candidates, self.windows]), self.figure, self.table,
+                         self.save_row,
                          self.status]
         self.search()
 
@@ -88,7 +94,7 @@ class SearchPanel(_Panel):
             if reranking:
                 from ..reranking import rerank
 
-                hits = rerank(self.reranker, hits, top_k=self.k.value, label=self.label, windows=self.windows)
+                hits = rerank(self.reranker, hits, top_k=self.k.value, label=self.label, windows=self.windows.value)
             took = time.perf_counter() - started
         except BertNbError as err:
             self._say(str(err), error=True)  # what was shown stays
