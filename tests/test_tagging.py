@@ -272,6 +272,9 @@ def test_explain_says_which_words_made_a_words_tag(tagger, shell):
     assert panel.result.spanned == "bert" and "mat" in panel.target.options and panel.target.description == "Word"
     panel.target.value = "mat"
     assert panel.result.spanned == "mat" and panel.result.target == "B-LOC"
+    panel.text.value = "bert ran fast"  # a new text: the word chosen for the last one is not in it
+    panel.button.click()
+    assert panel.result.spanned == "bert" and "#d32f2f" not in panel.status.value and "ran" in panel.target.options
     shell.user_ns["tagger_here"] = tagger
     shown = shell.run_cell(f"%%bert explain --model tagger_here --target mat --method occlusion\n{text}")
     assert shown.spanned == "mat"

@@ -68,7 +68,7 @@ class ExplainPanel(_Panel):
         self.view = widgets.HTML()
         self.figure = go.FigureWidget()
         self._updating = False  # True while the panel itself changes the target's options
-        self.button.on_click(lambda _: self.run(window=0))
+        self.button.on_click(lambda _: self._new_text())
         for control in (self.method, self.target, self.window):
             control.observe(lambda _: None if self._updating else self.run(), names="value")
         self.children = [widgets.HBox([self.text, self.button]), self.pair,
@@ -117,6 +117,17 @@ class ExplainPanel(_Panel):
         self._say(f"{len(result.tokens)} pieces; {result.method} in {result.model}"
                   + (f"; {result.note}" if result.note else ""))
         return result
+
+    def _new_text(self):
+        """Explain the text (and context) as typed now, from its first window; a tagger's word or a reader's
+        answer belonged to the text before, so the target goes back to the model's own choice."""
+        if (self.tagger or self.reader) and self.target.value != self.predicted:
+            self._updating = True
+            try:
+                self.target.value = self.predicted
+            finally:
+                self._updating = False
+        return self.run(window=0)
 
     def _offer(self, top: list[str]) -> None:
         """``top`` (the mask's best fillers, the reader's best answers, the tagger's words) as targets, keeping
