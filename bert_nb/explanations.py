@@ -419,18 +419,25 @@ def _tagged_word(text: str, words: dict, tags: list[str], target, cut: bool = Fa
     wanted = str(target).strip()
     if not wanted:
         raise BertNbError("target is empty; name a word of the text, or leave target out to explain the first entity.")
-    for haystack, needle in ((text, wanted), (text.lower(), wanted.lower())):
-        at = haystack.find(needle)
-        while at >= 0:
-            found = next((w for w in order if words[w][1] <= at < words[w][2]), None)
-            if found is not None and words[found][1] == at:  # where a word starts, not inside one
-                return found
-            at = haystack.find(needle, at + 1)
-    if cut and wanted and wanted.lower() in text.lower():
+    starts = {start: w for w, (_, start, _) in words.items()}
+    for at in _places(text, wanted):  # as written first, then in any case
+        if at in starts:  # where a word starts, not inside one
+            return starts[at]
+    if cut and _places(text, wanted):
         raise BertNbError(f"'{wanted[:40]}' lies past the pieces the tagger reads (the note says where the text is cut); "
                           "explain a shorter part of the text that holds it.")
     shown = ", ".join(dict.fromkeys(text[s:e] for _, s, e in words.values()))
     raise BertNbError(f"'{wanted[:40]}' is not a word of the text; choose one of: {shown[:200]}.")
+
+
+def _places(text: str, wanted: str) -> list[int]:
+    """Where ``wanted`` occurs in ``text``: as written, then in any case (offsets into ``text`` itself: lowering a
+    string can change its length)."""
+    import re
+
+    pattern = f"(?={re.escape(wanted)})"  # a lookahead: overlapping places too
+    exact = [m.start() for m in re.finditer(pattern, text)]
+    return exact + [m.start() for m in re.finditer(pattern, text, re.IGNORECASE) if m.start() not in exact]
 
 
 def _answer_setup(engine, question, context, target) -> _Setup:
@@ -457,8 +464,8 @@ def _answer_setup(engine, question, context, target) -> _Setup:
         wanted = str(target).strip()
         if not wanted:
             raise BertNbError("target is empty; name words of the context, or leave target out to explain the best answer.")
-        start = context.find(wanted)
-        start = start if start >= 0 else context.lower().find(wanted.lower())
+        places = _places(context, wanted)
+        start = places[0] if places else -1
         if start < 0:
             raise BertNbError(f"'{wanted[:40]}' is not in the context; give words of it as target, or leave target "
                               "out to explain the reader's best answer.")

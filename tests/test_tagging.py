@@ -260,6 +260,8 @@ def test_explain_says_which_words_made_a_words_tag(tagger, shell):
     np.testing.assert_allclose(mat.scores, att.weights[-1].mean(0)[row], atol=1e-6)  # the word's own attention row
     assert explain(tagger, text, target=0, method="occlusion").spanned == "hello"
     assert explain(tagger, text, target="bert model", method="occlusion").spanned == "bert"  # a phrase: its first word
+    assert explain(tagger, "İt was the world", target="WORLD", method="occlusion").spanned == "world"  # lower() of İ
+    # is two characters: offsets found in the lowered text pointed one character off
     assert "No word is tagged as part of an entity" in explain(tagger, "the cat sat", method="occlusion").note
     for kwargs, message in (({"target": "zebra"}, "'zebra' is not a word of the text; choose one of: hello, bert"),
                             ({"target": "ert"}, "'ert' is not a word of the text"),  # inside a word
