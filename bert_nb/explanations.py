@@ -444,10 +444,7 @@ def _answer_setup(engine, question, context, target) -> _Setup:
     """A reader's answer: the probability of its first piece as the start times that of its last as the end,
     each a softmax over the context's pieces of the window that reads it, as :func:`bert_nb.answer` scores
     it. ``target``: words of the context (where they first occur); default the reader's best answer."""
-    import torch
-    from transformers import BatchEncoding
-
-    from .tasks.qa import _positions, _reader, _window_room, answer, reading_window
+    from .tasks.qa import _reader, answer, reading_window
 
     if context is None:
         raise BertNbError(f"'{engine.name}' is a reader: give the context to answer from as pair='...' (in a cell: "
@@ -470,6 +467,25 @@ def _answer_setup(engine, question, context, target) -> _Setup:
             raise BertNbError(f"'{wanted[:40]}' is not in the context; give words of it as target, or leave target "
                               "out to explain the reader's best answer.")
         end = start + len(wanted)
+    best, windows = _answer_window(reader, question, context, start, end)
+    if best is None:
+        raise BertNbError(f"'{context[start:end][:40]}' spans more than one window of {reading_window(reader)[0]} "
+                          "pieces; give a shorter target.")
+    _, w, one, probability, first = best
+    note = (f"The context is read in {windows} overlapping windows; window {w}, which holds the answer, is explained."
+            if windows > 1 else None)
+    return _Setup("answer", context[start:end], [one], probability, note, row=first, span=(1, start, end))
+
+
+def _answer_window(reader, question: str, context: str, start: int, end: int):
+    """The window of ``context`` (read with ``question``) where the reader gives the characters [start, end) the
+    highest P(start) x P(end): (value, window, its encoding, that probability as a function of the word embeddings,
+    the answer's first piece), or None where no window holds them whole; and how many windows there are."""
+    import torch
+    from transformers import BatchEncoding
+
+    from .tasks.qa import _positions, _window_room, reading_window
+
     max_length, stride = reading_window(reader)
     _window_room(reader.tokenizer, [question], max_length, stride)
     enc = reader.tokenizer(question, context, truncation="only_second", max_length=max_length, stride=stride,
@@ -483,7 +499,7 @@ def _answer_setup(engine, question, context, target) -> _Setup:
         if (first, last) == (0, 0):
             continue  # the answer is not (wholly) in this window
         one = BatchEncoding({k: [enc[k][w]] for k in keep}, encoding=[enc.encodings[w]], tensor_type="pt")
-        inside = torch.tensor([o is not None for o in offsets], device=engine.device)
+        inside = torch.tensor([o is not None for o in offsets], device=reader.device)
 
         def probability(embeds, one=one, inside=inside, first=first, last=last):
             out = _forward(reader, model, embeds, one)
@@ -495,14 +511,7 @@ def _answer_setup(engine, question, context, target) -> _Setup:
             value = float(probability(_embeds(reader, one))[0])
         if best is None or value > best[0]:
             best = (value, w, one, probability, first)
-    if best is None:
-        raise BertNbError(f"'{context[start:end][:40]}' spans more than one window of {max_length} pieces; "
-                          "give a shorter target.")
-    _, w, one, probability, first = best
-    windows = len(enc["input_ids"])
-    note = (f"The context is read in {windows} overlapping windows; window {w}, which holds the answer, is explained."
-            if windows > 1 else None)
-    return _Setup("answer", context[start:end], [one], probability, note, row=first, span=(1, start, end))
+    return best, len(enc["input_ids"])
 
 
 def _segments(setup, n: int, enc) -> list[int]:
@@ -823,7 +832,10 @@ def faithfulness(model, texts: str | Sequence[str],
         it by default; that word is never deleted) or a masked-LM with texts that each hold one
         ``[MASK]`` (the top filler's probability; the [MASK] itself is never deleted).
     texts : str or list of str
-        The texts to test on; more texts, steadier numbers.
+        The texts to test on; more texts, steadier numbers. For a cross-encoder (or a hub classifier
+        given pairs), ``(text, text_pair)`` pairs or ``"A ||| B"`` strings: each pair's score or label is
+        measured, words deleted from both texts. For a reader, ``(question, context)`` pairs: its best
+        answer's P(start) x P(end), the answer's words never deleted.
     methods : list of str
         Methods of :func:`bert_nb.explain`; ``random`` is always added as the baseline.
     fractions : list of float
@@ -842,20 +854,29 @@ def faithfulness(model, texts: str | Sequence[str],
     import numpy as np
     import pandas as pd
 
-    if getattr(model, "task", None) == "pairs" or "qa" in getattr(model, "heads", ()):  # they read two texts
-        what = "a reader" if "qa" in model.heads else "a cross-encoder of text pairs"
-        raise BertNbError(f"'{model.name}' is {what}; faithfulness tests a classifier's label, a tagger's tag or a "
-                          "masked-LM's [MASK] word on single texts (explain one input with explain(..., pair=)).")
-    texts = listed(texts, "Give one or more non-empty texts to test on")
-    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-        raise BertNbError("Give one or more non-empty texts to test on.")
+    from .tasks.classify import hub_classifier
+    from .training import _given_pairs
+
+    if not isinstance(texts, str) and hasattr(texts, "__iter__") and not hasattr(texts, "columns"):
+        texts = list(texts)  # a generator: read once
+    if getattr(model, "task", None) == "pairs" or "qa" in getattr(model, "heads", ()) or \
+            (hub_classifier(model) and _given_pairs(texts)):  # two texts read as one input
+        from .tasks.pairs import pair_inputs
+
+        items = list(zip(*pair_inputs(texts)))
+        probability = _pair_probability(model)
+    else:
+        texts = listed(texts, "Give one or more non-empty texts to test on")
+        if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise BertNbError("Give one or more non-empty texts to test on.")
+        items = [(text, None) for text in texts]
+        probability = _probability(model)
     fractions = _fractions(fractions)
     names = list(METHODS) if methods is None else _methods(methods)  # one name too: methods="occlusion"
-    probability = _probability(model)
     rng = np.random.default_rng(seed)
     rows = []
-    for text in texts:
-        explained = explain(model, text, method=names, steps=steps)
+    for text, pair in items:
+        explained = explain(model, text, method=names, steps=steps, **({} if pair is None else {"pair": pair}))
         first = explained.items[0]
         words = first.words()
         keep_out = _protected(model, words, first.span)
@@ -865,16 +886,17 @@ def faithfulness(model, texts: str | Sequence[str],
         for method, order in rankings.items():
             for f in fractions:
                 top = order[:max(1, int(round(f * len(order))))] if len(order) else []
-                variants.append((method, f, _marked(lambda t: _without(t, words, top), text, first.span),
-                                 _marked(lambda t: _only(t, words, top, keep_out), text, first.span)))
+                variants.append((method, f, _variant(text, pair, words, top, keep_out, first.span, only=False),
+                                 _variant(text, pair, words, top, keep_out, first.span, only=True)))
         probs = probability([v for _, _, a, b in variants for v in (a, b)], first.target)
         for i, (method, f, _, _) in enumerate(variants):
             rows.append({"method": method, "fraction": f, "comprehensiveness": first.value - probs[2 * i],
                          "sufficiency": first.value - probs[2 * i + 1]})
     curves = pd.DataFrame(rows).groupby(["method", "fraction"], sort=False).mean().reset_index()
     target = {"score": "predicted score", "label": "predicted label", "mask": "top [MASK] filler",
-              "tag": "tag of each text's first entity"}[first.kind]
-    return Faithfulness(curves=curves, texts=len(texts), model=model.name, target=target)
+              "tag": "tag of each text's first entity", "pair score": "predicted score of each pair",
+              "pair label": "predicted label of each pair", "answer": "best answer to each question"}[first.kind]
+    return Faithfulness(curves=curves, texts=len(items), model=model.name, target=target)
 
 
 def _fractions(fractions) -> list[float]:
@@ -888,10 +910,31 @@ def _protected(model, words, span=None) -> set[int]:
     """Words never deleted: the [MASK] a masked-LM predicts, the word whose tag is explained (``span``)."""
     from .mask import MASK
 
-    if span is not None:
-        return {i for i, start in enumerate(words.start) if span[1] <= start < span[2]}
+    if span is not None:  # in the span's own text (a reader's answer: the context, segment B)
+        own = words.segment == "AB"[span[0]] if "segment" in words.columns else [True] * len(words)
+        return {i for i, (start, mine) in enumerate(zip(words.start, own)) if mine and span[1] <= start < span[2]}
     mask = model.tokenizer.mask_token or MASK
     return {i for i, w in enumerate(words.word) if w in (mask, MASK)}
+
+
+def _variant(text: str, pair: str | None, words, chosen, protected: set[int], span, only: bool):
+    """``text`` without the words ``chosen`` (``only``: with only them and the ``protected`` ones); for a pair, each
+    text with its own words' share of them: ``(text, pair)``. Where ``span`` is (a tagged word, a reader's
+    answer), its text comes with where the span starts in it (see :func:`_marked`)."""
+    if pair is None:
+        make = (lambda t: _only(t, words, chosen, protected)) if only else (lambda t: _without(t, words, chosen))
+        return _marked(make, text, span)
+    out = []
+    for segment, own in (("A", text), ("B", pair)):
+        rows = [i for i in range(len(words)) if words.segment.iloc[i] == segment]
+        local = {row: k for k, row in enumerate(rows)}
+        part = words.iloc[rows].reset_index(drop=True)
+        picked = [local[i] for i in chosen if i in local]
+        kept = {local[i] for i in protected if i in local}
+        make = (lambda t, part=part, picked=picked, kept=kept: _only(t, part, picked, kept)) if only else \
+            (lambda t, part=part, picked=picked: _without(t, part, picked))
+        out.append(_marked(make, own, span if span is not None and "AB"[span[0]] == segment else None))
+    return tuple(out)
 
 
 def _marked(make, text: str, span):
@@ -961,6 +1004,35 @@ def _probability(model):
         return out
 
     return run
+
+
+def _pair_probability(model):
+    """A function: (text, pair) variants, target -> the target's probability or score for each. A cross-encoder's
+    or pair classifier's as ``predict`` or ``classify`` gives it; a reader's pair is (question, (context, where
+    the answer starts)) and its answer's P(start) x P(end) in the best window that holds it (0 where none does)."""
+    unk = model.tokenizer.unk_token or "?"
+    if "qa" in model.heads:
+        def answered(variants, target: str):
+            out = []
+            for question, (context, at) in variants:
+                best = _answer_window(model, question or unk, context, at, at + len(target))[0] if at >= 0 else None
+                out.append(best[0] if best is not None else 0.0)
+            return out
+
+        return answered
+
+    def scored(variants, target: str):
+        pairs = [(a if a.strip() else unk, b if b.strip() else unk) for a, b in variants]
+        if getattr(model, "task", None) == "pairs":
+            frame = model.predict(pairs)
+        else:
+            from .training import classify
+
+            frame = classify(model, pairs)
+        column = next(c for c in frame.columns if str(c) == str(target))
+        return frame[column].astype(float).tolist()
+
+    return scored
 
 
 def _tag_probability(model):

@@ -196,9 +196,16 @@ def test_sentence1_and_sentence2_columns_say_pairs(tiny_vocab_engine, scored, tm
         sts_like)
 
 
-def test_faithfulness_says_it_takes_single_texts(cross):
-    with pytest.raises(BertNbError, match="is a cross-encoder of text pairs; faithfulness tests a classifier's label, a tagger's tag"):
-        bert_nb.faithfulness(cross, ["good fine"])  # it asked for pair=, which faithfulness has not, before
+def test_faithfulness_of_a_cross_encoder_deletes_words_of_both_texts(cross):
+    pairs = [("good play", "good and fast"), ("bad play", "the good mat")]
+    f = bert_nb.faithfulness(cross, pairs, methods=("occlusion", "ig"), fractions=(0.5, 1.0), steps=8)
+    assert f.target == "predicted score of each pair" and f.texts == 2  # refused before: "takes single texts"
+    whole = f.curves[f.curves.fraction == 1.0]  # every word deleted (the same for every method), or every word kept
+    np.testing.assert_allclose(whole.comprehensiveness, whole.comprehensiveness.iloc[0], atol=1e-6)
+    np.testing.assert_allclose(whole.sufficiency, 0, atol=1e-5)
+    assert bert_nb.faithfulness(cross, ["good play ||| good and fast"], methods="occlusion").texts == 1
+    with pytest.raises(BertNbError, match="Pair 0 is not two texts"):
+        bert_nb.faithfulness(cross, ["good fine"])
 
 
 @pytest.fixture(scope="module")
@@ -323,3 +330,14 @@ def test_compression_measures_say_a_scorer_has_no_labels(hub_pair_models):
         with pytest.raises(BertNbError, match="works on classifiers of single texts; .* is a scorer \\(one output"):
             call()  # accuracies of its one label (always 1) before
     assert ComparePanel.for_engine(scorer) is None and ComparePanel.for_engine(hub_pair_models["nli"][0]) is not None
+
+
+def test_faithfulness_of_hub_pair_models_given_pairs(hub_pair_models):
+    scorer, nli = hub_pair_models["scorer"][0], hub_pair_models["nli"][0]
+    pairs = [("good play", "a good dog"), ("bad play", "a dog")]
+    scored = bert_nb.faithfulness(scorer, pairs, methods="occlusion", fractions=(1.0,))
+    labelled = bert_nb.faithfulness(nli, pairs, methods="occlusion", fractions=(1.0,))
+    assert scored.target == "predicted score of each pair" and labelled.target == "predicted label of each pair"
+    for f in (scored, labelled):
+        np.testing.assert_allclose(f.curves.sufficiency, 0, atol=1e-5)  # every word kept: the same input
+    assert bert_nb.faithfulness(scorer, ["good play"], methods="occlusion").target == "predicted score"  # one text

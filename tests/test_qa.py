@@ -280,5 +280,11 @@ def test_explain_says_which_words_made_the_answer(reader, shell):
     shell.user_ns["reader_here"] = reader
     shown = shell.run_cell(f"%%bert explain --model reader_here --method occlusion\nhello model ||| {context}")
     assert shown.spanned == best[0]
-    with pytest.raises(BertNbError, match="is a reader; faithfulness tests a classifier's label, a tagger's tag"):
+    faith = bert_nb.faithfulness(reader, [("hello model", context), "hello model ||| bert ran fast in the world"],
+                                 methods=("occlusion", "attention"), fractions=(0.5, 1.0))
+    assert faith.target == "best answer to each question" and faith.texts == 2  # refused before
+    whole = faith.curves[faith.curves.fraction == 1.0]  # only the answer left, or every word kept
+    np.testing.assert_allclose(whole.comprehensiveness, whole.comprehensiveness.iloc[0], atol=1e-6)
+    np.testing.assert_allclose(whole.sufficiency, 0, atol=1e-5)
+    with pytest.raises(BertNbError, match="Pair 0 is not two texts"):
         bert_nb.faithfulness(reader, ["hello model"])
