@@ -354,10 +354,8 @@ def _cross_setup(engine, text, pair, target) -> _Setup:
     if getattr(engine, "regression", False):
         if target is not None:
             raise BertNbError("A score has no target; leave target out to explain the predicted score.")
-        low, high = engine.training_config["label_range"]
-
         def score(embeds):
-            return torch.sigmoid(_forward(engine, model, embeds, enc).logits.float()[:, 0]) * (high - low) + low
+            return engine.on_scale(torch.sigmoid(_forward(engine, model, embeds, enc).logits.float()[:, 0]))
 
         return _Setup("pair score", str(engine.training_config.get("label", "score")), [enc], score, note)
     names = classifier_labels(engine)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .errors import BertNbError, check_batch_size
 
-__all__ = ["rerank", "check_reranker"]
+__all__ = ["rerank", "check_reranker", "check_windows"]
 
 
 def rerank(model, hits, top_k: int | None = None, label: str | None = None, batch_size: int = 32,
@@ -58,8 +58,7 @@ def rerank(model, hits, top_k: int | None = None, label: str | None = None, batc
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
         raise BertNbError(f"top_k is the hits kept per query, a whole number of at least 1; got {top_k!r}.")
     check_batch_size(batch_size)
-    if not isinstance(windows, bool):
-        raise BertNbError(f"windows is True (read long hits in windows) or False (cut them); got {windows!r}.")
+    check_windows(windows)
     pairs = list(zip(hits["query"], hits["text"]))
     empty = [i for i, pair in enumerate(pairs) if not all(isinstance(t, str) and t.strip() for t in pair)]
     if empty:
@@ -93,6 +92,12 @@ def check_reranker(model) -> None:
         raise BertNbError(f"'{model.name}' is not a cross-encoder (a model that reads the query and a text as one "
                           "input); fine-tune one with bert_nb.finetune(engine, data, text=('a', 'b')) or load one "
                           "from the hub, such as cross-encoder/ms-marco-MiniLM-L-6-v2.")
+
+
+def check_windows(windows) -> None:
+    """One sentence where ``windows`` is not True or False."""
+    if not isinstance(windows, bool):
+        raise BertNbError(f"windows is True (read long hits in windows) or False (cut them); got {windows!r}.")
 
 
 def _searches(frame):
@@ -140,8 +145,7 @@ def _ranking(model, label, names: list):
         column = model.training_config.get("label", "score")
         if label is not None:
             raise BertNbError(f"'{model.name}' scores pairs ({column}); leave label out.")
-        low, high = model.training_config["label_range"]
-        return (lambda logits: sigmoid(logits[:, 0]) * (high - low) + low), f"predicted {column}"
+        return (lambda logits: model.on_scale(sigmoid(logits[:, 0]))), f"predicted {column}"
     if len(names) == 1:  # a head of one output
         if label is not None:
             raise BertNbError(f"'{model.name}' gives one score per pair; leave label out.")

@@ -39,12 +39,11 @@ class SearchPanel(_Panel):
         if type(index).__name__ != "Index":
             raise BertNbError(f"The search panel searches an Index, not a {type(index).__name__}; build one with "
                               "bert_nb.index(engine, texts).")
-        if rerank is not None:
-            from ..reranking import check_reranker
+        from ..reranking import check_reranker, check_windows
 
+        if rerank is not None:
             check_reranker(rerank)
-        if windows not in (True, False):
-            raise BertNbError(f"windows is True (read a long hit in windows) or False (cut it); got {windows!r}.")
+        check_windows(windows)
         super().__init__(index._query_engine(engine))
         self.index = index
         self.queries = widgets.Textarea(value=queries or "a moving film about a family", rows=2,
@@ -60,7 +59,7 @@ class SearchPanel(_Panel):
         self.rerank = widgets.Checkbox(value=rerank is not None, indent=False, layout=shown,
                                        description=f"rerank with {getattr(rerank, 'name', '')}")
         # a hit longer than the cross-encoder reads: cut there (off) or read in windows, ranked by its best
-        self.windows = widgets.Checkbox(value=bool(windows), indent=False, layout=shown,
+        self.windows = widgets.Checkbox(value=windows, indent=False, layout=shown,
                                         description="long hits in windows")
         deep = candidates if candidates is not None else max(4 * k, 20)
         self.candidates = widgets.IntSlider(value=deep, min=1, max=max(200, deep), layout=shown,
@@ -72,8 +71,7 @@ class SearchPanel(_Panel):
         self.about = widgets.HTML(f'<div style="font-size:12px;opacity:.75">{esc(index.to_text())}</div>')
         self.children = [self.about, self.queries, widgets.HBox([self.k, self.ef_search, self.button]),
                          widgets.HBox([self.rerank, self.candidates, self.windows]), self.figure, self.table,
-                         self.save_row,
-                         self.status]
+                         self.save_row, self.status]
         self.search()
 
     def search(self):

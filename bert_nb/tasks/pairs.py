@@ -135,6 +135,11 @@ class PairModel(FineTuned):
         """True when it predicts a number (a similarity score), False when a label."""
         return self.training_config.get("regression", False)
 
+    def on_scale(self, share):
+        """A regression's output share (the sigmoid of its logit, 0 to 1; numpy or torch) on its label's scale."""
+        low, high = self.training_config["label_range"]
+        return share * (high - low) + low
+
     def predict(self, pairs, batch_size: int = 32):
         """Each pair's score (regression) or label and probabilities: text, text_pair, then score or label, ...
 
@@ -153,8 +158,7 @@ class PairModel(FineTuned):
         frame = pd.DataFrame({"text": first, "text_pair": second})
         if note:
             frame.attrs["note"] = note
-        low, high = self.training_config["label_range"]
-        frame[self.training_config["label"]] = (sigmoid(logits[:, 0]) * (high - low) + low).astype("float32")
+        frame[self.training_config["label"]] = self.on_scale(sigmoid(logits[:, 0])).astype("float32")
         return frame
 
     def _kind(self) -> str:
