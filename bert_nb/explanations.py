@@ -390,8 +390,8 @@ def _tag_setup(engine, text, target) -> _Setup:
             words.setdefault(w, [piece, start, end])[2] = end
     model = engine.head("tokens")
     with torch.inference_mode():
-        probs = model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})).logits[0].float()
-    predicted = {w: int(probs[first].argmax()) for w, (first, _, _) in words.items()}
+        logits = model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})).logits[0]
+    predicted = {w: int(logits[first].argmax()) for w, (first, _, _) in words.items()}
     word = _tagged_word(text, words, [names[predicted[w]] for w in words], target, note is not None)
     first, start, end = words[word]
     index = predicted[word]
