@@ -49,7 +49,7 @@ demo: setup
 # in block a; 06 runs last in block b, a minute or more after 05 has kept its classifier).
 TEST_BLOCKS := browser-lab-a browser-lab-b unit-tests browser-other wheel-test
 # block a runs these; block b every other notebook, so a new notebook is always run (and the summary names any not run)
-BROWSER_A := 05 08 07 02 12
+BROWSER_A := 05 08 07 02 12 13
 comma := ,
 empty :=
 space := $(empty) $(empty)
