@@ -418,8 +418,9 @@ def _tagged_word(text: str, words: dict, tags: list[str], target, cut: bool = Fa
     if not wanted:
         raise BertNbError("target is empty; name a word of the text, or leave target out to explain the first entity.")
     starts = {start: w for w, (_, start, _) in words.items()}
-    for at in _places(text, wanted):  # as written first, then in any case
-        if at in starts:  # where a word starts, not inside one
+    ends = {end for _, _, end in words.values()}
+    for at, stop in _places(text, wanted):  # as written first, then in any case
+        if at in starts and stop in ends:  # whole words: "Par" is not "Paris"
             return starts[at]
     if cut and _places(text, wanted):
         raise BertNbError(f"'{wanted[:40]}' lies past the pieces the tagger reads (the note says where the text is cut); "
@@ -428,14 +429,24 @@ def _tagged_word(text: str, words: dict, tags: list[str], target, cut: bool = Fa
     raise BertNbError(f"'{wanted[:40]}' is not a word of the text; choose one of: {shown[:200]}.")
 
 
-def _places(text: str, wanted: str) -> list[int]:
-    """Where ``wanted`` occurs in ``text``: as written, then in any case (offsets into ``text`` itself: lowering a
-    string can change its length)."""
+def _places(text: str, wanted: str) -> list[tuple[int, int]]:
+    """Where ``wanted`` occurs in ``text``, (start, end) each: as written, then in any case (offsets into ``text``
+    itself: lowering a string can change its length)."""
     import re
 
-    pattern = f"(?={re.escape(wanted)})"  # a lookahead: overlapping places too
-    exact = [m.start() for m in re.finditer(pattern, text)]
-    return exact + [m.start() for m in re.finditer(pattern, text, re.IGNORECASE) if m.start() not in exact]
+    pattern = f"(?=({re.escape(wanted)}))"  # a lookahead: overlapping places too
+    exact = [m.span(1) for m in re.finditer(pattern, text)]
+    return exact + [m.span(1) for m in re.finditer(pattern, text, re.IGNORECASE) if m.span(1) not in exact]
+
+
+def _word_bounds(tokenizer, text: str) -> tuple[set, set]:
+    """The characters where the tokenizer's words of ``text`` start, and where they end."""
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    spans = {}
+    for w, (start, end) in zip(enc.word_ids(), enc["offset_mapping"]):
+        if w is not None:
+            spans.setdefault(w, [start, end])[1] = end
+    return {s for s, _ in spans.values()}, {e for _, e in spans.values()}
 
 
 def _answer_setup(engine, question, context, target) -> _Setup:
@@ -460,11 +471,14 @@ def _answer_setup(engine, question, context, target) -> _Setup:
         if not wanted:
             raise BertNbError("target is empty; name words of the context, or leave target out to explain the best answer.")
         places = _places(context, wanted)
-        start = places[0] if places else -1
-        if start < 0:
+        if not places:
             raise BertNbError(f"'{wanted[:40]}' is not in the context; give words of it as target, or leave target "
                               "out to explain the reader's best answer.")
-        end = start + len(wanted)
+        starts, ends = _word_bounds(reader.tokenizer, context)
+        whole = [(s, e) for s, e in places if s in starts and e in ends]  # whole words: "Par" is not "Paris"
+        if not whole:
+            raise BertNbError(f"'{wanted[:40]}' is only part of a word of the context; give whole words as target.")
+        start, end = whole[0]
     best, windows = _answer_window(reader, question, context, start, end)
     if best is None:
         raise BertNbError(f"'{context[start:end][:40]}' spans more than one window of {reading_window(reader)[0]} "

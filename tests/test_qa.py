@@ -260,6 +260,8 @@ def test_explain_says_which_words_made_the_answer(reader, shell):
     world = explain(reader, "hello model", pair=context, target="World", method="occlusion")
     assert world.spanned == "world" and world.span == (1, context.index("world"), context.index("world") + 5)
     assert 0 < world.value < why.value
+    phrase = explain(reader, "hello model", pair=context, target="THE WORLD", method="occlusion")  # whole words, any case
+    assert phrase.spanned == "the world" and phrase.span[1] == context.index("the world")
     long = " ".join(["the cat sat on the mat"] * 5 + ["and bert ran"])  # past one 24-piece window
     far = answer(reader, "hello model", long).spans[0]
     spread = explain(reader, "hello model", pair=long, method="occlusion")
@@ -269,6 +271,8 @@ def test_explain_says_which_words_made_the_answer(reader, shell):
     for kwargs, message in (({}, "is a reader: give the context to answer from as pair="),
                             ({"pair": context, "target": "zebra"}, "'zebra' is not in the context"),
                             ({"pair": context, "target": ""}, "target is empty; name words of the context"),
+                            ({"pair": context, "target": "wor"}, "'wor' is only part of a word of the context"),
+                            ({"pair": context, "target": "at"}, "'at' is only part of a word of the context"),
                             ({"pair": "   "}, "The context is empty")):
         with pytest.raises(BertNbError, match=message):
             explain(reader, "hello model", method="occlusion", **kwargs)

@@ -265,6 +265,8 @@ def test_explain_says_which_words_made_a_words_tag(tagger, shell):
     assert "No word is tagged as part of an entity" in explain(tagger, "the cat sat", method="occlusion").note
     for kwargs, message in (({"target": "zebra"}, "'zebra' is not a word of the text; choose one of: hello, bert"),
                             ({"target": "ert"}, "'ert' is not a word of the text"),  # inside a word
+                            ({"target": "ber"}, "'ber' is not a word of the text"),  # a word's start only
+                            ({"target": "bert mo"}, "'bert mo' is not a word of the text"),
                             ({"target": " "}, "target is empty; name a word of the text"),
                             ({"target": 40}, "Word 40 is out of range; the text has words 0 to"),
                             ({"pair": "a second text"}, "is a tagger of one text; leave pair out")):
