@@ -376,28 +376,27 @@ def _cross_setup(engine, text, pair, target) -> _Setup:
 
 def _tag_setup(engine, text, target) -> _Setup:
     """A tagger's tag of one word: the probability of the tag predicted at the word's first piece, as
-    :func:`bert_nb.tag` reads it. ``target``: the word (its text, the first place it occurs; a phrase: its
-    first word) or its number; default the first word of the first entity."""
-    import torch
-
-    from .tasks.tagging import _tags_of
+    :func:`bert_nb.tag` reads it (a text longer than the tagger: in the window where the word has the most
+    context). ``target``: the word (its text, the first place it occurs; a phrase: its first word) or its
+    number; default the first word of the first entity."""
+    from .tasks.tagging import _tags_of, tag_windows, tagged_words
+    from .windows import one_window, stride_for
 
     names = _tags_of(engine, bio=False)  # any tags: a part-of-speech tagger's too
-    enc, note = _encode(engine, text, engine.read_length)
-    words = {}  # word number -> [first piece, start, end], in reading order
-    for piece, (w, (start, end)) in enumerate(zip(enc.word_ids(0), enc["offset_mapping"][0].tolist())):
-        if w is not None:
-            words.setdefault(w, [piece, start, end])[2] = end
-    model = engine.head("tokens")
-    with torch.inference_mode():
-        logits = model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})).logits[0]
-    predicted = {w: int(logits[first].argmax()) for w, (first, _, _) in words.items()}
-    word = _tagged_word(text, words, [names[predicted[w]] for w in words], target, note is not None)
-    first, start, end = words[word]
-    index = predicted[word]
+    limit = engine.read_length
+    stride = stride_for(None, limit, engine.tokenizer)
+    found, owner, probs = tag_windows(engine, [text], 32, limit, stride)
+    tagged = tagged_words(found, list(range(len(owner))), probs)  # word -> (start, end, tag, p, window, piece)
+    words = {w: [piece, start, end] for w, (start, end, _, _, _, piece) in tagged.items()}
+    word = _tagged_word(text, words, [names[tagged[w][2]] for w in words], target)
+    start, end, index, _, window, first = tagged[word]
+    enc, _, windows, _ = one_window(engine.tokenizer, text, limit, window, stride)
+    note = (f"The text is read in {windows} overlapping windows of {limit} pieces; window {window}, where the word "
+            "has the most context (as tag reads it), is explained." if windows > 1 else None)
     if target is None and names[index] == "O":
         note = _joined(note, "No word is tagged as part of an entity; the first word's tag is explained (name "
                              "another word as target).")
+    model = engine.head("tokens")
 
     def probability(embeds):
         return _forward(engine, model, embeds, enc).logits.float()[:, first].softmax(-1)[:, index]
@@ -405,8 +404,8 @@ def _tag_setup(engine, text, target) -> _Setup:
     return _Setup("tag", names[index], [enc], probability, note, row=first, span=(0, start, end))
 
 
-def _tagged_word(text: str, words: dict, tags: list[str], target, cut: bool = False) -> int:
-    """The word number ``target`` names (see :func:`_tag_setup`); ``cut``: the text is longer than the tagger reads."""
+def _tagged_word(text: str, words: dict, tags: list[str], target) -> int:
+    """The word number ``target`` names (see :func:`_tag_setup`)."""
     order = list(words)
     if target is None:
         return next((w for w, t in zip(order, tags) if t != "O"), order[0])
@@ -422,9 +421,6 @@ def _tagged_word(text: str, words: dict, tags: list[str], target, cut: bool = Fa
     for at, stop in _places(text, wanted):  # as written first, then in any case
         if at in starts and stop in ends:  # whole words: "Par" is not "Paris"
             return starts[at]
-    if cut and _places(text, wanted):
-        raise BertNbError(f"'{wanted[:40]}' lies past the pieces the tagger reads (the note says where the text is cut); "
-                          "explain a shorter part of the text that holds it.")
     shown = ", ".join(dict.fromkeys(text[s:e] for _, s, e in words.values()))
     raise BertNbError(f"'{wanted[:40]}' is not a word of the text; choose one of: {shown[:200]}.")
 
@@ -1048,23 +1044,25 @@ def _pair_probability(model):
 
 
 def _tag_probability(model):
-    """texts as (text, where a word starts), tag -> the tag's probability at that word's first piece."""
-    from .tasks.tagging import _tags_of
+    """texts as (text, where a word starts), tag -> the tag's probability at that word's first piece, read as
+    :func:`bert_nb.tag` reads it (a long text in windows); 0 where no word starts there."""
+    from .tasks.tagging import _tags_of, tag_windows, tagged_words
+    from .windows import stride_for
 
-    tok, names = model.tokenizer, _tags_of(model, bio=False)
+    names = _tags_of(model, bio=False)
+    limit = model.read_length
+    stride = stride_for(None, limit, model.tokenizer)
 
     def run(marked: list[tuple[str, int]], target: str):
-        out = []
-        for start in range(0, len(marked), 32):
-            chunk = marked[start:start + 32]
-            enc = tok([t for t, _ in chunk], padding=True, truncation=True, max_length=model.read_length,
-                      return_offsets_mapping=True, return_tensors="pt")
-            offsets = enc.pop("offset_mapping").tolist()
-            probs = model.forward(dict(enc)).logits.float().softmax(-1)[..., names.index(target)]
-            for row, (_, at) in enumerate(chunk):
-                piece = next((k for k, w in enumerate(enc.word_ids(row)) if w is not None and offsets[row][k][0] == at),
-                             None)
-                out.append(float(probs[row, piece]) if piece is not None else 0.0)  # cut off: nothing left of it
+        enc, owner, probs = tag_windows(model, [t if t.strip() else (model.tokenizer.unk_token or "?")
+                                                for t, _ in marked], 32, limit, stride)
+        windows: list[list[int]] = [[] for _ in marked]
+        for w, i in enumerate(owner):
+            windows[i].append(w)
+        column, out = names.index(target), []
+        for i, (_, at) in enumerate(marked):
+            hit = next((v for v in tagged_words(enc, windows[i], probs).values() if v[0] == at), None)
+            out.append(float(probs[hit[4]][hit[5], column]) if hit else 0.0)
         return out
 
     return run

@@ -302,15 +302,18 @@ def test_faithfulness_of_a_taggers_tags_never_deletes_the_word(tagger):
     assert moved.startswith("bert model") and at == 0
 
 
-def test_explain_a_word_past_the_cut_or_of_any_tags(tagger, tmp_path):
+def test_explain_a_word_of_a_later_window_or_of_any_tags(tagger, tmp_path):
     import transformers
 
     from bert_nb.explanations import explain
     from tests.conftest import build_tiny_bert
 
     long = "hello bert model, the cat sat on the mat and the dog ran fast on a good world"  # past 16 pieces
-    with pytest.raises(BertNbError, match="'world' lies past the pieces the tagger reads"):
-        explain(tagger, long, target="world", method="occlusion")
+    world = next(w for w in tag(tagger, long).words if w[0] == "world")  # (word, start, end, tag, probability)
+    why = explain(tagger, long, target="world", method="occlusion")  # in the window tag read it in
+    assert why.spanned == "world" and why.target == world[3] and "overlapping windows" in why.note
+    assert why.value == pytest.approx(world[4], rel=1e-5) and len(why.tokens) <= 16
+    assert "world" in why.words().word.tolist() and "hello" not in why.words().word.tolist()
     folder = build_tiny_bert(tmp_path / "pos", head="base")  # a part-of-speech tagger: tags that are not BIO
     config = transformers.BertConfig.from_pretrained(folder, id2label={0: "NOUN", 1: "VERB"},
                                                      label2id={"NOUN": 0, "VERB": 1})
@@ -320,3 +323,37 @@ def test_explain_a_word_past_the_cut_or_of_any_tags(tagger, tmp_path):
     assert why.kind == "tag" and why.spanned == "sat" and why.target in ("NOUN", "VERB")
     with pytest.raises(BertNbError, match="not BIO tags"):
         tag(pos, "the cat sat")  # entities need BIO tags; explaining a tag does not
+
+
+def test_a_text_longer_than_the_tagger_is_read_in_windows(tagger, shell):
+    from bert_nb.plots.tagging import entities_html
+
+    long = "hello bert model, the cat sat on the mat and the dog ran fast on a good world"  # past 16 pieces
+    found = tag(tagger, long)
+    assert found.windows > 1 and "read in" in found.note and "overlapping windows" in found.note
+    words = [w for w, *_ in found.words]
+    assert words == [w for w, _ in tagger.tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(long)]  # once each
+    assert all(long[s:e] == w for w, s, e, _, _ in found.words)
+    assert ("world", "LOC") in [(e, k) for e, k, *_ in found.spans]  # past the first window: it was cut before
+    assert found.to_frame().attrs["note"] == found.note and found.note in found.to_text()
+    cut = tag(tagger, long, truncate=True)
+    assert cut.windows == 1 and "world" not in [e for e, *_ in cut.spans] and "pieces dropped" in cut.note
+    assert words[:len(cut.words)] == [w for w, *_ in cut.words]
+    # a word tagged in the first window: as the first window's text alone tags it (the same pieces)
+    first = tagger.tokenizer(long, truncation=True, max_length=16, return_offsets_mapping=True)
+    prefix = long[:max(e for _, e in first["offset_mapping"])]
+    alone = tag(tagger, prefix).words
+    assert [w[:4] for w in found.words[:3]] == [w[:4] for w in alone[:3]]
+    np.testing.assert_allclose([w[4] for w in found.words[:3]], [w[4] for w in alone[:3]], rtol=1e-5)
+    assert tag(tagger, "hello bert model").note == "" and tag(tagger, "hello bert model").windows == 1
+    with pytest.raises(BertNbError, match="stride is the number of pieces consecutive windows share, from 0 to 13"):
+        tag(tagger, long, stride=14)
+    assert tag(tagger, long, stride=10).windows > found.windows
+    frame = tagger.predict(["hello bert model", long])
+    assert frame.attrs["note"] == "1 of 2 texts read in overlapping windows" and "world" in frame.entity.tolist()
+    assert "cut at 16 pieces" in tagger.predict([long], truncate=True).attrs["note"]
+    assert "note: The text is longer than 16 pieces" in entities_html(found)
+    shell.user_ns["tagger_long"] = tagger
+    shown = shell.run_cell(f"%%bert ner --model tagger_long --truncate\n{long}")
+    assert "pieces dropped" in shown.note
+    assert shell.run_cell(f"%%bert ner --model tagger_long --stride 10\n{long}").windows > found.windows

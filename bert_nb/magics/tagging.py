@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from IPython.core.error import UsageError
 
-from ._common import Command, one_or_batch, out_option
+from ._common import Command, given, one_or_batch, out_option
 
 
 def _ner_options(p):
     p.add_argument("--model", metavar="VAR", help="a tagger in a variable (default: the active model)")
+    p.add_argument("--stride", type=int, help="a line longer than the tagger is read in overlapping windows: the "
+                                              "pieces they share (default a quarter of the window)")
+    p.add_argument("--truncate", action="store_true", help="cut a line longer than the tagger instead of reading "
+                                                           "it in windows")
     out_option(p, "the entities")
 
 
@@ -21,7 +25,8 @@ def ner(magics, args, cell):
     if not isinstance(model, Tagger) and "tokens" not in getattr(model, "heads", ()):  # a hub tagger: tag reads it
         raise UsageError(f"'{getattr(model, 'name', args.model)}' is not a tagger; fine-tune one with "
                          "`%bert finetune --task tokens --data VAR -o ner`, then `%%bert ner --model ner`.")
-    return magics._store(args, one_or_batch([tag(model, line) for line in lines]))
+    found = tag(model, lines, truncate=args.truncate, **given(args, stride="stride"))
+    return magics._store(args, one_or_batch(list(found)))
 
 
 COMMANDS = (

@@ -39,7 +39,9 @@ def entities_html(entities) -> str:
     count = len(entities.spans)
     head = (f'<div style="font-size:12px;{MUTED}">{esc(entities.model)} · {count} '
             f'{"entity" if count == 1 else "entities"}</div>')
-    return f'<div class="bert-nb-tagging">{head}{_one(entities)}</div>'
+    note = getattr(entities, "note", "")  # a long text: read in windows, or cut
+    note = f'<div style="font-size:11px;{MUTED}">note: {esc(note)}</div>' if note else ""
+    return f'<div class="bert-nb-tagging">{head}{_one(entities)}{note}</div>'
 
 
 def entity_f1_bar(tagger, *, title: str | None = None, height: int | None = None, width: int | None = None,

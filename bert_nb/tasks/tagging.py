@@ -161,14 +161,23 @@ class Tagger(FineTuned):
 
     task = "tokens"
 
-    def predict(self, texts, batch_size: int = 32):
-        """The entities of each text: a DataFrame with text, entity, type, start, end, score."""
+    def predict(self, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None):
+        """The entities of each text: a DataFrame with text, entity, type, start, end, score (see :func:`tag`
+        for long texts; ``attrs["note"]`` says how many were read in windows or cut)."""
         import pandas as pd
 
-        found = [tag(self, t, batch_size=batch_size) for t in _checked_texts(listed(texts, _GIVE))]
+        found = _tag_batch(self, _checked_texts(listed(texts, _GIVE)), batch_size, list(self.label_names), truncate,
+                           stride)
         frames = [e.to_frame().assign(text=e.text) for e in found]
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return frame[["text", "entity", "type", "start", "end", "score"]]
+        frame = frame[["text", "entity", "type", "start", "end", "score"]]
+        windowed, cut = sum(e.windows > 1 and "cut there" not in e.note for e in found), sum("cut there" in e.note
+                                                                                                for e in found)
+        if windowed or cut:
+            frame.attrs["note"] = "; ".join(part for part in (
+                f"{windowed} of {len(found)} texts read in overlapping windows" if windowed else "",
+                f"{cut} of {len(found)} texts cut at {self.read_length} pieces" if cut else "") if part)
+        return frame
 
     @property
     def entity_types(self) -> list[str]:
@@ -261,17 +270,22 @@ class Entities:
     spans: tuple  # (entity, type, start, end, score) per entity, in reading order
     words: tuple  # (word, start, end, tag, score) per word, as the tagger saw them
     model: str
+    windows: int = 1  # the overlapping windows the text was read in
+    note: str = ""  # how a text longer than the tagger was read (windows, or what truncation cut)
 
     def to_frame(self):
-        """entity, type, start, end, score: one row per entity."""
+        """entity, type, start, end, score: one row per entity (``attrs["note"]``: how a long text was read)."""
         import pandas as pd
 
-        return pd.DataFrame(list(self.spans), columns=["entity", "type", "start", "end", "score"])
+        frame = pd.DataFrame(list(self.spans), columns=["entity", "type", "start", "end", "score"])
+        if self.note:
+            frame.attrs["note"] = self.note
+        return frame
 
     def to_text(self) -> str:
-        """One line: each entity with its type and score."""
+        """One line: each entity with its type and score (and the note, on its own line)."""
         found = ", ".join(f"{e} ({k}, {s:.2f})" for e, k, _, _, s in self.spans) or "none"
-        return f"entities ({self.model}): {found}"
+        return f"entities ({self.model}): {found}" + (f"\n{self.note}" if self.note else "")
 
     def __repr__(self) -> str:
         return f"Entities({len(self.spans)} in {len(self.text)} characters, {self.model})"
@@ -297,18 +311,22 @@ def entity_spans(words) -> list[tuple]:
     return [(k, s, e, float(sum(sc) / len(sc))) for k, s, e, sc in spans]
 
 
-def tag(model, text, batch_size: int = 32):
+def tag(model, text, batch_size: int = 32, truncate: bool = False, stride: int | None = None):
     """The entities a tagger finds in ``text`` (one string; a list gives a ``Batch``): one fine-tuned here, or a
     token classifier from the hub or a folder whose tags are BIO (``B-PER``, ``I-PER``, ``O``).
 
     Each word's tag is the one predicted for its first piece (words as the tokenizer's
     pre-tokenizer splits them: spaces and punctuation); consecutive words of one entity join.
+    A text longer than the tagger reads (the length it was fine-tuned at) is read in overlapping
+    windows of that length (``stride`` pieces shared, default a quarter), each word tagged in the
+    window where it has the most context on both sides; the result's ``note`` says so. With
+    ``truncate=True`` the text is cut there instead, and the note says how many pieces were dropped.
 
     Returns
     -------
     Entities
         ``to_frame()``: entity, type, start, end (character offsets into ``text``), score (the
-        mean probability of its words' tags).
+        mean probability of its words' tags); ``windows`` and ``note`` for a long text.
 
     Examples
     --------
@@ -320,8 +338,8 @@ def tag(model, text, batch_size: int = 32):
 
     names = _tags_of(model)
     if isinstance(text, str):
-        return _tag_batch(model, _checked_texts([text]), batch_size, names)[0]
-    return Batch(tuple(_tag_batch(model, _checked_texts(listed(text, _GIVE)), batch_size, names)))
+        return _tag_batch(model, _checked_texts([text]), batch_size, names, truncate, stride)[0]
+    return Batch(tuple(_tag_batch(model, _checked_texts(listed(text, _GIVE)), batch_size, names, truncate, stride)))
 
 
 def _tags_of(model, bio: bool = True) -> list[str]:
@@ -340,38 +358,77 @@ def _tags_of(model, bio: bool = True) -> list[str]:
     return names
 
 
-def _tag_batch(model, texts: list[str], batch_size: int, names: list[str]) -> list[Entities]:
-    import torch
+def _tag_batch(model, texts: list[str], batch_size: int, names: list[str], truncate: bool = False,
+               stride: int | None = None) -> list[Entities]:
+    from ..windows import cut_pieces, first_windows, stride_for
 
     check_batch_size(batch_size)
-    out: list = [None] * len(texts)
-    max_length = model.read_length
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # batches of texts of like length
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        chunk = [texts[i] for i in rows]
-        enc = model.tokenizer(chunk, padding=True, truncation=True, max_length=max_length,
-                              return_offsets_mapping=True, return_tensors="pt")
-        offsets = enc.pop("offset_mapping").tolist()
-        with torch.inference_mode():
-            probs = model.forward(dict(enc)).logits.float().softmax(-1).cpu().numpy()  # (B, T, tags)
-        for b, (i, text) in enumerate(zip(rows, chunk)):
-            words = _words(enc.word_ids(b), offsets[b], probs[b], names, text)
-            spans = [(text[s:e], k, s, e, score) for k, s, e, score in entity_spans(words)]
-            out[i] = Entities(text=text, spans=tuple(spans), words=tuple(words), model=model.name)
+    limit = model.read_length
+    stride = stride_for(stride, limit, model.tokenizer)
+    enc, owner, probs = tag_windows(model, texts, batch_size, limit, stride, truncate)
+    cut = cut_pieces(enc["input_ids"], owner, len(texts), stride, model.tokenizer) if truncate else (0,) * len(texts)
+    mine: list[list[int]] = [[] for _ in texts]
+    for w in first_windows(owner, truncate):
+        mine[owner[w]].append(w)
+    out = []
+    for i, text in enumerate(texts):
+        words = [(text[s:e], s, e, names[best], float(p)) for s, e, best, p, _, _ in
+                 tagged_words(enc, mine[i], probs).values()]
+        spans = [(text[s:e], k, s, e, score) for k, s, e, score in entity_spans(words)]
+        windows = len(mine[i])
+        note = (f"The text is longer than {limit} pieces: cut there ({cut[i]} pieces dropped; truncate=False reads "
+                "it whole in overlapping windows)." if cut[i] else
+                f"The text is longer than {limit} pieces: read in {windows} overlapping windows ({stride} pieces "
+                "shared), each word tagged in the window where it has the most context." if windows > 1 else "")
+        out.append(Entities(text=text, spans=tuple(spans), words=tuple(words), model=model.name, windows=windows,
+                            note=note))
     return out
 
 
-def _words(word_ids, offsets, probs, names, text) -> list[tuple]:
-    """Per word: its text, start, end, the tag of its first piece and that tag's probability."""
+def tag_windows(model, texts: list[str], batch_size: int, limit: int, stride: int, truncate: bool = False):
+    """Every window of ``texts`` (each ``limit`` pieces, ``stride`` shared) and the tagger's tag probabilities for
+    each: (encoding with offsets and word ids, window -> text, window -> (pieces, tags) array). With ``truncate``
+    only each text's first window is run. Windows run in batches of like length."""
+    import numpy as np
+    import torch
+
+    from ..windows import first_windows
+
+    enc = model.tokenizer(texts, truncation=True, max_length=limit, stride=stride, return_overflowing_tokens=True,
+                          return_offsets_mapping=True)
+    owner = list(enc["overflow_to_sample_mapping"])
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    run = first_windows(owner, truncate)
+    order = sorted(run, key=lambda w: len(enc["input_ids"][w]))
+    probs: dict[int, np.ndarray] = {}
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        batch = model.tokenizer.pad({k: [enc[k][w] for w in rows] for k in keys}, return_tensors="pt")
+        with torch.inference_mode():
+            out = model.forward(dict(batch)).logits.float().softmax(-1).cpu().numpy()  # (B, T, tags)
+        for b, w in enumerate(rows):
+            probs[w] = out[b, :len(enc["input_ids"][w])]
+    return enc, owner, probs
+
+
+def tagged_words(enc, windows: list[int], probs: dict) -> dict:
+    """Each word of one text read in ``windows``: word id -> (start, end, best tag, its probability, window, piece),
+    tagged at its first piece in the window where that piece has the most context (pieces of the text on either
+    side, the fewer side counting), in word order."""
     words: dict[int, list] = {}
-    for pos, word in enumerate(word_ids):
-        if word is None:
+    for w in windows:
+        ids, offsets = enc.word_ids(w), enc["offset_mapping"][w]
+        inside = [p for p, word in enumerate(ids) if word is not None]
+        if not inside:  # a text of no pieces
             continue
-        start, end = offsets[pos]
-        if word not in words:
-            best = int(probs[pos].argmax())
-            words[word] = [start, end, names[best], float(probs[pos][best])]
-        else:
-            words[word][1] = end
-    return [(text[s:e], s, e, t, p) for s, e, t, p in words.values()]
+        first, last = inside[0], inside[-1]
+        for p in inside:
+            start, end = offsets[p]
+            seen = words.get(ids[p])
+            if seen is None:
+                words[ids[p]] = seen = [start, end, None, None, None, None, -1]
+            seen[1] = max(seen[1], end)  # its first window holds its first piece: the start is known
+            context = min(p - first, last - p)
+            if start == seen[0] and context > seen[6]:  # the word's first piece, with more context than before
+                seen[2:7] = [int(probs[w][p].argmax()), float(probs[w][p].max()), w, p, context]
+    return {word: tuple(v[:6]) for word, v in sorted(words.items())}
