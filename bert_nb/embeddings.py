@@ -261,7 +261,7 @@ def pooled_vectors(engine, texts, pooling: str, layers, limit: int, stride: int,
     """The pooled vectors of a list of texts at ``layers`` (None: all): (layers, n, H) float32, windows, cut pieces."""
     import numpy as np
 
-    with _progress(len(texts), progress) as bar:
+    with progress_bar(len(texts), progress) as bar:
         blocks = list(pooled_blocks(engine, texts, pooling, layers, limit, stride, truncate, batch_size,
                                     spans=spans, bar=bar, compile=compile, packed=packed))
     vectors = np.concatenate([b.vectors for b in blocks], axis=1)
@@ -718,15 +718,18 @@ def _span_mask_row(offsets, span) -> list[int]:
     return [1 if e > s and s >= start and e <= end else 0 for s, e in offsets]
 
 
-class _progress:
-    """A tqdm bar (a widget in notebooks) when asked for, else nothing."""
+class progress_bar:
+    """A tqdm bar (a widget in notebooks) when asked for (``show`` None: from 1,024 items on), else nothing.
+    Every long pass over texts (embedding, predicting, tagging) shows one this way."""
 
-    def __init__(self, total: int, show: bool):
+    def __init__(self, total: int, show: bool | None, desc: str = "embedding", unit: str = "text"):
         self.bar = None
+        if show is None:
+            show = total >= _PROGRESS_FROM
         if show:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc="embedding", unit="text")
+            self.bar = tqdm(total=total, desc=desc, unit=unit)
 
     def __enter__(self):
         return self

@@ -212,7 +212,8 @@ class Recorded:
         return self.state.stopped_at
 
 
-def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None):
+def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None,
+             progress: bool | None = None):
     """Labels and class probabilities for ``texts`` from a text classifier: one fine-tuned here (its ``predict``
     is this), or a sequence classifier from the hub or a folder, read with its config's labels.
 
@@ -228,6 +229,7 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
     NLI model or a cross-encoder reads them; the frame starts with text and text_pair. A head of
     one output (a cross-encoder's relevance or similarity, a regression) gives ``score``, the
     sigmoid of that output as such models are trained, and the raw ``logit``, instead of labels.
+    ``progress``: a progress bar; by default only from 1,024 inputs on.
 
     Examples
     --------
@@ -261,7 +263,7 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
             raise BertNbError("stride and truncate are for single texts; a pair is read in one input, cut at the "
                               f"model's {limit} pieces.")
         first, second = pair_inputs(texts)
-        logits, note = _pair_logits(model, first, second, limit, batch_size)
+        logits, note = _pair_logits(model, first, second, limit, batch_size, progress)
         return _labelled(logits, names, {"text": first, "text_pair": second}, note)
     texts = listed(texts, "Give one or more non-empty texts to predict")
     if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
@@ -273,7 +275,7 @@ def classify(model, texts, batch_size: int = 32, truncate: bool = False, stride:
     kept = {k: [enc[k][w] for w in keep] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
     logits = np.zeros((len(texts), len(names)), dtype=np.float64)
     taken = np.zeros(len(texts), dtype=np.int64)
-    np.add.at(logits, [owner[w] for w in keep], _sorted_logits(model, kept, batch_size))
+    np.add.at(logits, [owner[w] for w in keep], _sorted_logits(model, kept, batch_size, progress))
     np.add.at(taken, [owner[w] for w in keep], 1)
     logits /= taken[:, None]  # the mean of each text's window logits
     frame = _labelled(logits, names, {"text": texts})
@@ -308,7 +310,7 @@ def _given_pairs(texts) -> bool:
                                            for t in texts)
 
 
-def _pair_logits(model, first: list, second: list, limit: int, batch_size: int):
+def _pair_logits(model, first: list, second: list, limit: int, batch_size: int, progress: bool | None = None):
     """A sequence classifier's logits for each (first, second) read as one input; and a note on pairs cut.
 
     The pairs run in batches of similar length (each padded to its longest), in their order again after."""
@@ -320,7 +322,7 @@ def _pair_logits(model, first: list, second: list, limit: int, batch_size: int):
         for key in cut.keys():
             for j, i in enumerate(long):
                 enc[key][i] = cut[key][j]
-    logits = _sorted_logits(model, enc, batch_size)
+    logits = _sorted_logits(model, enc, batch_size, progress)
     note = (f"{len(long)} pair{'' if len(long) == 1 else 's'} longer than {limit} pieces cut there (the longer text "
             "first)" if long else "")
     return logits, note
@@ -344,21 +346,26 @@ def pair_window_logits(model, first: list, second: list, limit: int, batch_size:
     return _sorted_logits(model, enc, batch_size), list(enc["overflow_to_sample_mapping"]), stride
 
 
-def _sorted_logits(model, enc, batch_size: int):
-    """The logits of every row of ``enc`` (token id lists), run in batches of like length, in ``enc``'s order."""
+def _sorted_logits(model, enc, batch_size: int, progress: bool | None = None):
+    """The logits of every row of ``enc`` (token id lists), run in batches of like length, in ``enc``'s order;
+    a progress bar (``progress`` None: from 1,024 rows on)."""
     import numpy as np
+
+    from .embeddings import progress_bar
 
     model.model.eval()
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
     order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
     out = None
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        batch = model.tokenizer.pad({k: [enc[k][i] for i in rows] for k in keys}, return_tensors="pt")
-        logits = model.forward(dict(batch)).logits.float().cpu().numpy()
-        if out is None:
-            out = np.zeros((len(order), logits.shape[1]), dtype=np.float64)
-        out[rows] = logits
+    with progress_bar(len(order), progress, desc="predicting", unit="input") as bar:
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            batch = model.tokenizer.pad({k: [enc[k][i] for i in rows] for k in keys}, return_tensors="pt")
+            logits = model.forward(dict(batch)).logits.float().cpu().numpy()
+            if out is None:
+                out = np.zeros((len(order), logits.shape[1]), dtype=np.float64)
+            out[rows] = logits
+            bar.update(len(rows))
     return out
 
 
@@ -415,12 +422,14 @@ class FineTuned(Recorded, Engine):
         """The last evaluation's confusion matrix (rows: true label, columns: predicted), or None."""
         return self.state.confusion
 
-    def predict(self, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None):
+    def predict(self, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None,
+                progress: bool | None = None):
         """Labels and class probabilities for ``texts``: a DataFrame with text, label and one column per class.
 
-        As :func:`classify`: a text longer than the training length is read in overlapping windows.
+        As :func:`classify`: a text longer than the training length is read in overlapping windows; a
+        progress bar from 1,024 texts on (``progress``).
         """
-        return classify(self, texts, batch_size=batch_size, truncate=truncate, stride=stride)
+        return classify(self, texts, batch_size=batch_size, truncate=truncate, stride=stride, progress=progress)
 
     def save(self, path) -> str:
         """Write a save_pretrained folder (safetensors, tokenizer, label names, history); returns its path.

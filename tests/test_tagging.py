@@ -357,3 +357,12 @@ def test_a_text_longer_than_the_tagger_is_read_in_windows(tagger, shell):
     shown = shell.run_cell(f"%%bert ner --model tagger_long --truncate\n{long}")
     assert "pieces dropped" in shown.note
     assert shell.run_cell(f"%%bert ner --model tagger_long --stride 10\n{long}").windows > found.windows
+
+
+def test_tagging_many_texts_shows_progress(tagger, capsys):
+    tagger.predict(["hello bert model"] * 3)
+    assert "tagging" not in capsys.readouterr().err
+    frame = tagger.predict(["hello bert model"] * 1024)
+    assert "tagging" in capsys.readouterr().err and frame.entity.tolist()[:2] == ["bert model", "bert model"]
+    tag(tagger, "hello bert model", progress=True)
+    assert "tagging: 100%" in capsys.readouterr().err

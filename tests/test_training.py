@@ -401,3 +401,15 @@ def test_texts_of_mixed_lengths_are_classified_in_their_order(clf):
     assert together.label.tolist() == alone.label.tolist()
     np.testing.assert_allclose(together[alone.columns[2:]].to_numpy(float), alone[alone.columns[2:]].to_numpy(float),
                                atol=1e-5)
+
+
+def test_long_passes_show_progress_from_1024_inputs(clf, capsys):
+    clf.predict(["the cat sat", "a good dog"])
+    assert "predicting" not in capsys.readouterr().err  # a few texts: no bar
+    many = clf.predict(["the cat sat", "a good dog"] * 512)  # 1,024: the bar, and the same labels as alone
+    assert "predicting" in capsys.readouterr().err and len(many) == 1024
+    assert many.label.tolist()[:2] == clf.predict(["the cat sat", "a good dog"]).label.tolist()
+    clf.predict(["the cat sat"], progress=True)
+    assert "predicting: 100%" in capsys.readouterr().err
+    clf.predict(["the cat sat"] * 1024, progress=False)
+    assert "predicting" not in capsys.readouterr().err

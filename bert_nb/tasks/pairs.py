@@ -140,11 +140,12 @@ class PairModel(FineTuned):
         low, high = self.training_config["label_range"]
         return share * (high - low) + low
 
-    def predict(self, pairs, batch_size: int = 32):
+    def predict(self, pairs, batch_size: int = 32, progress: bool | None = None):
         """Each pair's score (regression) or label and probabilities: text, text_pair, then score or label, ...
 
         ``pairs``: (text, text_pair) tuples, a two-column frame, or ``"A ||| B"`` strings. A pair longer
         than the model's length is cut there (the longer text first), and ``frame.attrs["note"]`` says so.
+        ``progress``: a progress bar; by default only from 1,024 pairs on.
         """
         import pandas as pd
 
@@ -152,7 +153,7 @@ class PairModel(FineTuned):
 
         first, second = pair_inputs(pairs)
         check_batch_size(batch_size)
-        logits, note = _pair_logits(self, first, second, self.read_length, batch_size)
+        logits, note = _pair_logits(self, first, second, self.read_length, batch_size, progress)
         if not self.regression:  # a label and each label's probability, as classify gives them
             return _labelled(logits, list(self.label_names), {"text": first, "text_pair": second}, note)
         frame = pd.DataFrame({"text": first, "text_pair": second})

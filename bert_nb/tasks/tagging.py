@@ -161,13 +161,14 @@ class Tagger(FineTuned):
 
     task = "tokens"
 
-    def predict(self, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None):
+    def predict(self, texts, batch_size: int = 32, truncate: bool = False, stride: int | None = None,
+                progress: bool | None = None):
         """The entities of each text: a DataFrame with text, entity, type, start, end, score (see :func:`tag`
         for long texts; ``attrs["note"]`` says how many were read in windows or cut)."""
         import pandas as pd
 
         found = _tag_batch(self, _checked_texts(listed(texts, _GIVE)), batch_size, list(self.label_names), truncate,
-                           stride)
+                           stride, progress)
         frames = [e.to_frame().assign(text=e.text) for e in found]
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         frame = frame[["text", "entity", "type", "start", "end", "score"]]
@@ -311,7 +312,8 @@ def entity_spans(words) -> list[tuple]:
     return [(k, s, e, float(sum(sc) / len(sc))) for k, s, e, sc in spans]
 
 
-def tag(model, text, batch_size: int = 32, truncate: bool = False, stride: int | None = None):
+def tag(model, text, batch_size: int = 32, truncate: bool = False, stride: int | None = None,
+        progress: bool | None = None):
     """The entities a tagger finds in ``text`` (one string; a list gives a ``Batch``): one fine-tuned here, or a
     token classifier from the hub or a folder whose tags are BIO (``B-PER``, ``I-PER``, ``O``).
 
@@ -321,6 +323,7 @@ def tag(model, text, batch_size: int = 32, truncate: bool = False, stride: int |
     windows of that length (``stride`` pieces shared, default a quarter), each word tagged in the
     window where it has the most context on both sides; the result's ``note`` says so. With
     ``truncate=True`` the text is cut there instead, and the note says how many pieces were dropped.
+    ``progress``: a progress bar; by default only from 1,024 windows on.
 
     Returns
     -------
@@ -338,8 +341,9 @@ def tag(model, text, batch_size: int = 32, truncate: bool = False, stride: int |
 
     names = _tags_of(model)
     if isinstance(text, str):
-        return _tag_batch(model, _checked_texts([text]), batch_size, names, truncate, stride)[0]
-    return Batch(tuple(_tag_batch(model, _checked_texts(listed(text, _GIVE)), batch_size, names, truncate, stride)))
+        return _tag_batch(model, _checked_texts([text]), batch_size, names, truncate, stride, progress)[0]
+    return Batch(tuple(_tag_batch(model, _checked_texts(listed(text, _GIVE)), batch_size, names, truncate, stride,
+                                  progress)))
 
 
 def _tags_of(model, bio: bool = True) -> list[str]:
@@ -359,13 +363,13 @@ def _tags_of(model, bio: bool = True) -> list[str]:
 
 
 def _tag_batch(model, texts: list[str], batch_size: int, names: list[str], truncate: bool = False,
-               stride: int | None = None) -> list[Entities]:
+               stride: int | None = None, progress: bool | None = None) -> list[Entities]:
     from ..windows import cut_pieces, first_windows, stride_for
 
     check_batch_size(batch_size)
     limit = model.read_length
     stride = stride_for(stride, limit, model.tokenizer)
-    enc, owner, probs = tag_windows(model, texts, batch_size, limit, stride, truncate)
+    enc, owner, probs = tag_windows(model, texts, batch_size, limit, stride, truncate, progress)
     cut = cut_pieces(enc["input_ids"], owner, len(texts), stride, model.tokenizer) if truncate else (0,) * len(texts)
     mine: list[list[int]] = [[] for _ in texts]
     for w in first_windows(owner, truncate):
@@ -385,13 +389,16 @@ def _tag_batch(model, texts: list[str], batch_size: int, names: list[str], trunc
     return out
 
 
-def tag_windows(model, texts: list[str], batch_size: int, limit: int, stride: int, truncate: bool = False):
+def tag_windows(model, texts: list[str], batch_size: int, limit: int, stride: int, truncate: bool = False,
+                progress: bool | None = False):
     """Every window of ``texts`` (each ``limit`` pieces, ``stride`` shared) and the tagger's tag probabilities for
     each: (encoding with offsets and word ids, window -> text, window -> (pieces, tags) array). With ``truncate``
-    only each text's first window is run. Windows run in batches of like length."""
+    only each text's first window is run. Windows run in batches of like length (``progress``: a bar; None:
+    from 1,024 windows on)."""
     import numpy as np
     import torch
 
+    from ..embeddings import progress_bar
     from ..windows import first_windows
 
     enc = model.tokenizer(texts, truncation=True, max_length=limit, stride=stride, return_overflowing_tokens=True,
@@ -401,13 +408,15 @@ def tag_windows(model, texts: list[str], batch_size: int, limit: int, stride: in
     run = first_windows(owner, truncate)
     order = sorted(run, key=lambda w: len(enc["input_ids"][w]))
     probs: dict[int, np.ndarray] = {}
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        batch = model.tokenizer.pad({k: [enc[k][w] for w in rows] for k in keys}, return_tensors="pt")
-        with torch.inference_mode():
-            out = model.forward(dict(batch)).logits.float().softmax(-1).cpu().numpy()  # (B, T, tags)
-        for b, w in enumerate(rows):
-            probs[w] = out[b, :len(enc["input_ids"][w])]
+    with progress_bar(len(order), progress, desc="tagging", unit="window") as bar:
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            batch = model.tokenizer.pad({k: [enc[k][w] for w in rows] for k in keys}, return_tensors="pt")
+            with torch.inference_mode():
+                out = model.forward(dict(batch)).logits.float().softmax(-1).cpu().numpy()  # (B, T, tags)
+            for b, w in enumerate(rows):
+                probs[w] = out[b, :len(enc["input_ids"][w])]
+            bar.update(len(rows))
     return enc, owner, probs
 
 
