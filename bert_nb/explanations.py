@@ -387,6 +387,9 @@ def _tag_setup(engine, text, target) -> _Setup:
     stride = stride_for(None, limit, engine.tokenizer)
     found, owner, probs = tag_windows(engine, [text], 32, limit, stride)
     tagged = tagged_words(found, list(range(len(owner))), probs)  # word -> (start, end, tag, p, window, piece)
+    if not tagged:
+        raise BertNbError("The tagger reads no word in this text (nothing but characters its tokenizer drops); "
+                          "give a text with words.")
     words = {w: [piece, start, end] for w, (start, end, _, _, _, piece) in tagged.items()}
     word = _tagged_word(text, words, [names[tagged[w][2]] for w in words], target)
     start, end, index, _, window, first = tagged[word]

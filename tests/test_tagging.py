@@ -314,6 +314,9 @@ def test_explain_a_word_of_a_later_window_or_of_any_tags(tagger, tmp_path):
     assert why.spanned == "world" and why.target == world[3] and "overlapping windows" in why.note
     assert why.value == pytest.approx(world[4], rel=1e-5) and len(why.tokens) <= 16
     assert "world" in why.words().word.tolist() and "hello" not in why.words().word.tolist()
+    with pytest.raises(BertNbError, match="The tagger reads no word in this text"):
+        explain(tagger, "\u200b", method="occlusion")  # a zero-width space: dropped by the tokenizer (an IndexError)
+    assert tag(tagger, "\u200b").spans == () and tag(tagger, "\u200b").words == ()
     folder = build_tiny_bert(tmp_path / "pos", head="base")  # a part-of-speech tagger: tags that are not BIO
     config = transformers.BertConfig.from_pretrained(folder, id2label={0: "NOUN", 1: "VERB"},
                                                      label2id={"NOUN": 0, "VERB": 1})
