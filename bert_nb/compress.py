@@ -457,14 +457,16 @@ def distill(teacher, data, student_layers: int | None = None, temperature: float
 # -- compare ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Comparison:
-    """Several classifiers measured on the same data in one run on this machine."""
+    """Several classifiers (or taggers) measured on the same data in one run on this machine."""
 
     table: "object"  # DataFrame, one row per model (see to_frame)
-    predictions: "object"  # DataFrame: text, label, then one column of predicted labels per model
+    predictions: "object"  # DataFrame: text, label (a tagger's: tags), then each model's prediction
     device: str
+    metric: str = "accuracy"  # the quality column the plot weighs against speed: a tagger's entity_f1
 
     def to_frame(self):
-        """model, parameters, size_mb, accuracy, macro_f1, agreement, latency_ms, throughput."""
+        """model, parameters, size_mb, accuracy, macro_f1, agreement, latency_ms, throughput; for taggers
+        entity_f1 (seqeval, micro), accuracy over words and agreement over words instead of the F1."""
         return self.table.copy()
 
     def disagreements(self):
@@ -477,8 +479,10 @@ class Comparison:
         """One line per model."""
         lines = [f"{len(self.table)} models on {len(self.predictions)} texts ({self.device}):"]
         for r in self.table.itertuples():
-            lines.append(f"  {r.model}: {r.parameters / 1e6:.1f}M parameters, {r.size_mb:.1f} MB, accuracy "
-                         f"{r.accuracy:.3f}, macro-F1 {r.macro_f1:.3f}, agreement {r.agreement:.3f}, "
+            quality = (f"entity F1 {r.entity_f1:.3f}, word accuracy {r.accuracy:.3f}, agreement {r.agreement:.3f} "
+                       "(words)" if self.metric == "entity_f1" else
+                       f"accuracy {r.accuracy:.3f}, macro-F1 {r.macro_f1:.3f}, agreement {r.agreement:.3f}")
+            lines.append(f"  {r.model}: {r.parameters / 1e6:.1f}M parameters, {r.size_mb:.1f} MB, {quality}, "
                          f"{r.latency_ms:.1f} ms/text, {r.throughput:.0f} texts/s")
         return "\n".join(lines)
 
@@ -509,12 +513,17 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
             latency_texts: int = 20, progress=None) -> Comparison:
     """Parameters, size, accuracy, macro-F1, agreement with the first model, latency and throughput, side by side.
 
+    Taggers compare the same way on sentences given as words with their BIO tags (``tokens`` and
+    ``tags`` columns, as they were trained): entity F1 (seqeval), accuracy and agreement over
+    words, each sentence tagged as the tagger reads its training data.
+
     Parameters
     ----------
     models : dict
-        name -> classifier (FineTuned, quantized, pruned, distilled ...), all with the same labels.
-        The first is the reference for ``agreement``.
-    data : labelled data (text, label)
+        name -> classifier (FineTuned, quantized, pruned, distilled ...), all with the same labels;
+        or name -> tagger (a Tagger, its ``bert_nb.quantize`` copies, a hub token classifier), all
+        with the same tags. The first is the reference for ``agreement``.
+    data : labelled data (text, label; for taggers tokens, tags)
     batch_size : int
         Batch for the throughput (texts per second over all of ``data``); latency is batch 1,
         the median over ``latency_texts`` texts.
@@ -539,9 +548,12 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
     if other is not None:
         raise BertNbError(f"'{other[0]}' is a {type(other[1]).__name__}, not a model; give classifiers from "
                           "bert_nb.finetune (or their bert_nb.quantize, prune and distill copies).")
-    clash = [n for n in models if n in ("text", "label")]
+    clash = [n for n in models if n in ("text", "label", "tags")]
     if clash:
         raise BertNbError(f"Name the model something other than '{clash[0]}' (the predictions table has that column).")
+    if any(_is_tagger(m) for m in models.values()):
+        return _compare_taggers(models, data, "tokens" if text == "text" else text, "tags" if label == "label" else
+                                label, batch_size, latency_texts, progress or (lambda done, total, message: None))
     for model in models.values():
         _text_classifier(model, "compare")
     label_sets = {name: classifier_labels(m) for name, m in models.items()}
@@ -571,3 +583,51 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
     report(len(models), len(models), "done")
     frame = pd.DataFrame({"text": texts, "label": [names[i] for i in truth], **predicted})
     return Comparison(table=pd.DataFrame(rows), predictions=frame, device=next(iter(models.values())).device)
+
+
+def _is_tagger(model) -> bool:
+    return getattr(model, "task", None) == "tokens" or "tokens" in getattr(model, "heads", ())
+
+
+def _compare_taggers(models: dict, data, text: str, label: str, batch_size: int, latency_texts: int,
+                     report) -> Comparison:
+    """:func:`compare` for taggers: entity F1, word accuracy and agreement, size, latency, throughput."""
+    import pandas as pd
+
+    from .tasks.tagging import _tags_of, check_tagged, entity_scores, tag_words
+
+    odd = next((n for n, m in models.items() if not _is_tagger(m)), None)
+    if odd is not None:
+        raise BertNbError(f"'{odd}' is no tagger; compare taggers with taggers (and classifiers with classifiers).")
+    tag_sets = {name: _tags_of(m, bio=False) for name, m in models.items()}
+    first = next(iter(models))
+    for name, tags in tag_sets.items():
+        if set(tags) != set(tag_sets[first]):
+            raise BertNbError(f"'{name}' has tags {', '.join(tags)} but '{first}' has {', '.join(tag_sets[first])}; "
+                              "compare taggers trained on the same tags.")
+    frame = check_tagged(data, text, label)
+    unknown = sorted({t for row in frame[label] for t in row} - set(tag_sets[first]))
+    if unknown:
+        raise BertNbError(f"The data has tag(s) {', '.join(unknown[:6])} that '{first}' does not know; compare on data "
+                          "tagged with its tags.")
+    sentences, truth = frame[text].tolist(), frame[label].tolist()
+    joined = [" ".join(words) for words in sentences]
+    rows, predicted = [], {}
+    for step, (name, model) in enumerate(models.items()):
+        report(step, len(models), f"measuring {name}")
+        tag_words(model, sentences[:batch_size], batch_size)  # warm-up: first-call allocation is not the model's speed
+        t0 = time.perf_counter()
+        guess = tag_words(model, sentences, batch_size)
+        seconds = time.perf_counter() - t0
+        predicted[name] = guess
+        scores = entity_scores(truth, guess)
+        words = [(a, b) for x, y in zip(guess, predicted[first]) for a, b in zip(x, y)]
+        rows.append({"model": name, "parameters": model.info().parameters, "size_mb": _size_mb(model),
+                     "entity_f1": scores["f1"], "accuracy": scores["accuracy"],
+                     "agreement": sum(a == b for a, b in words) / max(len(words), 1),
+                     "latency_ms": _latency_ms(model, joined, latency_texts), "throughput": len(sentences) / seconds})
+    report(len(models), len(models), "done")
+    table = pd.DataFrame({"text": joined, "tags": [" ".join(t) for t in truth],
+                          **{name: [" ".join(t) for t in guess] for name, guess in predicted.items()}})
+    return Comparison(table=pd.DataFrame(rows), predictions=table, device=next(iter(models.values())).device,
+                      metric="entity_f1")

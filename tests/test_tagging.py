@@ -184,9 +184,8 @@ def test_what_is_no_texts_is_named(tagger):
         tag(tagger, "good play", batch_size=0)
 
 
-def test_compare_says_it_takes_single_text_classifiers(tagger, tagged):
-    with pytest.raises(BertNbError, match="compare works on classifiers of single texts; '.*' is a tagger"):
-        bert_nb.compare({"tagger": tagger}, tagged)  # "The data has no column 'text'" before
+def test_compare_takes_a_tagger_on_its_own_columns(tagger, tagged):
+    assert bert_nb.compare({"tagger": tagger}, tagged).metric == "entity_f1"  # "works on classifiers" before
 
 
 def test_a_sentence_given_as_its_words_says_to_join_them(tagger):
@@ -369,3 +368,34 @@ def test_tagging_many_texts_shows_progress(tagger, capsys):
     assert "tagging" in capsys.readouterr().err and frame.entity.tolist()[:2] == ["bert model", "bert model"]
     tag(tagger, "hello bert model", progress=True)
     assert "tagging: 100%" in capsys.readouterr().err
+
+
+def test_compare_taggers_entity_f1_agreement_and_speed(tagger, tagged, shell):
+    from bert_nb.compress import compare, quantize
+    from bert_nb.plots.compress import compress_html, pareto_scatter
+    from bert_nb.tasks.tagging import entity_scores, tag_words
+
+    small = quantize(tagger)
+    test = tagged.head(16)
+    result = compare({"fp32": tagger, "int8": small}, test)  # tokens and tags: a tagger's columns by default
+    table = result.to_frame()
+    assert result.metric == "entity_f1" and list(table.model) == ["fp32", "int8"]
+    assert {"entity_f1", "accuracy", "agreement", "latency_ms", "throughput", "size_mb"} <= set(table.columns)
+    assert table.size_mb[1] < table.size_mb[0] and table.agreement[0] == 1.0
+    guess = tag_words(tagger, test.tokens.tolist())
+    expected = entity_scores(test.tags.tolist(), guess)  # the same tags as tag() gives each sentence, as words
+    assert table.entity_f1[0] == pytest.approx(expected["f1"]) and table.accuracy[0] == pytest.approx(expected["accuracy"])
+    assert [t for _, _, _, t, _ in tag(tagger, "hello bert model").words] == tag_words(tagger, [["hello", "bert", "model"]])[0]
+    assert result.predictions.columns.tolist() == ["text", "tags", "fp32", "int8"]
+    assert result.predictions.fp32[0] == " ".join(guess[0]) and "entity F1" in result.to_text()
+    assert "entity F1" in pareto_scatter(result).layout.yaxis.title.text and "entity_f1" in compress_html(result)
+    shell.user_ns.update(tagger_a=tagger, tagger_b=small, test_tags=test)
+    assert shell.run_cell("%bert compare --models tagger_a,tagger_b --data test_tags").metric == "entity_f1"
+    with pytest.raises(BertNbError, match="does not know"):
+        compare({"a": tagger, "b": small}, pd.DataFrame({"tokens": [["bert"]], "tags": [["B-ORG"]]}))
+    with pytest.raises(BertNbError, match="is no tagger"):
+        compare({"a": tagger, "b": bert_nb.load("default")}, test)
+    with pytest.raises(BertNbError, match="The data has no column 'tokens'; its columns are words, tags"):
+        compare({"a": tagger, "b": small}, test.rename(columns={"tokens": "words"}))
+    assert compare({"a": tagger}, test.rename(columns={"tokens": "words"}), text="words").table.entity_f1[0] == \
+        table.entity_f1[0]

@@ -124,10 +124,12 @@ def distill(magics, args, cell):
 
 
 def _compare_options(p):
-    p.add_argument("--models", metavar="A,B,C", required=True, help="variables holding classifiers, comma-separated")
-    p.add_argument("--data", metavar="VAR", required=True, help="labelled data (text, label) to measure on")
-    p.add_argument("--text", metavar="COL", help="text column (default text)")
-    p.add_argument("--label", metavar="COL", help="label column (default label)")
+    p.add_argument("--models", metavar="A,B,C", required=True, help="variables holding classifiers (or taggers), "
+                                                                       "comma-separated")
+    p.add_argument("--data", metavar="VAR", required=True, help="labelled data (text, label; for taggers tokens, tags) "
+                                                                "to measure on")
+    p.add_argument("--text", metavar="COL", help="text column (default text; for taggers tokens)")
+    p.add_argument("--label", metavar="COL", help="label column (default label; for taggers tags)")
     out_option(p, "the comparison")
 
 

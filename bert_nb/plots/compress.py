@@ -46,37 +46,40 @@ def prune_curve_line(curve, *, title: str | None = None, height: int | None = No
 
 def pareto_scatter(comparison, *, title: str | None = None, height: int | None = None,
                    width: int | None = None, template: str | None = None):
-    """Accuracy against throughput, one bubble per model sized by its weights in MB; the best trade-offs joined."""
+    """Accuracy (a tagger's entity F1) against throughput, one bubble per model sized by its weights in MB; the
+    best trade-offs joined."""
     import plotly.graph_objects as go
 
     t = comparison.table
+    metric = getattr(comparison, "metric", "accuracy")
+    quality = "entity F1" if metric == "entity_f1" else "accuracy"
+    other, other_name = ("accuracy", "word accuracy") if metric == "entity_f1" else ("macro_f1", "macro-F1")
     size = t.size_mb.to_numpy()
     fig = go.Figure(go.Scatter(
-        x=list(t.throughput), y=list(t.accuracy), mode="markers+text", text=[esc(m) for m in t.model],
+        x=list(t.throughput), y=list(t[metric]), mode="markers+text", text=[esc(m) for m in t.model],
         textposition="top center", name="models",
         marker=dict(size=list(12 + 40 * size / max(size.max(), 1e-9)), sizemode="diameter", opacity=0.7),
-        customdata=list(zip(t.size_mb, t.latency_ms, t.macro_f1)),
-        hovertemplate="%{text}: accuracy %{y:.3f}, %{x:.0f} texts/s, %{customdata[0]:.1f} MB, "
-                      "%{customdata[1]:.1f} ms/text, macro-F1 %{customdata[2]:.3f}<extra></extra>"))
-    front = _front(t)
-    fig.add_trace(go.Scatter(x=[t.throughput[i] for i in front], y=[t.accuracy[i] for i in front], mode="lines",
+        customdata=list(zip(t.size_mb, t.latency_ms, t[other])),
+        hovertemplate=f"%{{text}}: {quality} %{{y:.3f}}, %{{x:.0f}} texts/s, %{{customdata[0]:.1f}} MB, "
+                      f"%{{customdata[1]:.1f}} ms/text, {other_name} %{{customdata[2]:.3f}}<extra></extra>"))
+    front = _front(t, metric)
+    fig.add_trace(go.Scatter(x=[t.throughput[i] for i in front], y=[t[metric][i] for i in front], mode="lines",
                              line=dict(dash="dot", color="#777"), name="best trade-offs", hoverinfo="skip"))
     fig.update_xaxes(title_text="throughput (texts/s, batch 32)")
-    fig.update_yaxes(title_text="accuracy")
+    fig.update_yaxes(title_text=quality)
     fig.update_layout(title=dict(text=esc(title) if title else
-                                 f"Accuracy vs speed on {len(comparison.predictions)} texts ({esc(comparison.device)}); "
-                                 "bubble: size in MB"),
+                                 f"{quality.capitalize()} vs speed on {len(comparison.predictions)} texts "
+                                 f"({esc(comparison.device)}); bubble: size in MB"),
                       height=height or 420, width=width, template=template, showlegend=False,
                       margin=dict(l=10, r=10, t=50, b=10))
     return tidy(fig)
 
 
-def _front(table) -> list[int]:
-    """Rows no other row beats on both accuracy and throughput, fastest first."""
-    rows = list(table.itertuples())
-    keep = [r.Index for r in rows if not any(o.accuracy >= r.accuracy and o.throughput > r.throughput
-                                             or o.accuracy > r.accuracy and o.throughput >= r.throughput
-                                             for o in rows)]
+def _front(table, metric: str = "accuracy") -> list[int]:
+    """Rows no other row beats on both ``metric`` and throughput, fastest first."""
+    rows = [(i, float(table[metric][i]), float(table.throughput[i])) for i in table.index]
+    keep = [i for i, q, speed in rows if not any(oq >= q and os > speed or oq > q and os >= speed
+                                                 for _, oq, os in rows)]
     return sorted(keep, key=lambda i: -table.throughput[i])
 
 

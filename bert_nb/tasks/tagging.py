@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from ..errors import BertNbError, check_batch_size, listed
 from ..training import FineTuned, TrainingState
 
-__all__ = ["finetune_tagger", "tag", "Tagger", "Entities", "check_tagged", "entity_spans"]
+__all__ = ["finetune_tagger", "tag", "Tagger", "Entities", "check_tagged", "entity_spans", "tag_words",
+           "entity_scores"]
 
 _TAG = re.compile(r"^(O|[BI]-[^\s-][^\s]*)$")
 IGNORE = -100  # label of pieces that are not a word's first: left out of the loss and the metrics
@@ -131,7 +132,6 @@ class _TaggingTask:
 def tag_metrics(label_ids, predicted_ids, names: list[str]) -> tuple[dict, "object"]:
     """seqeval's entity precision/recall/F1 (micro, and F1 per type), word accuracy, and the tag confusion matrix."""
     import numpy as np
-    from seqeval.metrics import classification_report
 
     true_ids, pred_ids = [], []  # per sentence, the words' tag ids (first pieces only)
     for labels, preds in zip(np.asarray(label_ids), np.asarray(predicted_ids)):
@@ -143,16 +143,50 @@ def tag_metrics(label_ids, predicted_ids, names: list[str]) -> tuple[dict, "obje
     flat_true, flat_pred = np.concatenate(true_ids), np.concatenate(pred_ids)
     confusion = np.zeros((len(names), len(names)), dtype=int)
     np.add.at(confusion, (flat_true, flat_pred), 1)
+    return entity_scores(truth, guess), confusion
+
+
+def entity_scores(truth: list[list[str]], guess: list[list[str]]) -> dict:
+    """Word accuracy, seqeval's entity precision/recall/F1 (micro) and F1 per type of tag sequences (per sentence,
+    one tag per word)."""
+    from seqeval.metrics import classification_report
+
+    pairs = [(t, g) for a, b in zip(truth, guess) for t, g in zip(a, b)]
     with warnings.catch_warnings():  # a type never predicted yet has no precision: seqeval warns, we report 0
         warnings.simplefilter("ignore")
         report = classification_report(truth, guess, output_dict=True, zero_division=0)
-    metrics = {"accuracy": float((flat_true == flat_pred).mean()) if len(flat_true) else 0.0,
+    metrics = {"accuracy": float(sum(t == g for t, g in pairs) / len(pairs)) if pairs else 0.0,
                "precision": float(report["micro avg"]["precision"]), "recall": float(report["micro avg"]["recall"]),
                "f1": float(report["micro avg"]["f1-score"])}
     for kind, row in report.items():
         if kind not in ("micro avg", "macro avg", "weighted avg"):
             metrics[f"f1_{kind}"] = float(row["f1-score"])
-    return metrics, confusion
+    return metrics
+
+
+def tag_words(model, sentences: list[list[str]], batch_size: int = 32) -> list[list[str]]:
+    """Each sentence given as its words, tagged as the tagger was trained and evaluated: the tag predicted at each
+    word's first piece, the sentence cut at the tagger's length (words past it tagged O). Batches of like length."""
+    import torch
+
+    names = _tags_of(model, bio=False)
+    out: list = [None] * len(sentences)
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        enc = model.tokenizer([list(sentences[i]) for i in rows], is_split_into_words=True, truncation=True,
+                              max_length=model.read_length, padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            best = model.forward(dict(enc)).logits.argmax(-1).cpu().tolist()
+        for b, i in enumerate(rows):
+            tags = ["O"] * len(sentences[i])
+            seen = set()
+            for piece, word in enumerate(enc.word_ids(b)):
+                if word is not None and word not in seen:
+                    seen.add(word)
+                    tags[word] = names[best[b][piece]]
+            out[i] = tags
+    return out
 
 
 # -- the tagger --------------------------------------------------------------------------------
