@@ -462,11 +462,12 @@ class Comparison:
     table: "object"  # DataFrame, one row per model (see to_frame)
     predictions: "object"  # DataFrame: text, label (a tagger's: tags), then each model's prediction
     device: str
-    metric: str = "accuracy"  # the quality column the plot weighs against speed: a tagger's entity_f1
+    metric: str = "accuracy"  # the quality column the plot weighs against speed: a tagger's entity_f1, a reader's f1
 
     def to_frame(self):
         """model, parameters, size_mb, accuracy, macro_f1, agreement, latency_ms, throughput; for taggers
-        entity_f1 (seqeval, micro), accuracy over words and agreement over words instead of the F1."""
+        entity_f1 (seqeval, micro), accuracy over words and agreement over words instead of the F1; for readers
+        exact and f1 (SQuAD's) and agreement (the same best answer) instead of accuracy and macro_f1."""
         return self.table.copy()
 
     def disagreements(self):
@@ -481,6 +482,8 @@ class Comparison:
         for r in self.table.itertuples():
             quality = (f"entity F1 {r.entity_f1:.3f}, word accuracy {r.accuracy:.3f}, agreement {r.agreement:.3f} "
                        "(words)" if self.metric == "entity_f1" else
+                       f"exact match {r.exact:.3f}, F1 {r.f1:.3f}, agreement {r.agreement:.3f} (answers)"
+                       if self.metric == "f1" else
                        f"accuracy {r.accuracy:.3f}, macro-F1 {r.macro_f1:.3f}, agreement {r.agreement:.3f}")
             lines.append(f"  {r.model}: {r.parameters / 1e6:.1f}M parameters, {r.size_mb:.1f} MB, {quality}, "
                          f"{r.latency_ms:.1f} ms/text, {r.throughput:.0f} texts/s")
@@ -500,9 +503,12 @@ def _size_mb(model) -> float:
 
 
 def _latency_ms(model, texts, rounds: int) -> float:
+    """The median time of one forward pass of one text (or one (question, context) pair: its first window)."""
     times = []
     for text in texts[:rounds]:
-        enc = model.tokenizer([text], truncation=True, max_length=_max_length(model), return_tensors="pt")
+        pair = [text[1]] if isinstance(text, tuple) else None
+        enc = model.tokenizer([text[0] if pair else text], pair, truncation="only_second" if pair else True,
+                              max_length=_max_length(model), return_tensors="pt")
         t0 = time.perf_counter()
         model.forward(dict(enc))
         times.append(time.perf_counter() - t0)
@@ -515,15 +521,17 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
 
     Taggers compare the same way on sentences given as words with their BIO tags (``tokens`` and
     ``tags`` columns, as they were trained): entity F1 (seqeval), accuracy and agreement over
-    words, each sentence tagged as the tagger reads its training data.
+    words, each sentence tagged as the tagger reads its training data. Readers compare on
+    questions in SQuAD's form (context, question, answers): exact match and F1 (SQuAD's), and
+    agreement as the share of questions given the same best answer.
 
     Parameters
     ----------
     models : dict
         name -> classifier (FineTuned, quantized, pruned, distilled ...), all with the same labels;
         or name -> tagger (a Tagger, its ``bert_nb.quantize`` copies, a hub token classifier), all
-        with the same tags. The first is the reference for ``agreement``.
-    data : labelled data (text, label; for taggers tokens, tags)
+        with the same tags; or name -> reader. The first is the reference for ``agreement``.
+    data : labelled data (text, label; for taggers tokens, tags; for readers SQuAD's records)
     batch_size : int
         Batch for the throughput (texts per second over all of ``data``); latency is batch 1,
         the median over ``latency_texts`` texts.
@@ -551,6 +559,9 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
     clash = [n for n in models if n in ("text", "label", "tags")]
     if clash:
         raise BertNbError(f"Name the model something other than '{clash[0]}' (the predictions table has that column).")
+    if any(_is_reader(m) for m in models.values()):
+        return _compare_readers(models, data, batch_size, latency_texts,
+                                progress or (lambda done, total, message: None))
     if any(_is_tagger(m) for m in models.values()):
         return _compare_taggers(models, data, "tokens" if text == "text" else text, "tags" if label == "label" else
                                 label, batch_size, latency_texts, progress or (lambda done, total, message: None))
@@ -631,3 +642,37 @@ def _compare_taggers(models: dict, data, text: str, label: str, batch_size: int,
                           **{name: [" ".join(t) for t in guess] for name, guess in predicted.items()}})
     return Comparison(table=pd.DataFrame(rows), predictions=table, device=next(iter(models.values())).device,
                       metric="entity_f1")
+
+def _is_reader(model) -> bool:
+    return getattr(model, "task", None) == "qa" or "qa" in getattr(model, "heads", ())
+
+
+def _compare_readers(models: dict, data, batch_size: int, latency_texts: int, report) -> Comparison:
+    """:func:`compare` for readers: SQuAD's exact match and F1, agreement, size, latency, throughput."""
+    import pandas as pd
+
+    from .tasks.qa import _answer_batch, check_squad, squad_scores
+
+    odd = next((n for n, m in models.items() if not _is_reader(m)), None)
+    if odd is not None:
+        raise BertNbError(f"'{odd}' is no reader; compare readers with readers (and classifiers with classifiers).")
+    frame = check_squad(data)
+    pairs = list(zip(frame.question, frame.context))
+    rows, predicted = [], {}
+    first = next(iter(models))
+    for step, (name, model) in enumerate(models.items()):
+        report(step, len(models), f"measuring {name}")
+        _answer_batch(model, pairs[:batch_size], 1, batch_size)  # warm-up: first-call allocation is not its speed
+        t0 = time.perf_counter()
+        found = _answer_batch(model, pairs, 1, batch_size)
+        seconds = time.perf_counter() - t0
+        predicted[name] = [a.spans[0][0] if a.spans else "" for a in found]
+        scores = squad_scores(predicted[name], list(frame.answer))
+        rows.append({"model": name, "parameters": model.info().parameters, "size_mb": _size_mb(model),
+                     "exact": scores["exact"], "f1": scores["f1"],
+                     "agreement": sum(a == b for a, b in zip(predicted[name], predicted[first])) / len(pairs),
+                     "latency_ms": _latency_ms(model, pairs, latency_texts), "throughput": len(pairs) / seconds})
+    report(len(models), len(models), "done")
+    table = pd.DataFrame({"text": list(frame.question), "label": list(frame.answer), **predicted})
+    return Comparison(table=pd.DataFrame(rows), predictions=table, device=next(iter(models.values())).device,
+                      metric="f1")

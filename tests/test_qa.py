@@ -292,3 +292,30 @@ def test_explain_says_which_words_made_the_answer(reader, shell):
     np.testing.assert_allclose(whole.sufficiency, 0, atol=1e-5)
     with pytest.raises(BertNbError, match="Pair 0 is not two texts"):
         bert_nb.faithfulness(reader, ["hello model"])
+
+
+def test_compare_readers_exact_f1_agreement_and_speed(reader, squad, shell):
+    from bert_nb.compress import compare, quantize
+    from bert_nb.panels.compress import ComparePanel
+    from bert_nb.plots.compress import pareto_scatter
+    from bert_nb.tasks.qa import squad_scores
+
+    small = quantize(reader)
+    test = squad.head(12)
+    result = compare({"fp32": reader, "int8": small}, test)
+    table = result.to_frame()
+    assert result.metric == "f1" and list(table.model) == ["fp32", "int8"] and table.agreement[0] == 1.0
+    assert {"exact", "f1", "agreement", "latency_ms", "throughput", "size_mb"} <= set(table.columns)
+    best = reader.predict(list(test.question), list(test.context)).answer.tolist()  # what answer gives, question by question
+    truth = [a["text"][0] for a in test.answers]
+    assert result.predictions.fp32.tolist() == best and result.predictions.label.tolist() == truth
+    assert table.f1[0] == pytest.approx(squad_scores(best, truth)["f1"]) and "exact match" in result.to_text()
+    assert pareto_scatter(result).layout.yaxis.title.text == "SQuAD F1"
+    shell.user_ns.update(reader_a=reader, reader_b=small, test_questions=test)
+    assert shell.run_cell("%bert compare --models reader_a,reader_b --data test_questions").metric == "f1"
+    with pytest.raises(BertNbError, match="'b' is no reader; compare readers with readers"):
+        compare({"a": reader, "b": bert_nb.load("default")}, test)
+    with pytest.raises(BertNbError, match="has no column 'question'"):
+        compare({"a": reader, "b": small}, test.drop(columns="question"))
+    offered = ComparePanel.for_engine(reader).candidates  # readers only (those loaded by other tests too)
+    assert offered[reader.name] is reader and all("qa" in m.heads for m in offered.values())

@@ -89,14 +89,15 @@ def test_the_dashboard_has_a_task_tab_only_for_a_task_head(tagger, minilm):
         bert_nb.panels.panel("task", minilm)
 
 
-def test_the_compare_panel_offers_classifiers_of_single_texts_or_taggers(cross, tagger, tagged):
+def test_the_compare_panel_offers_classifiers_of_single_texts_taggers_or_readers(cross, tagger, tagged, reader,
+                                                                                     squad):
     from bert_nb.panels.compress import ComparePanel, _classifiers
 
     assert "compare" not in bert_nb.dashboard(cross).panels  # it offered Rotten Tomatoes to a cross-encoder before
     assert ComparePanel.for_engine(cross) is None
     assert cross not in _classifiers({}, cross).values()
     panel = ComparePanel.for_engine(tagger)  # over a tagger: taggers on CoNLL-2003's test sentences
-    assert panel.taggers and (panel.text_column, panel.label_column) == ("tokens", "tags")
+    assert panel.kind == "tagger" and (panel.text_column, panel.label_column) == ("tokens", "tags")
     assert tagger.name in panel.candidates and all(c.task == "tokens" or "tokens" in c.heads
                                                    for c in panel.candidates.values())
     panel.int8.value, panel.texts.value = True, panel.texts.min
@@ -106,6 +107,11 @@ def test_the_compare_panel_offers_classifiers_of_single_texts_or_taggers(cross, 
     result = panel.run()
     assert result.metric == "entity_f1" and len(result.table) == 2 and "error" not in panel.status.value
     assert "get different tags" in panel.disagreements.value and panel.figure.layout.yaxis.title.text == "entity F1"
+    assert ComparePanel.for_engine(reader).kind == "reader"  # over a reader: readers on the CoNLL questions
+    panel = ComparePanel(reader, data=squad)
+    panel.int8.value = True
+    assert panel.run().metric == "f1" and "get different answers" in panel.disagreements.value
+    assert panel.figure.layout.yaxis.title.text == "SQuAD F1"
 
 
 def test_the_explain_panel_takes_a_cross_encoders_pair(cross, clf):

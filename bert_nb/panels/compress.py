@@ -1,5 +1,5 @@
-"""The compare panel: pick classifiers (or taggers) and data, run; the table, the accuracy-speed plot and the
-disagreements."""
+"""The compare panel: pick classifiers (or taggers, or readers) and data, run; the table, the accuracy-speed plot
+and the disagreements."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from ..errors import BertNbError
 from ._base import _Panel, _refresh
 
 
-def _classifiers(models: dict | None, engine, taggers: bool = False) -> dict:
-    """The models on offer: those given, the active one, and every loaded or remembered classifier (with
-    ``taggers``: tagger)."""
-    from ..compress import _is_tagger, text_classifier
+def _classifiers(models: dict | None, engine, kind: str = "classifier") -> dict:
+    """The models on offer: those given, the active one, and every loaded or remembered model of ``kind``
+    (classifier, tagger or reader)."""
+    from ..compress import _is_reader, _is_tagger, text_classifier
     from ..engine import _NAMED, loaded
 
-    kind = _is_tagger if taggers else text_classifier
+    kind = {"tagger": _is_tagger, "reader": _is_reader}.get(kind, text_classifier)
     found = dict(models or {})
     for candidate in [engine, *_NAMED.values(), *loaded()]:
         if candidate is not None and kind(candidate) and candidate not in found.values():
@@ -25,7 +25,8 @@ def _classifiers(models: dict | None, engine, taggers: bool = False) -> dict:
 
 class ComparePanel(_Panel):
     """Several classifiers measured side by side: size, accuracy, macro-F1, agreement, latency, throughput; over a
-    tagger, taggers (entity F1 on CoNLL-2003's test sentences by default)."""
+    tagger, taggers (entity F1 on CoNLL-2003's test sentences by default); over a reader, readers (SQuAD's exact
+    match and F1 on the packaged CoNLL questions' test split)."""
 
     name = "compare"  # its tab in the dashboard and `%bert panel compare`
     tab_order = 60
@@ -33,11 +34,11 @@ class ComparePanel(_Panel):
 
     @classmethod
     def for_engine(cls, engine):
-        """The panel over a classifier of single texts or a tagger; None for other engines (a cross-encoder's pairs:
-        not here)."""
-        from ..compress import _is_tagger, text_classifier
+        """The panel over a classifier of single texts, a tagger or a reader; None for other engines (a
+        cross-encoder's pairs: not here)."""
+        from ..compress import _is_reader, _is_tagger, text_classifier
 
-        return cls(engine) if text_classifier(engine) or _is_tagger(engine) else None
+        return cls(engine) if text_classifier(engine) or _is_tagger(engine) or _is_reader(engine) else None
 
     def __init__(self, engine=None, models: dict | None = None, data=None, text: str = "text",
                  label: str = "label"):
@@ -46,17 +47,20 @@ class ComparePanel(_Panel):
         super().__init__(engine)
         import plotly.graph_objects as go
 
-        from ..compress import _is_tagger
+        from ..compress import _is_reader, _is_tagger
 
-        self.taggers = self.engine is not None and _is_tagger(self.engine)
+        engine = self.engine
+        self.kind = "classifier" if engine is None else "reader" if _is_reader(engine) else \
+            "tagger" if _is_tagger(engine) else "classifier"
         if data is None:
             from ..datasets import load as load_dataset
 
-            data = load_dataset("conll2003" if self.taggers else "rotten_tomatoes", split="test")
-        if self.taggers and (text, label) == ("text", "label"):
+            data = load_dataset({"tagger": "conll2003", "reader": "conll_qa"}.get(self.kind, "rotten_tomatoes"),
+                                split="test")
+        if self.kind == "tagger" and (text, label) == ("text", "label"):
             text, label = "tokens", "tags"  # a tagger's data: words and their tags
         self.data, self.text_column, self.label_column = data, text, label
-        self.candidates = _classifiers(models, self.engine, self.taggers)
+        self.candidates = _classifiers(models, self.engine, self.kind)
         names = list(self.candidates)
         chosen = tuple(models) if models else tuple(names)  # the models given, else every classifier there is
         self.models = widgets.SelectMultiple(options=names, value=chosen, description="models",
@@ -105,7 +109,7 @@ class ComparePanel(_Panel):
         self.table.value = compress_html(result)
         _refresh(self.figure, pareto_scatter(result))
         differ = result.disagreements()
-        what = "tags" if self.taggers else "labels"
+        what = {"tagger": "tags", "reader": "answers"}.get(self.kind, "labels")
         self.disagreements.value = (f"<div style='font-size:12px'>{len(differ)} of {len(result.predictions)} texts "
                                     f"get different {what}; the first 10:</div>"
                                     + differ.head(10).to_html(index=False, escape=True))

@@ -46,14 +46,15 @@ def prune_curve_line(curve, *, title: str | None = None, height: int | None = No
 
 def pareto_scatter(comparison, *, title: str | None = None, height: int | None = None,
                    width: int | None = None, template: str | None = None):
-    """Accuracy (a tagger's entity F1) against throughput, one bubble per model sized by its weights in MB; the
-    best trade-offs joined."""
+    """Accuracy (a tagger's entity F1, a reader's SQuAD F1) against throughput, one bubble per model sized by its
+    weights in MB; the best trade-offs joined."""
     import plotly.graph_objects as go
 
     t = comparison.table
     metric = getattr(comparison, "metric", "accuracy")
-    quality = "entity F1" if metric == "entity_f1" else "accuracy"
-    other, other_name = ("accuracy", "word accuracy") if metric == "entity_f1" else ("macro_f1", "macro-F1")
+    quality, other, other_name = {"entity_f1": ("entity F1", "accuracy", "word accuracy"),
+                                  "f1": ("SQuAD F1", "exact", "exact match")}.get(metric,
+                                                                                 ("accuracy", "macro_f1", "macro-F1"))
     size = t.size_mb.to_numpy()
     fig = go.Figure(go.Scatter(
         x=list(t.throughput), y=list(t[metric]), mode="markers+text", text=[esc(m) for m in t.model],
@@ -68,7 +69,7 @@ def pareto_scatter(comparison, *, title: str | None = None, height: int | None =
     fig.update_xaxes(title_text="throughput (texts/s, batch 32)")
     fig.update_yaxes(title_text=quality)
     fig.update_layout(title=dict(text=esc(title) if title else
-                                 f"{quality.capitalize()} vs speed on {len(comparison.predictions)} texts "
+                                 f"{quality[0].upper() + quality[1:]} vs speed on {len(comparison.predictions)} texts "
                                  f"({esc(comparison.device)}); bubble: size in MB"),
                       height=height or 420, width=width, template=template, showlegend=False,
                       margin=dict(l=10, r=10, t=50, b=10))

@@ -465,9 +465,11 @@ def _answer_batch(model, pairs, top_k: int, batch_size: int) -> list[Answers]:
             logits.append((s, e))
     contexts = [c for _, c in pairs]
     best = _best_answers(logits, example, offsets, contexts, top_k)
-    results = []
+    results, of_row = [], collections.defaultdict(list)
+    for w, r in enumerate(example):
+        of_row[r].append(w)
     for row, (question, context) in enumerate(pairs):
-        windows = [w for w, r in enumerate(example) if r == row]
+        windows = of_row[row]  # (each row's windows looked up in all of them: quadratic in the questions)
         # the view: each context piece once, with the probabilities of the window that gave the best answer
         top = max(windows, key=lambda w: max([f[0] for f in _spans(*logits[w], offsets[w], 1)[0]], default=0.0))
         _, p_start, p_end = _spans(*logits[top], offsets[top], 1)
