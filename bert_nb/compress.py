@@ -467,7 +467,9 @@ class Comparison:
     def to_frame(self):
         """model, parameters, size_mb, accuracy, macro_f1, agreement, latency_ms, throughput; for taggers
         entity_f1 (seqeval, micro), accuracy over words and agreement over words instead of the F1; for readers
-        exact and f1 (SQuAD's) and agreement (the same best answer) instead of accuracy and macro_f1."""
+        exact and f1 (SQuAD's) and agreement (the same best answer) instead of accuracy and macro_f1; for
+        cross-encoders of a score spearman, pearson, mse and agreement (the Spearman correlation of its scores
+        with the first model's)."""
         return self.table.copy()
 
     def disagreements(self):
@@ -484,6 +486,8 @@ class Comparison:
                        "(words)" if self.metric == "entity_f1" else
                        f"exact match {r.exact:.3f}, F1 {r.f1:.3f}, agreement {r.agreement:.3f} (answers)"
                        if self.metric == "f1" else
+                       f"Spearman {r.spearman:.3f}, Pearson {r.pearson:.3f}, agreement {r.agreement:.3f} (Spearman "
+                       "with the first)" if self.metric == "spearman" else
                        f"accuracy {r.accuracy:.3f}, macro-F1 {r.macro_f1:.3f}, agreement {r.agreement:.3f}")
             lines.append(f"  {r.model}: {r.parameters / 1e6:.1f}M parameters, {r.size_mb:.1f} MB, {quality}, "
                          f"{r.latency_ms:.1f} ms/text, {r.throughput:.0f} texts/s")
@@ -507,15 +511,15 @@ def _latency_ms(model, texts, rounds: int) -> float:
     times = []
     for text in texts[:rounds]:
         pair = [text[1]] if isinstance(text, tuple) else None
-        enc = model.tokenizer([text[0] if pair else text], pair, truncation="only_second" if pair else True,
-                              max_length=_max_length(model), return_tensors="pt")
+        enc = model.tokenizer([text[0] if pair else text], pair, truncation=True, max_length=_max_length(model),
+                              return_tensors="pt")
         t0 = time.perf_counter()
         model.forward(dict(enc))
         times.append(time.perf_counter() - t0)
     return 1e3 * statistics.median(times)
 
 
-def compare(models: dict, data, text: str = "text", label: str = "label", batch_size: int = 32,
+def compare(models: dict, data, text: str | tuple = "text", label: str = "label", batch_size: int = 32,
             latency_texts: int = 20, progress=None) -> Comparison:
     """Parameters, size, accuracy, macro-F1, agreement with the first model, latency and throughput, side by side.
 
@@ -523,15 +527,20 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
     ``tags`` columns, as they were trained): entity F1 (seqeval), accuracy and agreement over
     words, each sentence tagged as the tagger reads its training data. Readers compare on
     questions in SQuAD's form (context, question, answers): exact match and F1 (SQuAD's), and
-    agreement as the share of questions given the same best answer.
+    agreement as the share of questions given the same best answer. Cross-encoders compare on
+    pairs with their label (by default the columns they were trained on): a score's Spearman,
+    Pearson and MSE, agreement as the Spearman correlation with the first model's scores; labels
+    as for classifiers.
 
     Parameters
     ----------
     models : dict
         name -> classifier (FineTuned, quantized, pruned, distilled ...), all with the same labels;
         or name -> tagger (a Tagger, its ``bert_nb.quantize`` copies, a hub token classifier), all
-        with the same tags; or name -> reader. The first is the reference for ``agreement``.
-    data : labelled data (text, label; for taggers tokens, tags; for readers SQuAD's records)
+        with the same tags; or name -> reader, or name -> cross-encoder. The first is the reference
+        for ``agreement``.
+    data : labelled data (text, label; for taggers tokens, tags; for readers SQuAD's records; for
+        cross-encoders two text columns, ``text=("a", "b")``, and the label)
     batch_size : int
         Batch for the throughput (texts per second over all of ``data``); latency is batch 1,
         the median over ``latency_texts`` texts.
@@ -559,6 +568,9 @@ def compare(models: dict, data, text: str = "text", label: str = "label", batch_
     clash = [n for n in models if n in ("text", "label", "tags")]
     if clash:
         raise BertNbError(f"Name the model something other than '{clash[0]}' (the predictions table has that column).")
+    if any(_is_pair_model(m) for m in models.values()):
+        return _compare_pairs(models, data, text, label, batch_size, latency_texts,
+                              progress or (lambda done, total, message: None))
     if any(_is_reader(m) for m in models.values()):
         return _compare_readers(models, data, batch_size, latency_texts,
                                 progress or (lambda done, total, message: None))
@@ -676,3 +688,66 @@ def _compare_readers(models: dict, data, batch_size: int, latency_texts: int, re
     table = pd.DataFrame({"text": list(frame.question), "label": list(frame.answer), **predicted})
     return Comparison(table=pd.DataFrame(rows), predictions=table, device=next(iter(models.values())).device,
                       metric="f1")
+
+def _is_pair_model(model) -> bool:
+    return getattr(model, "task", None) == "pairs"
+
+
+def _compare_pairs(models: dict, data, text, label: str, batch_size: int, latency_texts: int,
+                   report) -> Comparison:
+    """:func:`compare` for cross-encoders: Spearman, Pearson and MSE of a score (accuracy and macro-F1 of labels),
+    agreement, size, latency, throughput."""
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import spearmanr
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from .tasks.pairs import check_pairs, regression_metrics
+
+    odd = next((n for n, m in models.items() if not _is_pair_model(m)), None)
+    if odd is not None:
+        raise BertNbError(f"'{odd}' is no cross-encoder fine-tuned here; compare cross-encoders with cross-encoders.")
+    first = next(iter(models))
+    config = models[first].training_config
+    if len({m.regression for m in models.values()}) > 1:
+        raise BertNbError("Some of these cross-encoders score pairs and some label them; compare one kind at a time.")
+    if text == "text":  # the columns it was trained on
+        text = tuple(config.get("text", ("sentence1", "sentence2")))
+    elif isinstance(text, str):
+        text = tuple(c.strip() for c in text.split(","))
+    if len(text) != 2:
+        raise BertNbError(f"A pair has two text columns; give text=('first', 'second') (or 'first,second'), not {text!r}.")
+    label = config.get("label", "label") if label == "label" else label
+    frame = check_pairs(data, text, label)
+    pairs = list(zip(frame[text[0]], frame[text[1]]))
+    regression = models[first].regression
+    rows, predicted = [], {}
+    for step, (name, model) in enumerate(models.items()):
+        report(step, len(models), f"measuring {name}")
+        model.predict(pairs[:batch_size], batch_size, progress=False)  # warm-up: first-call allocation is not its speed
+        t0 = time.perf_counter()
+        out = model.predict(pairs, batch_size, progress=False)
+        seconds = time.perf_counter() - t0
+        row = {"model": name, "parameters": model.info().parameters, "size_mb": _size_mb(model)}
+        if regression:
+            predicted[name] = out[model.training_config["label"]].to_numpy(dtype=float)
+            low, high = model.training_config["label_range"]
+            span = (high - low) or 1.0
+            scores = regression_metrics((frame[label].to_numpy(dtype=float) - low) / span,
+                                        (predicted[name] - low) / span, low, high)
+            same = spearmanr(predicted[name], predicted[first])[0] if np.ptp(predicted[name]) else 0.0
+            row.update(spearman=scores["spearman"], pearson=scores["pearson"], mse=scores["mse"],
+                       agreement=float(same))
+        else:
+            predicted[name] = out.label.astype(str).tolist()
+            truth = frame[label].astype(str).tolist()
+            row.update(accuracy=accuracy_score(truth, predicted[name]),
+                       macro_f1=f1_score(truth, predicted[name], average="macro", zero_division=0),
+                       agreement=sum(a == b for a, b in zip(predicted[name], predicted[first])) / len(pairs))
+        row.update(latency_ms=_latency_ms(model, pairs, latency_texts), throughput=len(pairs) / seconds)
+        rows.append(row)
+    report(len(models), len(models), "done")
+    table = pd.DataFrame({"text": frame[text[0]].tolist(), "text_pair": frame[text[1]].tolist(),
+                          "label": frame[label].tolist(), **predicted})
+    return Comparison(table=pd.DataFrame(rows), predictions=table, device=next(iter(models.values())).device,
+                      metric="spearman" if regression else "accuracy")

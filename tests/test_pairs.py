@@ -172,8 +172,7 @@ def test_compression_measures_say_they_take_single_text_classifiers(pair_classif
     """A pair model's data has two text columns: 'no column text' said nothing of the model before."""
     labelled = scored.assign(label=np.where(scored.score == 5.0, "both good", "not both"))
     said = r"works on classifiers of single texts; '.*' is a cross-encoder of text pairs \(bert_nb.quantize makes"
-    for call in (lambda: bert_nb.compare({"a": pair_classifier}, labelled),
-                 lambda: bert_nb.head_importance(pair_classifier, labelled),
+    for call in (lambda: bert_nb.head_importance(pair_classifier, labelled),
                  lambda: bert_nb.prune(pair_classifier, fraction=0.2, data=labelled),
                  lambda: bert_nb.prune_curve(pair_classifier, labelled),
                  lambda: bert_nb.distill(pair_classifier, labelled)):
@@ -341,3 +340,37 @@ def test_faithfulness_of_hub_pair_models_given_pairs(hub_pair_models):
     for f in (scored, labelled):
         np.testing.assert_allclose(f.curves.sufficiency, 0, atol=1e-5)  # every word kept: the same input
     assert bert_nb.faithfulness(scorer, ["good play"], methods="occlusion").target == "predicted score"  # one text
+
+
+def test_compare_cross_encoders_spearman_agreement_and_speed(cross, pair_classifier, scored, shell):
+    from scipy.stats import spearmanr
+
+    from bert_nb.compress import compare, quantize
+    from bert_nb.plots.compress import pareto_scatter
+
+    small = quantize(cross)
+    result = compare({"fp32": cross, "int8": small}, scored)  # the columns it was trained on: first, second, score
+    table = result.to_frame().set_index("model")
+    assert result.metric == "spearman" and table.agreement["fp32"] == pytest.approx(1.0)
+    assert {"spearman", "pearson", "mse", "agreement", "latency_ms", "throughput", "size_mb"} <= set(table.columns)
+    own = cross.predict(scored[["first", "second"]]).score.to_numpy()  # what predict gives, pair by pair
+    np.testing.assert_allclose(result.predictions.fp32, own, rtol=1e-6)
+    assert table.spearman["fp32"] == pytest.approx(spearmanr(own, scored.score)[0])
+    assert table.spearman["fp32"] == pytest.approx(cross.metrics.spearman.iloc[-1], abs=0.2)  # its own evaluation
+    assert "Spearman" in result.to_text() and pareto_scatter(result).layout.yaxis.title.text == "Spearman"
+    renamed = scored.rename(columns={"first": "a", "second": "b", "score": "s"})
+    again = compare({"fp32": cross}, renamed, text="a,b", label="s").to_frame()
+    assert again.spearman[0] == pytest.approx(table.spearman["fp32"], rel=1e-6)
+    labelled = scored.assign(label=np.where(scored.score == 5.0, "both good", "not both"))
+    labels = compare({"fp32": pair_classifier, "int8": quantize(pair_classifier)}, labelled)
+    assert labels.metric == "accuracy" and labels.to_frame().accuracy[0] == pytest.approx(
+        (pair_classifier.predict(labelled[["first", "second"]]).label == labelled.label).mean())
+    shell.user_ns.update(cross_a=cross, cross_b=small, pairs_data=scored)
+    assert shell.run_cell("%bert compare --models cross_a,cross_b --data pairs_data").metric == "spearman"
+    for models, data, kwargs, message in (
+            ({"a": cross, "b": pair_classifier}, labelled, {}, "Some of these cross-encoders score pairs and some"),
+            ({"a": cross, "b": bert_nb.load("default")}, scored, {}, "'b' is no cross-encoder fine-tuned here"),
+            ({"a": cross}, scored, {"text": "first"}, "A pair has two text columns"),
+            ({"a": cross}, renamed, {}, "has no column 'first'")):
+        with pytest.raises(BertNbError, match=message):
+            compare(models, data, **kwargs)

@@ -91,21 +91,25 @@ def test_the_dashboard_has_a_task_tab_only_for_a_task_head(tagger, minilm):
 
 def test_the_compare_panel_offers_classifiers_of_single_texts_taggers_or_readers(cross, tagger, tagged, reader,
                                                                                      squad):
-    from bert_nb.panels.compress import ComparePanel, _classifiers
+    from bert_nb.panels.compress import ComparePanel, _classifiers, _labels
 
     assert "compare" not in bert_nb.dashboard(cross).panels  # it offered Rotten Tomatoes to a cross-encoder before
     assert ComparePanel.for_engine(cross) is None
     assert cross not in _classifiers({}, cross).values()
     panel = ComparePanel.for_engine(tagger)  # over a tagger: taggers on CoNLL-2003's test sentences
     assert panel.kind == "tagger" and (panel.text_column, panel.label_column) == ("tokens", "tags")
-    assert tagger.name in panel.candidates and all(c.task == "tokens" or "tokens" in c.heads
+    assert tagger.name in panel.candidates and all("tokens" in c.heads
                                                    for c in panel.candidates.values())
     panel.int8.value, panel.texts.value = True, panel.texts.min
     assert panel.run() is None and "B-MISC, B-ORG, I-ORG that" in panel.status.value  # it knows PER and LOC only
     panel = ComparePanel(tagger, data=tagged)
     panel.int8.value = True
     result = panel.run()
-    assert result.metric == "entity_f1" and len(result.table) == 2 and "error" not in panel.status.value
+    assert result.metric == "entity_f1" and len(result.table) == len(panel.models.value) + 1  # and its int8 copy
+    assert "error" not in panel.status.value and tagger.name in panel.models.value
+    same = _labels(tagger, "tagger")  # chosen at first: the taggers of the same tags (others cannot be compared)
+    assert same == frozenset(tagger.label_names) and all(_labels(panel.candidates[n], "tagger") == same
+                                                         for n in panel.models.value)
     assert "get different tags" in panel.disagreements.value and panel.figure.layout.yaxis.title.text == "entity F1"
     assert ComparePanel.for_engine(reader).kind == "reader"  # over a reader: readers on the CoNLL questions
     panel = ComparePanel(reader, data=squad)

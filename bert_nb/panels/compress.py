@@ -23,6 +23,19 @@ def _classifiers(models: dict | None, engine, kind: str = "classifier") -> dict:
     return found
 
 
+def _labels(model, kind: str):
+    """What a model must share with another to be compared with it: its labels, or its tags (readers: nothing)."""
+    from ..tasks.classify import classifier_labels
+    from ..tasks.tagging import _tags_of
+
+    if model is None or kind == "reader":
+        return None
+    try:
+        return frozenset(map(str, _tags_of(model, bio=False) if kind == "tagger" else classifier_labels(model)))
+    except BertNbError:
+        return None
+
+
 class ComparePanel(_Panel):
     """Several classifiers measured side by side: size, accuracy, macro-F1, agreement, latency, throughput; over a
     tagger, taggers (entity F1 on CoNLL-2003's test sentences by default); over a reader, readers (SQuAD's exact
@@ -62,7 +75,9 @@ class ComparePanel(_Panel):
         self.data, self.text_column, self.label_column = data, text, label
         self.candidates = _classifiers(models, self.engine, self.kind)
         names = list(self.candidates)
-        chosen = tuple(models) if models else tuple(names)  # the models given, else every classifier there is
+        # the models given, else every one with the active model's labels (tags): others cannot be compared with it
+        chosen = tuple(models) if models else tuple(n for n in names if _labels(self.candidates[n], self.kind) ==
+                                                    _labels(self.engine, self.kind))
         self.models = widgets.SelectMultiple(options=names, value=chosen, description="models",
                                              rows=min(6, max(2, len(names))), layout=widgets.Layout(width="420px"))
         self.int8 = widgets.Checkbox(value=len(chosen) < 2, description="add an int8 copy of the first",

@@ -53,7 +53,8 @@ def pareto_scatter(comparison, *, title: str | None = None, height: int | None =
     t = comparison.table
     metric = getattr(comparison, "metric", "accuracy")
     quality, other, other_name = {"entity_f1": ("entity F1", "accuracy", "word accuracy"),
-                                  "f1": ("SQuAD F1", "exact", "exact match")}.get(metric,
+                                  "f1": ("SQuAD F1", "exact", "exact match"),
+                                  "spearman": ("Spearman", "pearson", "Pearson")}.get(metric,
                                                                                  ("accuracy", "macro_f1", "macro-F1"))
     size = t.size_mb.to_numpy()
     fig = go.Figure(go.Scatter(
