@@ -457,7 +457,8 @@ def distill(teacher, data, student_layers: int | None = None, temperature: float
 # -- compare ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Comparison:
-    """Several classifiers (or taggers) measured on the same data in one run on this machine."""
+    """Several classifiers (or taggers, readers, cross-encoders) measured on the same data in one run on this
+    machine."""
 
     table: "object"  # DataFrame, one row per model (see to_frame)
     predictions: "object"  # DataFrame: text, label (a tagger's: tags), then each model's prediction
@@ -655,6 +656,7 @@ def _compare_taggers(models: dict, data, text: str, label: str, batch_size: int,
     return Comparison(table=pd.DataFrame(rows), predictions=table, device=next(iter(models.values())).device,
                       metric="entity_f1")
 
+
 def _is_reader(model) -> bool:
     return getattr(model, "task", None) == "qa" or "qa" in getattr(model, "heads", ())
 
@@ -688,6 +690,7 @@ def _compare_readers(models: dict, data, batch_size: int, latency_texts: int, re
     table = pd.DataFrame({"text": list(frame.question), "label": list(frame.answer), **predicted})
     return Comparison(table=pd.DataFrame(rows), predictions=table, device=next(iter(models.values())).device,
                       metric="f1")
+
 
 def _is_pair_model(model) -> bool:
     return getattr(model, "task", None) == "pairs"
