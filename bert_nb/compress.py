@@ -693,26 +693,42 @@ def _compare_readers(models: dict, data, batch_size: int, latency_texts: int, re
 
 
 def _is_pair_model(model) -> bool:
-    return getattr(model, "task", None) == "pairs"
+    """A cross-encoder: fine-tuned here on pairs, or a hub model whose classification head gives one score."""
+    kind = _other_kind(model) if "classification" in getattr(model, "heads", ()) else None
+    return getattr(model, "task", None) == "pairs" or bool(kind and kind.startswith("scorer"))
+
+
+def _pair_scores(model, pairs: list, batch_size: int):
+    """A cross-encoder's predictions of ``pairs``: scores (numpy; a hub scorer's sigmoid) or labels (strings)."""
+    if getattr(model, "task", None) != "pairs":  # a hub scorer: classify gives the sigmoid of its one output
+        from .training import classify
+
+        return classify(model, pairs, batch_size=batch_size, progress=False).score.to_numpy(dtype=float)
+    out = model.predict(pairs, batch_size, progress=False)
+    if model.regression:
+        return out[model.training_config["label"]].to_numpy(dtype=float)
+    return out.label.astype(str).tolist()
 
 
 def _compare_pairs(models: dict, data, text, label: str, batch_size: int, latency_texts: int,
                    report) -> Comparison:
     """:func:`compare` for cross-encoders: Spearman, Pearson and MSE of a score (accuracy and macro-F1 of labels),
-    agreement, size, latency, throughput."""
+    agreement, size, latency, throughput. A hub scorer's MSE is NaN: its scale is not its labels'."""
     import numpy as np
     import pandas as pd
     from scipy.stats import spearmanr
     from sklearn.metrics import accuracy_score, f1_score
 
-    from .tasks.pairs import check_pairs, regression_metrics
+    from scipy.stats import pearsonr
+
+    from .tasks.pairs import check_pairs
 
     odd = next((n for n, m in models.items() if not _is_pair_model(m)), None)
     if odd is not None:
-        raise BertNbError(f"'{odd}' is no cross-encoder fine-tuned here; compare cross-encoders with cross-encoders.")
+        raise BertNbError(f"'{odd}' is no cross-encoder; compare cross-encoders with cross-encoders.")
     first = next(iter(models))
-    config = models[first].training_config
-    if len({m.regression for m in models.values()}) > 1:
+    config = getattr(models[first], "training_config", None) or {}
+    if len({getattr(m, "regression", True) for m in models.values()}) > 1:
         raise BertNbError("Some of these cross-encoders score pairs and some label them; compare one kind at a time.")
     if text == "text":  # the columns it was trained on
         text = tuple(config.get("text", ("sentence1", "sentence2")))
@@ -723,27 +739,29 @@ def _compare_pairs(models: dict, data, text, label: str, batch_size: int, latenc
     label = config.get("label", "label") if label == "label" else label
     frame = check_pairs(data, text, label)
     pairs = list(zip(frame[text[0]], frame[text[1]]))
-    regression = models[first].regression
+    regression = getattr(models[first], "regression", True)
+    if regression and not pd.api.types.is_numeric_dtype(frame[label]):
+        raise BertNbError(f"'{first}' scores pairs; its label column '{label}' must hold numbers (a similarity or "
+                          "relevance), not labels.")
+    truth = frame[label].to_numpy(dtype=float) if regression else frame[label].astype(str).tolist()
     rows, predicted = [], {}
     for step, (name, model) in enumerate(models.items()):
         report(step, len(models), f"measuring {name}")
-        model.predict(pairs[:batch_size], batch_size, progress=False)  # warm-up: first-call allocation is not its speed
+        _pair_scores(model, pairs[:batch_size], batch_size)  # warm-up: first-call allocation is not its speed
         t0 = time.perf_counter()
-        out = model.predict(pairs, batch_size, progress=False)
+        predicted[name] = _pair_scores(model, pairs, batch_size)
         seconds = time.perf_counter() - t0
         row = {"model": name, "parameters": model.info().parameters, "size_mb": _size_mb(model)}
         if regression:
-            predicted[name] = out[model.training_config["label"]].to_numpy(dtype=float)
-            low, high = model.training_config["label_range"]
-            span = (high - low) or 1.0
-            scores = regression_metrics((frame[label].to_numpy(dtype=float) - low) / span,
-                                        (predicted[name] - low) / span, low, high)
-            same = spearmanr(predicted[name], predicted[first])[0] if np.ptp(predicted[name]) else 0.0
-            row.update(spearman=scores["spearman"], pearson=scores["pearson"], mse=scores["mse"],
+            guess = predicted[name]
+            flat = np.ptp(guess) == 0 or np.ptp(truth) == 0
+            scored_here = getattr(model, "task", None) == "pairs"  # on its labels' scale: an MSE means something
+            same = spearmanr(guess, predicted[first])[0] if np.ptp(guess) and np.ptp(predicted[first]) else 0.0
+            row.update(spearman=0.0 if flat else float(spearmanr(truth, guess)[0]),
+                       pearson=0.0 if flat else float(pearsonr(truth, guess)[0]),
+                       mse=float(np.mean((truth - guess) ** 2)) if scored_here else float("nan"),
                        agreement=float(same))
         else:
-            predicted[name] = out.label.astype(str).tolist()
-            truth = frame[label].astype(str).tolist()
             row.update(accuracy=accuracy_score(truth, predicted[name]),
                        macro_f1=f1_score(truth, predicted[name], average="macro", zero_division=0),
                        agreement=sum(a == b for a, b in zip(predicted[name], predicted[first])) / len(pairs))

@@ -325,9 +325,10 @@ def test_compression_measures_say_a_scorer_has_no_labels(hub_pair_models):
 
     scorer = hub_pair_models["scorer"][0]
     data = pd.DataFrame({"text": ["good play", "bad dog"], "label": ["LABEL_0", "LABEL_0"]})
-    for call in (lambda: bert_nb.head_importance(scorer, data), lambda: bert_nb.compare({"s": scorer}, data)):
-        with pytest.raises(BertNbError, match="works on classifiers of single texts; .* is a scorer \\(one output"):
-            call()  # accuracies of its one label (always 1) before
+    with pytest.raises(BertNbError, match="works on classifiers of single texts; .* is a scorer \\(one output"):
+        bert_nb.head_importance(scorer, data)  # accuracies of its one label (always 1) before
+    with pytest.raises(BertNbError, match="The data has no column 'sentence1' \\(a pair needs two text columns"):
+        bert_nb.compare({"s": scorer}, data)  # a scorer compares as a cross-encoder: on pairs
     assert ComparePanel.for_engine(scorer) is None and ComparePanel.for_engine(hub_pair_models["nli"][0]) is not None
 
 
@@ -369,8 +370,27 @@ def test_compare_cross_encoders_spearman_agreement_and_speed(cross, pair_classif
     assert shell.run_cell("%bert compare --models cross_a,cross_b --data pairs_data").metric == "spearman"
     for models, data, kwargs, message in (
             ({"a": cross, "b": pair_classifier}, labelled, {}, "Some of these cross-encoders score pairs and some"),
-            ({"a": cross, "b": bert_nb.load("default")}, scored, {}, "'b' is no cross-encoder fine-tuned here"),
+            ({"a": cross, "b": bert_nb.load("default")}, scored, {}, "'b' is no cross-encoder; compare cross-encoders with"),
             ({"a": cross}, scored, {"text": "first"}, "A pair has two text columns"),
             ({"a": cross}, renamed, {}, "has no column 'first'")):
         with pytest.raises(BertNbError, match=message):
             compare(models, data, **kwargs)
+
+
+def test_compare_a_hub_scorer_with_its_int8_copy(hub_pair_models):
+    from scipy.stats import spearmanr
+
+    from bert_nb.compress import compare, quantize
+
+    scorer = hub_pair_models["scorer"][0]
+    data = pd.DataFrame({"query": ["good play", "good dog", "bad play", "bad dog"] * 3,
+                         "passage": ["a good dog", "bad play", "good good", "dog dog", "play", "bad"] * 2,
+                         "relevance": [3, 0, 1, 2, 0, 1, 2, 3, 1, 0, 2, 1]})
+    result = compare({"hub": scorer, "int8": quantize(scorer)}, data, text=("query", "passage"), label="relevance")
+    table = result.to_frame().set_index("model")
+    own = bert_nb.classify(scorer, list(zip(data["query"], data.passage))).score.to_numpy()  # its sigmoid scores
+    np.testing.assert_allclose(result.predictions.hub, own, rtol=1e-6)
+    assert result.metric == "spearman" and table.spearman["hub"] == pytest.approx(spearmanr(data.relevance, own)[0])
+    assert np.isnan(table.mse["hub"]) and table.agreement["hub"] == pytest.approx(1.0)  # no scale: no MSE
+    with pytest.raises(BertNbError, match="its label column 'grade' must hold numbers"):
+        compare({"hub": scorer}, data.assign(grade="high"), text=("query", "passage"), label="grade")
