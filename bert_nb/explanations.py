@@ -245,6 +245,11 @@ def _encode(engine, text: str, max_length: int | None = None):
                  "only the rest is explained." if cut > 0 else None)
 
 
+def _model_inputs(engine, enc) -> dict:
+    """An encoding's tensors the model takes (all but the offsets), on the engine's device."""
+    return engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})
+
+
 def _inputs(engine, enc) -> dict:
     keep = ("attention_mask", "token_type_ids")
     return engine.to_device({k: v for k, v in enc.items() if k in keep})
@@ -272,7 +277,7 @@ def _label_setup(engine, text, target, window=None) -> _Setup:
         return _score_setup(engine, model, enc, target, note, "score")
     if target is None:
         with torch.inference_mode():
-            logits = model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})).logits
+            logits = model(**_model_inputs(engine, enc)).logits
         index = int(logits[0].argmax())
     elif isinstance(target, int) and not isinstance(target, bool):
         if not 0 <= target < len(names):
@@ -308,7 +313,7 @@ def _mask_setup(engine, text, target) -> _Setup:
     model = engine.head("mlm")
     if target is None:
         with torch.inference_mode():
-            logits = vocabulary_logits(model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})))
+            logits = vocabulary_logits(model(**_model_inputs(engine, enc)))
         token_id = int(logits[0, position].argmax())
     else:
         pieces = _target_pieces(tok, str(target))
@@ -361,7 +366,7 @@ def _cross_setup(engine, text, pair, target) -> _Setup:
     names = classifier_labels(engine)
     if target is None:
         with torch.inference_mode():
-            index = int(model(**engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"}))
+            index = int(model(**_model_inputs(engine, enc))
                         .logits[0].argmax())
     elif str(target) in names:
         index = names.index(str(target))
@@ -654,7 +659,7 @@ def _attention_weights(engine, setup):
     out = []
     model = engine.encoder
     for enc in setup.encodings:
-        batch = engine.to_device({k: v for k, v in enc.items() if k != "offset_mapping"})
+        batch = _model_inputs(engine, enc)
         with _eager(model), torch.inference_mode():
             att = model(**batch, output_attentions=True).attentions
         out.append(torch.stack([a[0].float().mean(0) for a in att]).cpu())
