@@ -366,8 +366,7 @@ def _cross_setup(engine, text, pair, target) -> _Setup:
     names = classifier_labels(engine)
     if target is None:
         with torch.inference_mode():
-            index = int(model(**_model_inputs(engine, enc))
-                        .logits[0].argmax())
+            index = int(model(**_model_inputs(engine, enc)).logits[0].argmax())
     elif str(target) in names:
         index = names.index(str(target))
     else:
