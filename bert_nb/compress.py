@@ -120,7 +120,9 @@ def _batches(model, texts, batch_size: int, max_length: int):
 
 
 def _max_length(model) -> int:
-    return int(getattr(model, "training_config", {}).get("max_length", 128))
+    """The pieces to read a text at: the length the model was fine-tuned at, else 128 (at most its own limit)."""
+    config = getattr(model, "training_config", None) or {}
+    return int(config.get("max_length") or min(128, getattr(model, "max_length", 128)))
 
 
 # -- head importance --------------------------------------------------------------------------
@@ -474,8 +476,14 @@ class Comparison:
         return self.table.copy()
 
     def disagreements(self):
-        """The texts where the models' predictions differ, with the true label and each model's prediction."""
+        """The texts where the models' predictions differ, with the true label and each model's prediction; for
+        scores (cross-encoders), every pair with the ``spread`` of its scores, the widest first."""
         models = list(self.table.model)
+        if self.metric == "spearman":
+            scores = self.predictions[models]
+            spread = scores.max(axis=1) - scores.min(axis=1)
+            return self.predictions.assign(spread=spread).sort_values("spread", ascending=False,
+                                                                      kind="stable").reset_index(drop=True)
         differ = self.predictions[models].nunique(axis=1) > 1
         return self.predictions[differ].reset_index(drop=True)
 

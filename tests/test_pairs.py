@@ -193,6 +193,16 @@ def test_sentence1_and_sentence2_columns_say_pairs(tiny_vocab_engine, scored, tm
     panel = FinetunePanel(tiny_vocab_engine, data=str(tmp_path / "pairs.csv"))  # an AttributeError before
     assert panel.task.value == "pairs" and panel.text_column == ("sentence1", "sentence2") and len(panel.data) == len(
         sts_like)
+    from bert_nb.panels.compress import ComparePanel
+
+    compare = ComparePanel.for_engine(model)  # trained on STS-B's columns: measured on its test pairs
+    assert compare.kind == "pairs" and list(compare.data.columns[:3]) == ["sentence1", "sentence2", "score"]
+    compare.int8.value, compare.texts.value = True, compare.texts.min
+    result = compare.run()
+    assert result.metric == "spearman" and len(result.table) == len(compare.models.value) + 1
+    assert "pairs the models score most differently" in compare.disagreements.value
+    spread = result.disagreements().spread
+    assert spread.is_monotonic_decreasing and spread.iloc[0] > 0
 
 
 def test_faithfulness_of_a_cross_encoder_deletes_words_of_both_texts(cross):
@@ -392,5 +402,8 @@ def test_compare_a_hub_scorer_with_its_int8_copy(hub_pair_models):
     np.testing.assert_allclose(result.predictions.hub, own, rtol=1e-6)
     assert result.metric == "spearman" and table.spearman["hub"] == pytest.approx(spearmanr(data.relevance, own)[0])
     assert np.isnan(table.mse["hub"]) and table.agreement["hub"] == pytest.approx(1.0)  # no scale: no MSE
+    long = data.assign(passage=" ".join(["good dog"] * 60))  # past the 64 positions of this model
+    assert compare({"hub": scorer}, long, text=("query", "passage"), label="relevance").table.latency_ms[0] > 0
+    # (its latency read pairs at 128 pieces, past the model's positions: a RuntimeError)
     with pytest.raises(BertNbError, match="its label column 'grade' must hold numbers"):
         compare({"hub": scorer}, data.assign(grade="high"), text=("query", "passage"), label="grade")

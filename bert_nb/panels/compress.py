@@ -12,10 +12,10 @@ from ._base import _Panel, _refresh
 def _classifiers(models: dict | None, engine, kind: str = "classifier") -> dict:
     """The models on offer: those given, the active one, and every loaded or remembered model of ``kind``
     (classifier, tagger or reader)."""
-    from ..compress import _is_reader, _is_tagger, text_classifier
+    from ..compress import _is_pair_model, _is_reader, _is_tagger, text_classifier
     from ..engine import _NAMED, loaded
 
-    kind = {"tagger": _is_tagger, "reader": _is_reader}.get(kind, text_classifier)
+    kind = {"tagger": _is_tagger, "reader": _is_reader, "pairs": _is_pair_model}.get(kind, text_classifier)
     found = dict(models or {})
     for candidate in [engine, *_NAMED.values(), *loaded()]:
         if candidate is not None and kind(candidate) and candidate not in found.values():
@@ -30,16 +30,38 @@ def _labels(model, kind: str):
 
     if model is None or kind == "reader":
         return None
+    if kind == "pairs" and getattr(model, "regression", True):
+        return frozenset({"(a score)"})  # scores compare with scores
     try:
         return frozenset(map(str, _tags_of(model, bio=False) if kind == "tagger" else classifier_labels(model)))
     except BertNbError:
         return None
 
 
+def _kind(engine) -> str | None:
+    """What the panel compares over ``engine``: classifier, tagger, reader or pairs (a cross-encoder); None."""
+    from ..compress import _is_pair_model, _is_reader, _is_tagger, text_classifier
+
+    if engine is None:
+        return None
+    for kind, test in (("pairs", _is_pair_model), ("reader", _is_reader), ("tagger", _is_tagger),
+                       ("classifier", text_classifier)):
+        if test(engine):
+            return kind
+    return None
+
+
+def _sts_like(engine) -> bool:
+    """Whether a cross-encoder was trained on STS-B's columns (the packaged pairs the panel measures on)."""
+    config = getattr(engine, "training_config", None) or {}
+    return list(config.get("text", ())) == ["sentence1", "sentence2"] and config.get("label") == "score"
+
+
 class ComparePanel(_Panel):
     """Several classifiers measured side by side: size, accuracy, macro-F1, agreement, latency, throughput; over a
     tagger, taggers (entity F1 on CoNLL-2003's test sentences by default); over a reader, readers (SQuAD's exact
-    match and F1 on the packaged CoNLL questions' test split)."""
+    match and F1 on the packaged CoNLL questions' test split); over a cross-encoder, cross-encoders (Spearman on
+    STS-B's test pairs by default)."""
 
     name = "compare"  # its tab in the dashboard and `%bert panel compare`
     tab_order = 60
@@ -47,11 +69,9 @@ class ComparePanel(_Panel):
 
     @classmethod
     def for_engine(cls, engine):
-        """The panel over a classifier of single texts, a tagger or a reader; None for other engines (a
-        cross-encoder's pairs: not here)."""
-        from ..compress import _is_reader, _is_tagger, text_classifier
-
-        return cls(engine) if text_classifier(engine) or _is_tagger(engine) or _is_reader(engine) else None
+        """The panel over a classifier of single texts, a tagger, a reader, or a cross-encoder trained on STS-B's
+        columns (the packaged pairs to measure it on); None for other engines."""
+        return cls(engine) if _kind(engine) is not None and (_kind(engine) != "pairs" or _sts_like(engine)) else None
 
     def __init__(self, engine=None, models: dict | None = None, data=None, text: str = "text",
                  label: str = "label"):
@@ -60,16 +80,12 @@ class ComparePanel(_Panel):
         super().__init__(engine)
         import plotly.graph_objects as go
 
-        from ..compress import _is_reader, _is_tagger
-
-        engine = self.engine
-        self.kind = "classifier" if engine is None else "reader" if _is_reader(engine) else \
-            "tagger" if _is_tagger(engine) else "classifier"
+        self.kind = _kind(self.engine) or "classifier"
         if data is None:
             from ..datasets import load as load_dataset
 
-            data = load_dataset({"tagger": "conll2003", "reader": "conll_qa"}.get(self.kind, "rotten_tomatoes"),
-                                split="test")
+            data = load_dataset({"tagger": "conll2003", "reader": "conll_qa", "pairs": "sts_b"}.get(
+                self.kind, "rotten_tomatoes"), split="test")
         if self.kind == "tagger" and (text, label) == ("text", "label"):
             text, label = "tokens", "tags"  # a tagger's data: words and their tags
         self.data, self.text_column, self.label_column = data, text, label
@@ -125,9 +141,10 @@ class ComparePanel(_Panel):
         _refresh(self.figure, pareto_scatter(result))
         differ = result.disagreements()
         what = {"tagger": "tags", "reader": "answers"}.get(self.kind, "labels")
-        self.disagreements.value = (f"<div style='font-size:12px'>{len(differ)} of {len(result.predictions)} texts "
-                                    f"get different {what}; the first 10:</div>"
-                                    + differ.head(10).to_html(index=False, escape=True))
+        said = (f"the {min(10, len(differ))} pairs the models score most differently:" if result.metric == "spearman"
+                else f"{len(differ)} of {len(result.predictions)} texts get different {what}; the first 10:")
+        self.disagreements.value = (f"<div style='font-size:12px'>{said}</div>"
+                                    + differ.head(10).round(3).to_html(index=False, escape=True))
         self._say(f"{len(chosen)} models measured on {len(sample)} texts")
         return result
 
