@@ -577,15 +577,14 @@ def compare(models: dict, data, text: str | tuple = "text", label: str = "label"
     clash = [n for n in models if n in ("text", "label", "tags")]
     if clash:
         raise BertNbError(f"Name the model something other than '{clash[0]}' (the predictions table has that column).")
+    report = progress or (lambda done, total, message: None)
     if any(_is_pair_model(m) for m in models.values()):
-        return _compare_pairs(models, data, text, label, batch_size, latency_texts,
-                              progress or (lambda done, total, message: None))
+        return _compare_pairs(models, data, text, label, batch_size, latency_texts, report)
     if any(_is_reader(m) for m in models.values()):
-        return _compare_readers(models, data, batch_size, latency_texts,
-                                progress or (lambda done, total, message: None))
+        return _compare_readers(models, data, batch_size, latency_texts, report)
     if any(_is_tagger(m) for m in models.values()):
         return _compare_taggers(models, data, "tokens" if text == "text" else text, "tags" if label == "label" else
-                                label, batch_size, latency_texts, progress or (lambda done, total, message: None))
+                                label, batch_size, latency_texts, report)
     for model in models.values():
         _text_classifier(model, "compare")
     label_sets = {name: classifier_labels(m) for name, m in models.items()}
@@ -595,26 +594,49 @@ def compare(models: dict, data, text: str | tuple = "text", label: str = "label"
             raise BertNbError(f"'{name}' has labels {', '.join(labels)} but '{first}' has "
                               f"{', '.join(label_sets[first])}; compare models trained on the same labels.")
     texts, truth, names = _labelled(models[first], data, text, label)
-    report = progress or (lambda done, total, message: None)
-    rows, predicted = [], {}
-    for step, (name, model) in enumerate(models.items()):
-        report(step, len(models), f"measuring {name}")
-        own = classifier_labels(model)
-        _predict_ids(model, texts[:batch_size])  # warm-up: first-call allocation is not the model's speed
-        t0 = time.perf_counter()
-        ids = _predict_ids(model, texts, batch_size)
-        seconds = time.perf_counter() - t0
-        predicted[name] = [own[i] for i in ids]
+    ids, measured = _measured(models, texts, _predict_ids, texts, batch_size, latency_texts, report)
+    predicted = {name: [classifier_labels(models[name])[i] for i in ids[name]] for name in models}
+    rows = []
+    for name in models:
         as_ids = [names.index(p) for p in predicted[name]]
-        rows.append({"model": name, "parameters": model.info().parameters, "size_mb": _size_mb(model),
-                     "accuracy": accuracy_score(truth, as_ids),
-                     "macro_f1": f1_score(truth, as_ids, average="macro", labels=list(range(len(names))),
-                                          zero_division=0),
-                     "agreement": sum(a == b for a, b in zip(predicted[name], predicted[first])) / len(texts),
-                     "latency_ms": _latency_ms(model, texts, latency_texts), "throughput": len(texts) / seconds})
-    report(len(models), len(models), "done")
+        rows.append(_row(name, measured[name], {
+            "accuracy": accuracy_score(truth, as_ids),
+            "macro_f1": f1_score(truth, as_ids, average="macro", labels=list(range(len(names))), zero_division=0),
+            "agreement": sum(a == b for a, b in zip(predicted[name], predicted[first])) / len(texts)}))
     frame = pd.DataFrame({"text": texts, "label": [names[i] for i in truth], **predicted})
     return Comparison(table=pd.DataFrame(rows), predictions=frame, device=next(iter(models.values())).device)
+
+
+def _measured(models: dict, inputs: list, run, latency_inputs: list, batch_size: int, latency_texts: int,
+              report) -> tuple[dict, dict]:
+    """Each model's predictions of ``inputs`` (``run(model, inputs, batch_size)``, timed after a warm-up on one batch:
+    first-call allocation is not the model's speed) and what every comparison measures of it: parameters, size,
+    latency (one of ``latency_inputs`` at a time) and throughput. Two dicts, name -> each, in the models' order."""
+    predicted, measured = {}, {}
+    for step, (name, model) in enumerate(models.items()):
+        report(step, len(models), f"measuring {name}")
+        run(model, inputs[:batch_size], batch_size)
+        t0 = time.perf_counter()
+        predicted[name] = run(model, inputs, batch_size)
+        seconds = time.perf_counter() - t0
+        measured[name] = {"parameters": model.info().parameters, "size_mb": _size_mb(model),
+                          "latency_ms": _latency_ms(model, latency_inputs, latency_texts),
+                          "throughput": len(inputs) / seconds}
+    report(len(models), len(models), "done")
+    return predicted, measured
+
+
+def _row(name: str, measured: dict, quality: dict) -> dict:
+    """One row of a comparison: model, parameters, size_mb, the task's ``quality`` columns, latency_ms, throughput."""
+    return {"model": name, "parameters": measured["parameters"], "size_mb": measured["size_mb"], **quality,
+            "latency_ms": measured["latency_ms"], "throughput": measured["throughput"]}
+
+
+def _one_kind(models: dict, test, kind: str) -> None:
+    """One sentence where a model of ``models`` is no ``kind`` (as ``test`` says)."""
+    odd = next((n for n, m in models.items() if not test(m)), None)
+    if odd is not None:
+        raise BertNbError(f"'{odd}' is no {kind}; compare {kind}s with {kind}s (and classifiers with classifiers).")
 
 
 def _is_tagger(model) -> bool:
@@ -628,9 +650,7 @@ def _compare_taggers(models: dict, data, text: str, label: str, batch_size: int,
 
     from .tasks.tagging import _tags_of, check_tagged, entity_scores, tag_words
 
-    odd = next((n for n, m in models.items() if not _is_tagger(m)), None)
-    if odd is not None:
-        raise BertNbError(f"'{odd}' is no tagger; compare taggers with taggers (and classifiers with classifiers).")
+    _one_kind(models, _is_tagger, "tagger")
     tag_sets = {name: _tags_of(m, bio=False) for name, m in models.items()}
     first = next(iter(models))
     for name, tags in tag_sets.items():
@@ -644,21 +664,13 @@ def _compare_taggers(models: dict, data, text: str, label: str, batch_size: int,
                           "tagged with its tags.")
     sentences, truth = frame[text].tolist(), frame[label].tolist()
     joined = [" ".join(words) for words in sentences]
-    rows, predicted = [], {}
-    for step, (name, model) in enumerate(models.items()):
-        report(step, len(models), f"measuring {name}")
-        tag_words(model, sentences[:batch_size], batch_size)  # warm-up: first-call allocation is not the model's speed
-        t0 = time.perf_counter()
-        guess = tag_words(model, sentences, batch_size)
-        seconds = time.perf_counter() - t0
-        predicted[name] = guess
+    predicted, measured = _measured(models, sentences, tag_words, joined, batch_size, latency_texts, report)
+    rows = []
+    for name, guess in predicted.items():
         scores = entity_scores(truth, guess)
         words = [(a, b) for x, y in zip(guess, predicted[first]) for a, b in zip(x, y)]
-        rows.append({"model": name, "parameters": model.info().parameters, "size_mb": _size_mb(model),
-                     "entity_f1": scores["f1"], "accuracy": scores["accuracy"],
-                     "agreement": sum(a == b for a, b in words) / max(len(words), 1),
-                     "latency_ms": _latency_ms(model, joined, latency_texts), "throughput": len(sentences) / seconds})
-    report(len(models), len(models), "done")
+        rows.append(_row(name, measured[name], {"entity_f1": scores["f1"], "accuracy": scores["accuracy"],
+                                                "agreement": sum(a == b for a, b in words) / max(len(words), 1)}))
     table = pd.DataFrame({"text": joined, "tags": [" ".join(t) for t in truth],
                           **{name: [" ".join(t) for t in guess] for name, guess in predicted.items()}})
     return Comparison(table=pd.DataFrame(rows), predictions=table, device=next(iter(models.values())).device,
@@ -675,26 +687,21 @@ def _compare_readers(models: dict, data, batch_size: int, latency_texts: int, re
 
     from .tasks.qa import _answer_batch, check_squad, squad_scores
 
-    odd = next((n for n, m in models.items() if not _is_reader(m)), None)
-    if odd is not None:
-        raise BertNbError(f"'{odd}' is no reader; compare readers with readers (and classifiers with classifiers).")
+    _one_kind(models, _is_reader, "reader")
     frame = check_squad(data)
     pairs = list(zip(frame.question, frame.context))
-    rows, predicted = [], {}
     first = next(iter(models))
-    for step, (name, model) in enumerate(models.items()):
-        report(step, len(models), f"measuring {name}")
-        _answer_batch(model, pairs[:batch_size], 1, batch_size)  # warm-up: first-call allocation is not its speed
-        t0 = time.perf_counter()
-        found = _answer_batch(model, pairs, 1, batch_size)
-        seconds = time.perf_counter() - t0
-        predicted[name] = [a.spans[0][0] if a.spans else "" for a in found]
-        scores = squad_scores(predicted[name], list(frame.answer))
-        rows.append({"model": name, "parameters": model.info().parameters, "size_mb": _size_mb(model),
-                     "exact": scores["exact"], "f1": scores["f1"],
-                     "agreement": sum(a == b for a, b in zip(predicted[name], predicted[first])) / len(pairs),
-                     "latency_ms": _latency_ms(model, pairs, latency_texts), "throughput": len(pairs) / seconds})
-    report(len(models), len(models), "done")
+
+    def best_answers(model, some, size):
+        return [a.spans[0][0] if a.spans else "" for a in _answer_batch(model, some, 1, size)]
+
+    predicted, measured = _measured(models, pairs, best_answers, pairs, batch_size, latency_texts, report)
+    rows = []
+    for name, answers in predicted.items():
+        scores = squad_scores(answers, list(frame.answer))
+        rows.append(_row(name, measured[name], {
+            "exact": scores["exact"], "f1": scores["f1"],
+            "agreement": sum(a == b for a, b in zip(answers, predicted[first])) / len(pairs)}))
     table = pd.DataFrame({"text": list(frame.question), "label": list(frame.answer), **predicted})
     return Comparison(table=pd.DataFrame(rows), predictions=table, device=next(iter(models.values())).device,
                       metric="f1")
@@ -724,16 +731,12 @@ def _compare_pairs(models: dict, data, text, label: str, batch_size: int, latenc
     agreement, size, latency, throughput. A hub scorer's MSE is NaN: its scale is not its labels'."""
     import numpy as np
     import pandas as pd
-    from scipy.stats import spearmanr
+    from scipy.stats import pearsonr, spearmanr
     from sklearn.metrics import accuracy_score, f1_score
-
-    from scipy.stats import pearsonr
 
     from .tasks.pairs import check_pairs
 
-    odd = next((n for n, m in models.items() if not _is_pair_model(m)), None)
-    if odd is not None:
-        raise BertNbError(f"'{odd}' is no cross-encoder; compare cross-encoders with cross-encoders.")
+    _one_kind(models, _is_pair_model, "cross-encoder")
     first = next(iter(models))
     config = getattr(models[first], "training_config", None) or {}
     if len({getattr(m, "regression", True) for m in models.values()}) > 1:
@@ -752,30 +755,22 @@ def _compare_pairs(models: dict, data, text, label: str, batch_size: int, latenc
         raise BertNbError(f"'{first}' scores pairs; its label column '{label}' must hold numbers (a similarity or "
                           "relevance), not labels.")
     truth = frame[label].to_numpy(dtype=float) if regression else frame[label].astype(str).tolist()
-    rows, predicted = [], {}
-    for step, (name, model) in enumerate(models.items()):
-        report(step, len(models), f"measuring {name}")
-        _pair_scores(model, pairs[:batch_size], batch_size)  # warm-up: first-call allocation is not its speed
-        t0 = time.perf_counter()
-        predicted[name] = _pair_scores(model, pairs, batch_size)
-        seconds = time.perf_counter() - t0
-        row = {"model": name, "parameters": model.info().parameters, "size_mb": _size_mb(model)}
+    predicted, measured = _measured(models, pairs, _pair_scores, pairs, batch_size, latency_texts, report)
+    rows = []
+    for name, guess in predicted.items():
         if regression:
-            guess = predicted[name]
             flat = np.ptp(guess) == 0 or np.ptp(truth) == 0
-            scored_here = getattr(model, "task", None) == "pairs"  # on its labels' scale: an MSE means something
+            scored_here = getattr(models[name], "task", None) == "pairs"  # on its labels' scale: an MSE means something
             same = spearmanr(guess, predicted[first])[0] if np.ptp(guess) and np.ptp(predicted[first]) else 0.0
-            row.update(spearman=0.0 if flat else float(spearmanr(truth, guess)[0]),
-                       pearson=0.0 if flat else float(pearsonr(truth, guess)[0]),
-                       mse=float(np.mean((truth - guess) ** 2)) if scored_here else float("nan"),
-                       agreement=float(same))
+            quality = {"spearman": 0.0 if flat else float(spearmanr(truth, guess)[0]),
+                       "pearson": 0.0 if flat else float(pearsonr(truth, guess)[0]),
+                       "mse": float(np.mean((truth - guess) ** 2)) if scored_here else float("nan"),
+                       "agreement": float(same)}
         else:
-            row.update(accuracy=accuracy_score(truth, predicted[name]),
-                       macro_f1=f1_score(truth, predicted[name], average="macro", zero_division=0),
-                       agreement=sum(a == b for a, b in zip(predicted[name], predicted[first])) / len(pairs))
-        row.update(latency_ms=_latency_ms(model, pairs, latency_texts), throughput=len(pairs) / seconds)
-        rows.append(row)
-    report(len(models), len(models), "done")
+            quality = {"accuracy": accuracy_score(truth, guess),
+                       "macro_f1": f1_score(truth, guess, average="macro", zero_division=0),
+                       "agreement": sum(a == b for a, b in zip(guess, predicted[first])) / len(pairs)}
+        rows.append(_row(name, measured[name], quality))
     table = pd.DataFrame({"text": frame[text[0]].tolist(), "text_pair": frame[text[1]].tolist(),
                           "label": frame[label].tolist(), **predicted})
     return Comparison(table=pd.DataFrame(rows), predictions=table, device=next(iter(models.values())).device,
