@@ -340,6 +340,7 @@ def test_a_text_longer_than_the_tagger_is_read_in_windows(tagger, shell):
     assert found.to_frame().attrs["note"] == found.note and found.note in found.to_text()
     cut = tag(tagger, long, truncate=True)
     assert cut.windows == 1 and "world" not in [e for e, *_ in cut.spans] and "pieces dropped" in cut.note
+    assert cut.cut > 0 and f"({cut.cut} pieces dropped" in cut.note and found.cut == 0
     assert words[:len(cut.words)] == [w for w, *_ in cut.words]
     # a word tagged in the first window: as the first window's text alone tags it (the same pieces)
     first = tagger.tokenizer(long, truncation=True, max_length=16, return_offsets_mapping=True)

@@ -206,8 +206,7 @@ class Tagger(FineTuned):
         frames = [e.to_frame().assign(text=e.text) for e in found]
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         frame = frame[["text", "entity", "type", "start", "end", "score"]]
-        windowed, cut = sum(e.windows > 1 and "cut there" not in e.note for e in found), sum("cut there" in e.note
-                                                                                                for e in found)
+        windowed, cut = sum(e.windows > 1 for e in found), sum(e.cut > 0 for e in found)
         if windowed or cut:
             frame.attrs["note"] = "; ".join(part for part in (
                 f"{windowed} of {len(found)} texts read in overlapping windows" if windowed else "",
@@ -306,6 +305,7 @@ class Entities:
     words: tuple  # (word, start, end, tag, score) per word, as the tagger saw them
     model: str
     windows: int = 1  # the overlapping windows the text was read in
+    cut: int = 0  # the pieces truncate=True dropped
     note: str = ""  # how a text longer than the tagger was read (windows, or what truncation cut)
 
     def to_frame(self):
@@ -419,7 +419,7 @@ def _tag_batch(model, texts: list[str], batch_size: int, names: list[str], trunc
                 f"The text is longer than {limit} pieces: read in {windows} overlapping windows ({stride} pieces "
                 "shared), each word tagged in the window where it has the most context." if windows > 1 else "")
         out.append(Entities(text=text, spans=tuple(spans), words=tuple(words), model=model.name, windows=windows,
-                            note=note))
+                            cut=cut[i], note=note))
     return out
 
 
