@@ -11,14 +11,13 @@ from ._base import _Panel, _refresh
 
 def _classifiers(models: dict | None, engine, kind: str = "classifier") -> dict:
     """The models on offer: those given, the active one, and every loaded or remembered model of ``kind``
-    (classifier, tagger or reader)."""
-    from ..compress import _is_pair_model, _is_reader, _is_tagger, text_classifier
+    (classifier, tagger, reader or pairs)."""
     from ..engine import _NAMED, loaded
 
-    kind = {"tagger": _is_tagger, "reader": _is_reader, "pairs": _is_pair_model}.get(kind, text_classifier)
+    test = dict(_kinds())[kind]
     found = dict(models or {})
     for candidate in [engine, *_NAMED.values(), *loaded()]:
-        if candidate is not None and kind(candidate) and candidate not in found.values():
+        if candidate is not None and test(candidate) and candidate not in found.values():
             found.setdefault(candidate.name, candidate)
     return found
 
@@ -38,17 +37,18 @@ def _labels(model, kind: str):
         return None
 
 
-def _kind(engine) -> str | None:
-    """What the panel compares over ``engine``: classifier, tagger, reader or pairs (a cross-encoder); None."""
+def _kinds() -> tuple:
+    """The kinds of model the panel compares, each with its test, in the order they are told apart."""
     from ..compress import _is_pair_model, _is_reader, _is_tagger, text_classifier
 
+    return ("pairs", _is_pair_model), ("reader", _is_reader), ("tagger", _is_tagger), ("classifier", text_classifier)
+
+
+def _kind(engine) -> str | None:
+    """What the panel compares over ``engine``: classifier, tagger, reader or pairs (a cross-encoder); None."""
     if engine is None:
         return None
-    for kind, test in (("pairs", _is_pair_model), ("reader", _is_reader), ("tagger", _is_tagger),
-                       ("classifier", text_classifier)):
-        if test(engine):
-            return kind
-    return None
+    return next((kind for kind, test in _kinds() if test(engine)), None)
 
 
 def _sts_like(engine) -> bool:
@@ -71,7 +71,8 @@ class ComparePanel(_Panel):
     def for_engine(cls, engine):
         """The panel over a classifier of single texts, a tagger, a reader, or a cross-encoder trained on STS-B's
         columns (the packaged pairs to measure it on); None for other engines."""
-        return cls(engine) if _kind(engine) is not None and (_kind(engine) != "pairs" or _sts_like(engine)) else None
+        kind = _kind(engine)
+        return cls(engine) if kind is not None and (kind != "pairs" or _sts_like(engine)) else None
 
     def __init__(self, engine=None, models: dict | None = None, data=None, text: str = "text",
                  label: str = "label"):

@@ -51,7 +51,7 @@ def pareto_scatter(comparison, *, title: str | None = None, height: int | None =
     import plotly.graph_objects as go
 
     t = comparison.table
-    metric = getattr(comparison, "metric", "accuracy")
+    metric = comparison.metric
     quality, other, other_name = {"entity_f1": ("entity F1", "accuracy", "word accuracy"),
                                   "f1": ("SQuAD F1", "exact", "exact match"),
                                   "spearman": ("Spearman", "pearson", "Pearson")}.get(metric,

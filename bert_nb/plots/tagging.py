@@ -39,8 +39,8 @@ def entities_html(entities) -> str:
     count = len(entities.spans)
     head = (f'<div style="font-size:12px;{MUTED}">{esc(entities.model)} · {count} '
             f'{"entity" if count == 1 else "entities"}</div>')
-    note = getattr(entities, "note", "")  # a long text: read in windows, or cut
-    note = f'<div style="font-size:11px;{MUTED}">note: {esc(note)}</div>' if note else ""
+    # a long text: how it was read (windows, or what truncation cut)
+    note = f'<div style="font-size:11px;{MUTED}">note: {esc(entities.note)}</div>' if entities.note else ""
     return f'<div class="bert-nb-tagging">{head}{_one(entities)}{note}</div>'
 
 
