@@ -351,22 +351,31 @@ def _sorted_logits(model, enc, batch_size: int, progress: bool | None = None):
     a progress bar (``progress`` None: from 1,024 rows on)."""
     import numpy as np
 
+    out = None
+    for rows, output in sorted_batches(model, enc, range(len(enc["input_ids"])), batch_size, progress):
+        logits = output.logits.float().cpu().numpy()
+        if out is None:
+            out = np.zeros((len(enc["input_ids"]), logits.shape[1]), dtype=np.float64)
+        out[rows] = logits
+    return out
+
+
+def sorted_batches(model, enc, rows, batch_size: int, progress: bool | None = None, desc: str = "predicting",
+                   unit: str = "input"):
+    """``rows`` of ``enc`` (token id lists) in batches of like length, each padded to its longest and run by the
+    model (in eval mode): yields (the batch's rows, the model's output), with a progress bar (``progress`` None:
+    from 1,024 rows on)."""
     from .embeddings import progress_bar
 
     model.model.eval()
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-    order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
-    out = None
-    with progress_bar(len(order), progress, desc="predicting", unit="input") as bar:
+    order = sorted(rows, key=lambda i: len(enc["input_ids"][i]))  # stable: ties keep their order
+    with progress_bar(len(order), progress, desc=desc, unit=unit) as bar:
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            batch = model.tokenizer.pad({k: [enc[k][i] for i in rows] for k in keys}, return_tensors="pt")
-            logits = model.forward(dict(batch)).logits.float().cpu().numpy()
-            if out is None:
-                out = np.zeros((len(order), logits.shape[1]), dtype=np.float64)
-            out[rows] = logits
-            bar.update(len(rows))
-    return out
+            chunk = order[start:start + batch_size]
+            batch = model.tokenizer.pad({k: [enc[k][i] for i in chunk] for k in keys}, return_tensors="pt")
+            yield chunk, model.forward(dict(batch))
+            bar.update(len(chunk))
 
 
 def sigmoid(x):

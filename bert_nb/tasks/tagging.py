@@ -430,27 +430,19 @@ def tag_windows(model, texts: list[str], batch_size: int, limit: int, stride: in
     only each text's first window is run. Windows run in batches of like length (``progress``: a bar; None:
     from 1,024 windows on)."""
     import numpy as np
-    import torch
 
-    from ..embeddings import progress_bar
+    from ..training import sorted_batches
     from ..windows import first_windows
 
     enc = model.tokenizer(texts, truncation=True, max_length=limit, stride=stride, return_overflowing_tokens=True,
                           return_offsets_mapping=True)
     owner = list(enc["overflow_to_sample_mapping"])
-    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-    run = first_windows(owner, truncate)
-    order = sorted(run, key=lambda w: len(enc["input_ids"][w]))
     probs: dict[int, np.ndarray] = {}
-    with progress_bar(len(order), progress, desc="tagging", unit="window") as bar:
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            batch = model.tokenizer.pad({k: [enc[k][w] for w in rows] for k in keys}, return_tensors="pt")
-            with torch.inference_mode():
-                out = model.forward(dict(batch)).logits.float().softmax(-1).cpu().numpy()  # (B, T, tags)
-            for b, w in enumerate(rows):
-                probs[w] = out[b, :len(enc["input_ids"][w])]
-            bar.update(len(rows))
+    for rows, output in sorted_batches(model, enc, first_windows(owner, truncate), batch_size, progress,
+                                       desc="tagging", unit="window"):
+        out = output.logits.float().softmax(-1).cpu().numpy()  # (B, T, tags)
+        for b, w in enumerate(rows):
+            probs[w] = out[b, :len(enc["input_ids"][w])]
     return enc, owner, probs
 
 
