@@ -124,12 +124,15 @@ def distill(magics, args, cell):
 
 
 def _compare_options(p):
-    p.add_argument("--models", metavar="A,B,C", required=True, help="variables holding classifiers (or taggers), "
-                                                                       "comma-separated")
-    p.add_argument("--data", metavar="VAR", required=True, help="labelled data (text, label; for taggers tokens, tags) "
-                                                                "to measure on")
-    p.add_argument("--text", metavar="COL", help="text column (default text; for taggers tokens)")
-    p.add_argument("--label", metavar="COL", help="label column (default label; for taggers tags)")
+    p.add_argument("--models", metavar="A,B,C", required=True, help="variables holding classifiers (or taggers, "
+                                                                       "readers, cross-encoders), comma-separated")
+    p.add_argument("--data", metavar="VAR", required=True, help="labelled data to measure on (text, label; taggers: "
+                                                                "tokens, tags; readers: SQuAD records; cross-encoders: "
+                                                                "two text columns and a label)")
+    p.add_argument("--text", metavar="COL", help="text column (default text; taggers tokens; cross-encoders A,B, "
+                                                 "default the columns they were trained on)")
+    p.add_argument("--label", metavar="COL", help="label column (default label; taggers tags; cross-encoders the "
+                                                  "one they were trained on)")
     out_option(p, "the comparison")
 
 
