@@ -4,7 +4,8 @@ Same model (the packaged all-MiniLM-L6-v2), same sentences (STS-B), same batch s
 same threads; each contender runs `--rounds` times, alternating, and the best round counts.
 Where the CPU computes bf16 natively (avx512_bf16 or AMX) both sides also run in bf16; with
 ``--compile`` (default) ``embed(compile=True)`` is timed too, with its compile time; where ``embed`` runs
-packed batches (no padding: a CPU, or CUDA in fp16/bf16), the same path with padded batches too. Also: peak
+packed batches (no padding: a CPU, or CUDA in fp16/bf16), the same path with padded batches too; where it
+runs a copy of the encoder with its weights laid out once for oneDNN (a CPU), the same path without. Also: peak
 resident memory growth of each, the cosine of our vectors to theirs, the share of this CPU's own
 2048 x 2048 matrix-multiply rate the encoder reaches (MFU against the GPU's peak on CUDA), and
 for int8 the STS-B Spearman next to fp32. On a CPU, one profiled fp32 call of each side says where
@@ -101,6 +102,9 @@ def _padded_pieces(engine, st, texts, batch_size: int) -> dict:
             "sentence-transformers": theirs / real, "real_pieces": real}
 
 
+_MATMULS = ("aten::addmm", "aten::mm", "aten::bmm", "mkldnn::_linear_pointwise")  # the last: prepacked weights
+
+
 def _where_time_goes(runs: dict, pieces: dict, engine, rate: float, packed) -> dict:
     """One profiled call of each fp32 contender: the share of its wall time in matrix multiplies, their rate.
 
@@ -116,7 +120,7 @@ def _where_time_goes(runs: dict, pieces: dict, engine, rate: float, packed) -> d
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             seconds, _ = _timed(fn, "cpu")
         self_s = {e.key: e.self_cpu_time_total / 1e6 for e in prof.key_averages()}
-        matmul = sum(v for k, v in self_s.items() if k in ("aten::addmm", "aten::mm", "aten::bmm"))
+        matmul = sum(v for k, v in self_s.items() if k in _MATMULS)
         attention = sum(v for k, v in self_s.items() if "scaled_dot_product" in k)
         side = ("sentence-transformers" if name.startswith("sentence") else
                 "bert_nb packed" if packed(name) else "bert_nb padded")
@@ -131,14 +135,14 @@ def _where_time_goes(runs: dict, pieces: dict, engine, rate: float, packed) -> d
 def _feed_rates(engine, texts, batch_size: int) -> dict:
     """Texts/s the host side alone makes ready for the model (tokenized into windows, sorted, in packed or
     padded batches, pinned on CUDA): the most a GPU can be fed; and the transformers tokenizer call alone."""
-    from bert_nb.embeddings import _batches, _row_multiple, _sentence_max_length, block_size, packs
+    from bert_nb.embeddings import _batches, _row_multiple, _sentence_max_length, block_size, packs, prepacks
 
     limit = _sentence_max_length(engine)
 
     def ready():
         return list(_batches(engine.tokenizer, texts, None, limit, 0, True, batch_size,
                              engine.device.startswith("cuda"), block_size(batch_size), None, packs(engine),
-                             _row_multiple(engine)))
+                             _row_multiple(engine, prepacks(engine))))
 
     def transformers_call():
         return engine.tokenizer(texts, truncation=True, max_length=limit, return_overflowing_tokens=True)
@@ -166,7 +170,7 @@ def main(argv=None) -> dict:
     from sentence_transformers import SentenceTransformer
 
     import bert_nb
-    from bert_nb.embeddings import _sentence_max_length, _unit, packs, pooled_vectors
+    from bert_nb.embeddings import _sentence_max_length, _unit, packs, pooled_vectors, prepacks
     from bert_nb.engine import native_dtypes
 
     texts = _sentences(args.n)
@@ -196,6 +200,10 @@ def main(argv=None) -> dict:
             runs[f"bert_nb.embed ({name}, padded batches)"] = lambda: _unit(pooled_vectors(
                 engine, texts, "mean", [-1], _sentence_max_length(engine), 0, True, args.batch_size,
                 packed=False)[0][0])
+        if eng is engine and prepacks(engine):  # what laying the weights out once gains
+            runs[f"bert_nb.embed ({name}, not prepacked)"] = lambda: _unit(pooled_vectors(
+                engine, texts, "mean", [-1], _sentence_max_length(engine), 0, True, args.batch_size,
+                prepack=False)[0][0])
         if args.compile and name != "int8":
             t0 = time.perf_counter()
             bert_nb.embed(eng, texts[:args.batch_size], compile=True, progress=False)  # compiles

@@ -272,6 +272,8 @@ class Engine:
         twin.model, twin.name, twin.quantize, twin.loadable = model, name, quantize, False
         twin.identity, twin.unquantized = uuid.uuid4().hex, None
         twin.dtype = self.dtype if dtype is None else dtype
+        for cache in ("_prepacked", "_compiled_encoder"):  # copies of this model for the embedding path
+            twin.__dict__.pop(cache, None)
         return twin
 
     def head(self, kind: str):
