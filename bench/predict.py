@@ -105,7 +105,7 @@ def main(argv=None) -> dict:
 
         best, numbers = _best({"transformers text-classification pipeline": pipeline_probabilities,
                                "bert_nb.classify (texts)": lambda: bert_nb.classify(
-                                   ours, texts, batch_size=args.batch_size)[["LABEL_0", "LABEL_1"]].to_numpy()},
+                                   ours, texts, batch_size=args.batch_size, progress=False)[["LABEL_0", "LABEL_1"]].to_numpy()},
                               args.rounds)
         report["texts"] = _rows(best, numbers, "transformers text-classification pipeline", args.n)
         folder = _head_folder(Path(tmp) / "cross-encoder", 1)
@@ -114,7 +114,7 @@ def main(argv=None) -> dict:
         best, numbers = _best({"sentence-transformers CrossEncoder.predict": lambda: theirs.predict(
                                    pairs, batch_size=args.batch_size, show_progress_bar=False),
                                "bert_nb.classify (pairs)": lambda: bert_nb.classify(
-                                   ours, pairs, batch_size=args.batch_size).score.to_numpy()},
+                                   ours, pairs, batch_size=args.batch_size, progress=False).score.to_numpy()},
                               args.rounds)
         report["pairs"] = _rows(best, numbers, "sentence-transformers CrossEncoder.predict", args.n)
     print(f"{args.n} STS-B sentences and pairs, batch {args.batch_size}, cpu, {torch.get_num_threads()} threads")

@@ -30,6 +30,16 @@ def supported(model, device: str) -> bool:
     return bool(dtypes) and dtypes <= {torch.float32, torch.bfloat16}
 
 
+def applies(engine, model) -> bool:
+    """Whether ``engine`` runs ``model`` prepacked for inference: on a CPU in fp32 or bf16, not int8."""
+    return not getattr(engine, "quantize", None) and supported(model, engine.device)
+
+
+def for_inference(engine, model):
+    """``model``'s prepacked copy (kept on ``engine``) where :func:`applies`, else ``model`` itself."""
+    return cached(engine, model) if applies(engine, model) else model
+
+
 def cached(owner, model):
     """The prepacked copy of ``model`` kept on ``owner`` (an engine, one copy per model); made again when the
     model's linear layers or hooks change."""

@@ -665,7 +665,7 @@ def prepacks(engine) -> bool:
     equal to 1e-6."""
     from . import _prepacked
 
-    return not getattr(engine, "quantize", None) and _prepacked.supported(engine.encoder, engine.device)
+    return _prepacked.applies(engine, engine.encoder)
 
 
 class _Ahead:

@@ -339,11 +339,17 @@ class Engine:
             return torch.autocast(device_type=kind, dtype=self.dtype)
         return contextlib.nullcontext()
 
-    def forward(self, batch: dict, model=None, **kwargs):
-        """Run ``model`` (default: the loaded one) on ``batch`` without gradients."""
+    def forward(self, batch: dict, model=None, prepacked: bool = False, **kwargs):
+        """Run ``model`` (default: the loaded one) on ``batch`` without gradients; ``prepacked``: its copy with
+        the linear layers' weights laid out once for oneDNN where that applies (a CPU, fp32 or bf16, see
+        ``_prepacked``), for passes that only predict."""
         import torch
 
         model = self.model if model is None else model
+        if prepacked:
+            from . import _prepacked
+
+            model = _prepacked.for_inference(self, model)
         with torch.inference_mode(), self.autocast():
             return model(**self.to_device(batch), **kwargs)
 

@@ -1004,7 +1004,7 @@ def _probability(model):
         for start in range(0, len(texts), 32):
             chunk = [t if t.strip() else (tok.unk_token or "") for t in texts[start:start + 32]]
             enc = tok(chunk, padding=True, truncation=True, max_length=model.read_length, return_tensors="pt")
-            out_ = model.forward(dict(enc))
+            out_ = model.forward(dict(enc), prepacked=True)
             logits = (out_.logits if names else vocabulary_logits(out_)).float()
             if len(names) == 1:  # a score: its sigmoid, as explain explains it
                 out += logits[:, 0].sigmoid().tolist()

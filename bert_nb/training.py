@@ -374,7 +374,7 @@ def sorted_batches(model, enc, rows, batch_size: int, progress: bool | None = No
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
             batch = model.tokenizer.pad({k: [enc[k][i] for i in chunk] for k in keys}, return_tensors="pt")
-            yield chunk, model.forward(dict(batch))
+            yield chunk, model.forward(dict(batch), prepacked=True)
             bar.update(len(chunk))
 
 

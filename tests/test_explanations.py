@@ -237,7 +237,7 @@ def test_magic_explains_each_line(shell, mini_mlm):
     assert sim.kind == "similarity"
     assert "Unknown method 'x'" in shell.usage_error(f"%%bert explain --method x\n{MASKED}")
     assert "The text has no [MASK]" in shell.usage_error("%%bert explain\nno mask here")
-    assert "No variable 'clf'" in shell.usage_error(f"%%bert explain --model clf\n{MASKED}")
+    assert "No variable 'no_such_clf'" in shell.usage_error(f"%%bert explain --model no_such_clf\n{MASKED}")
     bundle = shell.display_formatter.format(one)[0]
     assert "application/vnd.plotly.v1+json" in bundle and "bert-nb-explain" in bundle["text/html"]
 

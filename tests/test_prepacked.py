@@ -107,3 +107,25 @@ def test_bf16_copies_keep_bf16_and_int8_engines_are_not_prepacked(tmp_path):
     assert not prepacks(bert_nb.load(path, device="cpu", quantize="int8"))
     assert not _prepacked.supported(torch.nn.Linear(2, 2).half(), "cpu")
     assert not _prepacked.supported(torch.nn.Linear(2, 2), "cuda")
+
+
+@needs_onednn
+def test_predictions_run_the_copy_and_give_the_models_probabilities(tmp_path, monkeypatch):
+    import transformers
+
+    base = build_tiny_bert(tmp_path / "base", head="base")
+    config = transformers.AutoConfig.from_pretrained(base, num_labels=3, id2label={0: "a", 1: "b", 2: "c"},
+                                                     label2id={"a": 0, "b": 1, "c": 2})
+    torch.manual_seed(0)
+    transformers.BertForSequenceClassification(config).save_pretrained(tmp_path / "clf")
+    transformers.AutoTokenizer.from_pretrained(base).save_pretrained(tmp_path / "clf")
+    engine = bert_nb.load(str(tmp_path / "clf"), device="cpu")
+    fast = bert_nb.classify(engine, TEXTS)
+    assert id(engine.model) in engine._prepacked  # the whole classifier, head included
+    small = bert_nb.load(str(tmp_path / "clf"), device="cpu", quantize="int8")
+    bert_nb.classify(small, TEXTS[:2])
+    assert not small.__dict__.get("_prepacked")  # int8 runs its own quantized layers
+    monkeypatch.setattr(_prepacked, "applies", lambda engine, model: False)
+    plain = bert_nb.classify(engine, TEXTS)
+    assert list(fast.label) == list(plain.label)
+    np.testing.assert_allclose(fast[["a", "b", "c"]].to_numpy(), plain[["a", "b", "c"]].to_numpy(), atol=1e-5)

@@ -460,7 +460,7 @@ def _answer_batch(model, pairs, top_k: int, batch_size: int) -> list[Answers]:
     for start in range(0, len(example), batch_size):
         batch = model.tokenizer.pad({k: enc[k][start:start + batch_size] for k in inputs}, return_tensors="pt")
         with torch.inference_mode():
-            out = model.forward(dict(batch))
+            out = model.forward(dict(batch), prepacked=True)
         for s, e in zip(out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()):
             logits.append((s, e))
     contexts = [c for _, c in pairs]

@@ -177,7 +177,7 @@ def tag_words(model, sentences: list[list[str]], batch_size: int = 32) -> list[l
         enc = model.tokenizer([list(sentences[i]) for i in rows], is_split_into_words=True, truncation=True,
                               max_length=model.read_length, padding=True, return_tensors="pt")
         with torch.inference_mode():
-            best = model.forward(dict(enc)).logits.argmax(-1).cpu().tolist()
+            best = model.forward(dict(enc), prepacked=True).logits.argmax(-1).cpu().tolist()
         for b, i in enumerate(rows):
             tags = ["O"] * len(sentences[i])
             seen = set()
