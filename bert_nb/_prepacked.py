@@ -14,7 +14,9 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import logging
 
+log = logging.getLogger(__name__)
 _ROW_HINT = 1024  # rows the layout is chosen for (a batch of 64 sentences of 16 pieces); others run as fast
 
 
@@ -27,6 +29,8 @@ def supported(model, device: str) -> bool:
     if not all(hasattr(torch.ops.mkldnn, op) for op in ("_reorder_linear_weight", "_linear_pointwise")):
         return False
     dtypes = {p.dtype for p in model.parameters()}
+    if torch.bfloat16 in dtypes and not torch.ops.mkldnn._is_mkldnn_bf16_supported():  # oneDNN refuses bf16
+        return False  # on CPUs without AVX-512 (BW, VL, DQ) or AVX-NE-CONVERT; torch's own kernels run it there
     return bool(dtypes) and dtypes <= {torch.float32, torch.bfloat16}
 
 
@@ -47,7 +51,12 @@ def cached(owner, model):
     copies = owner.__dict__.setdefault("_prepacked", {})
     held = copies.get(id(model))
     if held is None or held[0] != key or held[1] is not model:
-        held = copies[id(model)] = (key, model, packed_copy(model))
+        try:
+            clone = packed_copy(model)
+        except RuntimeError as err:  # a layout oneDNN refuses on this CPU: the model itself, as before
+            log.info("running %s without prepacked weights: %s", type(model).__name__, err)
+            clone = model
+        held = copies[id(model)] = (key, model, clone)
     return held[2]
 
 

@@ -129,3 +129,13 @@ def test_predictions_run_the_copy_and_give_the_models_probabilities(tmp_path, mo
     plain = bert_nb.classify(engine, TEXTS)
     assert list(fast.label) == list(plain.label)
     np.testing.assert_allclose(fast[["a", "b", "c"]].to_numpy(), plain[["a", "b", "c"]].to_numpy(), atol=1e-5)
+
+
+def test_a_copy_onednn_refuses_leaves_the_model_to_run_itself(tiny, monkeypatch):
+    owner = type("Owner", (), {})()
+
+    def refuse(model):
+        raise RuntimeError("no such layout here")
+
+    monkeypatch.setattr(_prepacked, "packed_copy", refuse)
+    assert _prepacked.cached(owner, tiny.encoder) is tiny.encoder
