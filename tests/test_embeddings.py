@@ -546,17 +546,21 @@ def test_packed_attention_keeps_each_window_to_itself():
     from bert_nb.embeddings import _pack, _packed_attention
 
     torch.manual_seed(0)
-    lengths = [4, 4, 2, 7, 1]  # runs of equal lengths, not sorted
+    lengths = [4, 4, 2, 7, 1, 70, 64]  # runs of equal lengths, not sorted; fp32 runs past 64 pieces take SDPA
     _, _, packing = _pack([[1] * n for n in lengths], None, False)
-    q, k, v = (torch.randn(1, 3, sum(lengths), 8) for _ in range(3))  # (1, heads, N, D) as BERT hands them
-    out, weights = _packed_attention(None, q, k, v, None, scaling=0.3, packed_runs=packing.runs, packed_cu=packing.cu)
-    assert out.shape == (1, sum(lengths), 3, 8) and weights is None
-    start = 0
-    for n in lengths:
-        part = slice(start, start + n)
-        alone = torch.nn.functional.scaled_dot_product_attention(q[:, :, part], k[:, :, part], v[:, :, part], scale=0.3)
-        torch.testing.assert_close(out[:, part], alone.transpose(1, 2))
-        start += n
+    for dtype in (torch.float32, torch.bfloat16):
+        q, k, v = (torch.randn(1, 3, sum(lengths), 8, dtype=dtype) for _ in range(3))  # (1, heads, N, D) as BERT
+        # hands them
+        out, weights = _packed_attention(None, q, k, v, None, scaling=0.3, packed_runs=packing.runs,
+                                         packed_cu=packing.cu)
+        assert out.shape == (1, sum(lengths), 3, 8) and out.dtype == dtype and weights is None
+        start = 0
+        for n in lengths:
+            part = slice(start, start + n)
+            alone = torch.nn.functional.scaled_dot_product_attention(q[:, :, part], k[:, :, part], v[:, :, part],
+                                                                     scale=0.3)
+            torch.testing.assert_close(out[:, part], alone.transpose(1, 2))
+            start += n
 
 
 def test_on_cuda_packed_attention_hands_the_variable_length_kernel_its_windows(monkeypatch):
