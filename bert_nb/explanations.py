@@ -1027,14 +1027,7 @@ def _pair_probability(model):
     the answer starts)) and its answer's P(start) x P(end) in the best window that holds it (0 where none does)."""
     unk = model.tokenizer.unk_token or "?"
     if "qa" in model.heads:
-        def answered(variants, target: str):
-            out = []
-            for question, (context, at) in variants:
-                best = _answer_window(model, question or unk, context, at, at + len(target))[0] if at >= 0 else None
-                out.append(best[0] if best is not None else 0.0)
-            return out
-
-        return answered
+        return lambda variants, target: _answered(model, variants, len(target))
 
     def scored(variants, target: str):
         pairs = [(a if a.strip() else unk, b if b.strip() else unk) for a, b in variants]
@@ -1048,6 +1041,47 @@ def _pair_probability(model):
         return frame[column].astype(float).tolist()
 
     return scored
+
+
+def _answered(reader, variants, length: int, batch_size: int = 32) -> list[float]:
+    """For each variant (question, (context, where the answer starts)): the answer's highest P(start) x P(end)
+    over the windows that hold its ``length`` characters whole, as :func:`_answer_window` gives it, with the
+    windows of every variant read in batches; 0 where no window holds it or it was deleted (``at`` < 0)."""
+    import torch
+
+    from .tasks.qa import _positions, _window_room, reading_window
+
+    out = [0.0] * len(variants)
+    live = [i for i, (_, (_, at)) in enumerate(variants) if at >= 0]
+    if not live:
+        return out
+    tok, (max_length, stride) = reader.tokenizer, reading_window(reader)
+    questions = [variants[i][0] or tok.unk_token or "?" for i in live]
+    _window_room(tok, questions, max_length, stride)
+    enc = tok(questions, [variants[i][1][0] for i in live], truncation="only_second", max_length=max_length,
+              stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)
+    rows = []  # (variant, window, the answer's first and last piece, which pieces are context)
+    for w, owner in enumerate(enc["overflow_to_sample_mapping"]):
+        i, at = live[owner], variants[live[owner]][1][1]
+        offsets = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][w], enc.sequence_ids(w))]
+        first, last = _positions(offsets, at, at + length)
+        if (first, last) != (0, 0):  # the answer is wholly in this window
+            rows.append((i, w, first, last, [o is not None for o in offsets]))
+    keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        batch = tok.pad({k: [enc[k][w] for _, w, *_ in chunk] for k in keys}, return_tensors="pt")
+        logits = reader.forward(dict(batch), prepacked=True)
+        width = batch["input_ids"].shape[1]
+        left = tok.padding_side == "left"
+        inside = torch.tensor([[False] * (width - len(m)) * left + m + [False] * (width - len(m)) * (not left)
+                               for *_, m in chunk])
+        p_start, p_end = (x.float().cpu().masked_fill(~inside, float("-inf")).softmax(-1)
+                          for x in (logits.start_logits, logits.end_logits))
+        for b, (i, _, first, last, m) in enumerate(chunk):
+            shift = width - len(m) if left else 0
+            out[i] = max(out[i], float(p_start[b, first + shift] * p_end[b, last + shift]))
+    return out
 
 
 def _tag_probability(model):

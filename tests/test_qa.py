@@ -319,3 +319,21 @@ def test_compare_readers_exact_f1_agreement_and_speed(reader, squad, shell):
         compare({"a": reader, "b": small}, test.drop(columns="question"))
     offered = ComparePanel.for_engine(reader).candidates  # readers only (those loaded by other tests too)
     assert offered[reader.name] is reader and all("qa" in m.heads for m in offered.values())
+
+
+def test_faithfulness_reads_every_variants_windows_in_batches_with_the_values_one_at_a_time(reader):
+    from bert_nb.explanations import _answer_window, _answered
+
+    context = "the model ran fast in the world . " * 4 + "bert ran fast in the world"
+    answer = "bert"
+    at = context.index(answer)
+    variants = [("hello model", (context, at)), ("", (context[:at] + answer, at)), ("model", (context, -1)),
+                ("hello", ("ran fast " + answer + " world", 9)), ("world model", (context, 0))]
+    one_by_one = []
+    for question, (text, where) in variants:
+        best = _answer_window(reader, question or reader.tokenizer.unk_token, text, where, where + len(answer))[0] \
+            if where >= 0 else None
+        one_by_one.append(best[0] if best is not None else 0.0)
+    batched = _answered(reader, variants, len(answer), batch_size=2)
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-6)
+    assert batched[2] == 0.0 and min(batched[0], batched[1], batched[3]) > 0
