@@ -121,8 +121,12 @@ def _key(model) -> tuple:
     the hooks on every module (a hook added or removed later is not in the copy)."""
     import torch
 
-    linear = tuple((id(m), id(m.weight), m.weight.data_ptr(), m.weight._version,
-                    None if m.bias is None else (m.bias.data_ptr(), m.bias._version))
-                   for m in model.modules() if type(m) is torch.nn.Linear)
-    hooks = tuple((tuple(m._forward_hooks), tuple(m._forward_pre_hooks)) for m in model.modules())
-    return linear, hooks
+    linear, hooks = [], []
+    for m in model.modules():
+        if m._forward_hooks or m._forward_pre_hooks:
+            hooks.append((id(m), tuple(m._forward_hooks), tuple(m._forward_pre_hooks)))
+        if type(m) is torch.nn.Linear:
+            bias = m.bias
+            linear.append((id(m), id(m.weight), m.weight.data_ptr(), m.weight._version,
+                           None if bias is None else (bias.data_ptr(), bias._version)))
+    return tuple(linear), tuple(hooks)

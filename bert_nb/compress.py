@@ -519,14 +519,14 @@ def _latency_ms(model, texts, rounds: int) -> float:
     """The median time of one forward pass of one text (or one (question, context) pair: its first window)."""
     from . import _prepacked
 
-    _prepacked.for_inference(model, model.model)  # the copy predictions run, made before the clock starts
+    run = _prepacked.for_inference(model, model.model)  # the copy predictions run, made before the clock starts
     times = []
     for text in texts[:rounds]:
         pair = [text[1]] if isinstance(text, tuple) else None
         enc = model.tokenizer([text[0] if pair else text], pair, truncation=True, max_length=_max_length(model),
                               return_tensors="pt")
         t0 = time.perf_counter()
-        model.forward(dict(enc), prepacked=True)
+        model.forward(dict(enc), model=run)
         times.append(time.perf_counter() - t0)
     return 1e3 * statistics.median(times)
 
