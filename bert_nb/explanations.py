@@ -1050,6 +1050,7 @@ def _answered(reader, variants, length: int, batch_size: int = 32) -> list[float
     import torch
 
     from .tasks.qa import _positions, _window_room, reading_window
+    from .training import sorted_batches
 
     out = [0.0] * len(variants)
     live = [i for i, (_, (_, at)) in enumerate(variants) if at >= 0]
@@ -1060,26 +1061,23 @@ def _answered(reader, variants, length: int, batch_size: int = 32) -> list[float
     _window_room(tok, questions, max_length, stride)
     enc = tok(questions, [variants[i][1][0] for i in live], truncation="only_second", max_length=max_length,
               stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)
-    rows = []  # (variant, window, the answer's first and last piece, which pieces are context)
+    held = {}  # window -> (variant, the answer's first and last piece, which pieces are context)
     for w, owner in enumerate(enc["overflow_to_sample_mapping"]):
         i, at = live[owner], variants[live[owner]][1][1]
         offsets = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][w], enc.sequence_ids(w))]
         first, last = _positions(offsets, at, at + length)
         if (first, last) != (0, 0):  # the answer is wholly in this window
-            rows.append((i, w, first, last, [o is not None for o in offsets]))
-    keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        batch = tok.pad({k: [enc[k][w] for _, w, *_ in chunk] for k in keys}, return_tensors="pt")
-        logits = reader.forward(dict(batch), prepacked=True)
-        width = batch["input_ids"].shape[1]
-        left = tok.padding_side == "left"
-        inside = torch.tensor([[False] * (width - len(m)) * left + m + [False] * (width - len(m)) * (not left)
-                               for *_, m in chunk])
+            held[w] = (i, first, last, [o is not None for o in offsets])
+    left = tok.padding_side == "left"
+    for windows, logits in sorted_batches(reader, enc, list(held), batch_size, progress=False):
+        width = logits.start_logits.shape[1]
+        inside = torch.tensor([[False] * (width - len(held[w][3])) * left + held[w][3] +
+                               [False] * (width - len(held[w][3])) * (not left) for w in windows])
         p_start, p_end = (x.float().cpu().masked_fill(~inside, float("-inf")).softmax(-1)
                           for x in (logits.start_logits, logits.end_logits))
-        for b, (i, _, first, last, m) in enumerate(chunk):
-            shift = width - len(m) if left else 0
+        for b, w in enumerate(windows):
+            i, first, last, context = held[w]
+            shift = width - len(context) if left else 0
             out[i] = max(out[i], float(p_start[b, first + shift] * p_end[b, last + shift]))
     return out
 

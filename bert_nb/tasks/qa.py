@@ -446,7 +446,7 @@ def reading_window(model) -> tuple[int, int]:
 
 
 def _answer_batch(model, pairs, top_k: int, batch_size: int) -> list[Answers]:
-    import torch
+    from ..training import sorted_batches
 
     check_batch_size(batch_size)
     if not isinstance(top_k, int) or top_k < 1:
@@ -454,15 +454,10 @@ def _answer_batch(model, pairs, top_k: int, batch_size: int) -> list[Answers]:
     max_length, stride = reading_window(model)
     _window_room(model.tokenizer, [q for q, _ in pairs], max_length, stride)
     enc, example, offsets = _encode(model.tokenizer, [q for q, _ in pairs], [c for _, c in pairs], max_length, stride)
-    model.model.eval()
-    logits = []
-    inputs = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
-    for start in range(0, len(example), batch_size):
-        batch = model.tokenizer.pad({k: enc[k][start:start + batch_size] for k in inputs}, return_tensors="pt")
-        with torch.inference_mode():
-            out = model.forward(dict(batch), prepacked=True)
-        for s, e in zip(out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()):
-            logits.append((s, e))
+    logits: list = [None] * len(example)  # each window's (start, end) logits, padding included
+    for windows, out in sorted_batches(model, enc, range(len(example)), batch_size, progress=False):
+        for w, s, e in zip(windows, out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()):
+            logits[w] = (s, e)
     contexts = [c for _, c in pairs]
     best = _best_answers(logits, example, offsets, contexts, top_k)
     results, of_row = [], collections.defaultdict(list)

@@ -167,21 +167,19 @@ def entity_scores(truth: list[list[str]], guess: list[list[str]]) -> dict:
 def tag_words(model, sentences: list[list[str]], batch_size: int = 32) -> list[list[str]]:
     """Each sentence given as its words, tagged as the tagger was trained and evaluated: the tag predicted at each
     word's first piece, the sentence cut at the tagger's length (words past it tagged O). Batches of like length."""
-    import torch
+    from ..training import sorted_batches
 
     names = _tags_of(model, bio=False)
+    enc = model.tokenizer([list(words) for words in sentences], is_split_into_words=True, truncation=True,
+                          max_length=model.read_length)
     out: list = [None] * len(sentences)
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        enc = model.tokenizer([list(sentences[i]) for i in rows], is_split_into_words=True, truncation=True,
-                              max_length=model.read_length, padding=True, return_tensors="pt")
-        with torch.inference_mode():
-            best = model.forward(dict(enc), prepacked=True).logits.argmax(-1).cpu().tolist()
+    for rows, output in sorted_batches(model, enc, range(len(sentences)), batch_size, progress=False,
+                                       desc="tagging", unit="sentence"):
+        best = output.logits.argmax(-1).cpu().tolist()
         for b, i in enumerate(rows):
             tags = ["O"] * len(sentences[i])
             seen = set()
-            for piece, word in enumerate(enc.word_ids(b)):
+            for piece, word in enumerate(enc.word_ids(i)):
                 if word is not None and word not in seen:
                     seen.add(word)
                     tags[word] = names[best[b][piece]]
