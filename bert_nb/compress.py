@@ -353,14 +353,11 @@ def prune_curve(model, data, fractions=_FRACTIONS, eval_data=None, text: str = "
 
 
 def _predict_ids(model, texts, batch_size: int = 32) -> list[int]:
-    """Predicted label ids, in the order of ``texts``; batches of similar length (less padding)."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = [0] * len(texts)
-    for start, enc in _batches(model, [texts[i] for i in order], batch_size, _max_length(model)):
-        ids = model.forward(dict(enc), prepacked=True).logits.float().argmax(-1).cpu().tolist()
-        for i, label in zip(order[start:start + batch_size], ids):
-            out[i] = label
-    return out
+    """Predicted label ids, in the order of ``texts``; batches of like length (``training.sorted_batches``)."""
+    from .training import _sorted_logits
+
+    enc = model.tokenizer(texts, truncation=True, max_length=_max_length(model))
+    return _sorted_logits(model, enc, batch_size, progress=False).argmax(1).tolist()
 
 
 # -- distill ----------------------------------------------------------------------------------
@@ -424,7 +421,7 @@ def distill(teacher, data, student_layers: int | None = None, temperature: float
 
     from .surgery import keep_layers
     from .tasks.classify import classifier_labels, prepare
-    from .training import FineTuned, TrainingState, _check_numbers, fit
+    from .training import FineTuned, TrainingState, _check_numbers, _sorted_logits, fit
 
     if teacher.quantize:
         raise BertNbError(f"'{teacher.name}' is {teacher.quantize}-quantized; distill from the fp32 teacher.")
@@ -438,9 +435,8 @@ def distill(teacher, data, student_layers: int | None = None, temperature: float
     _check_numbers(epochs, learning_rate, batch_size, max_length, 0, teacher)
     names = classifier_labels(teacher)
     train, held, names, dropped = prepare(data, text, label, eval_data, eval_fraction, seed, known=names)
-    logits = []
-    for _, enc in _batches(teacher, list(train[text]), 64, max_length):
-        logits += teacher.forward(dict(enc), prepacked=True).logits.float().cpu().tolist()
+    enc = teacher.tokenizer(list(train[text]), truncation=True, max_length=max_length)
+    logits = _sorted_logits(teacher, enc, 64, progress=False).tolist()  # the teacher's, in the rows' order
     transformers.set_seed(seed)
     student = copy.deepcopy(teacher.model).float()
     student.config = copy.deepcopy(teacher.model.config)

@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 import bert_nb
 from transformers import AutoTokenizer
 from bert_nb import datasets
-from bert_nb.embeddings import Embeddings, Projection, Similarity, embed, evaluate_sts, project, search, similarity
+from bert_nb.embeddings import Projection, Similarity, embed, evaluate_sts, project, search, similarity
 from bert_nb.errors import BertNbError
 from bert_nb.plots import projection_scatter, search_table, similarity_heatmap
 from bert_nb.render import similarity_html

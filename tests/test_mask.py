@@ -1,12 +1,10 @@
 """Masked-LM: fill-mask parity with the pipeline, targets, joint filling, corruption, NSP."""
 
-import random
 
 import pytest
 import torch
 from transformers import pipeline
 
-import bert_nb
 from bert_nb.errors import BertNbError, MissingHeadError
 from bert_nb.mask import FATES, _normalise_masks, corrupt, fill_mask, next_sentence
 

@@ -3,7 +3,6 @@
 import pytest
 from IPython.core.error import UsageError
 
-import bert_nb
 from bert_nb.batch import Batch
 from bert_nb.mask import Corruption, MaskPredictions, NextSentence, corrupt, fill_mask, next_sentence
 from bert_nb.plots import mask_bar, nsp_bar
