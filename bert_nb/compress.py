@@ -16,6 +16,7 @@ Every function returns new engines; the models passed in are never changed.
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import statistics
 import time
@@ -125,6 +126,76 @@ def _max_length(model) -> int:
     return int(config.get("max_length") or min(128, getattr(model, "max_length", 128)))
 
 
+def _pair_columns(model, text, label) -> tuple[tuple[str, str], str]:
+    """A cross-encoder's two text columns and its label column: those given (``text`` a pair or ``"a,b"``),
+    by default the ones it was fine-tuned on."""
+    config = getattr(model, "training_config", None) or {}
+    if text == "text":
+        text = tuple(config.get("text", ("sentence1", "sentence2")))
+    elif isinstance(text, str):
+        text = tuple(c.strip() for c in text.split(","))
+    if len(text) != 2:
+        raise BertNbError(f"A pair has two text columns; give text=('first', 'second') (or 'first,second'), not {text!r}.")
+    return tuple(text), config.get("label", "label") if label == "label" else label
+
+
+def _pair_examples(model, data, text, label, what: str = "data", doing: str = "This"):
+    """The pairs of ``data`` and their truth for a cross-encoder fine-tuned here: (first texts, second texts,
+    truth), truth the scores on the label's scale (a regression) or the labels as strings."""
+    import pandas as pd
+
+    from .tasks.classify import check_known
+    from .tasks.pairs import check_pairs
+
+    if getattr(model, "task", None) != "pairs":
+        raise BertNbError(f"{doing} needs the labels a cross-encoder learnt, and '{model.name}' was not fine-tuned "
+                          "here: fine-tune it on your pairs first (bert_nb.finetune with text=('a', 'b')).")
+    text, label = _pair_columns(model, text, label)
+    frame = check_pairs(data, text, label, what=what)
+    if model.regression:
+        if not pd.api.types.is_numeric_dtype(frame[label]):
+            raise BertNbError(f"'{model.name}' scores pairs; its label column '{label}' must hold numbers (a "
+                              "similarity or relevance), not labels.")
+        truth = frame[label].to_numpy(dtype=float)
+    else:
+        truth = frame[label].astype(str).tolist()
+        check_known(pd.Series(truth), [str(n) for n in model.label_names], f"'{model.name}'", what=what)
+    return list(frame[text[0]]), list(frame[text[1]]), truth
+
+
+def _pair_loss_batches(model, first, second, truth, batch_size: int, max_length: int):
+    """(tokenized pairs, the loss of the model's logits for them, summed) per batch: a regression's binary cross
+    entropy on its 0-1 targets (as it was trained), else cross entropy on the label ids."""
+    import torch
+    import torch.nn.functional as F
+
+    if model.regression:
+        low, high = model.training_config["label_range"]
+        targets = torch.tensor([(float(v) - low) / (high - low) for v in truth])
+    else:
+        ids = {str(n): i for i, n in enumerate(model.label_names)}
+        targets = torch.tensor([ids[t] for t in truth])
+    for start in range(0, len(first), batch_size):
+        end = start + batch_size
+        enc = model.tokenizer(first[start:end], second[start:end], padding=True, truncation=True,
+                              max_length=max_length, return_tensors="pt")
+        y = targets[start:end].to(model.device)
+        if model.regression:
+            yield enc, lambda logits, y=y: F.binary_cross_entropy_with_logits(logits[:, 0].float(), y, reduction="sum")
+        else:
+            yield enc, lambda logits, y=y: F.cross_entropy(logits.float(), y, reduction="sum")
+
+
+def _text_loss_batches(model, texts, labels, batch_size: int, max_length: int):
+    """(tokenized texts, the classifier's own loss for them, summed) per batch."""
+    import torch
+    import torch.nn.functional as F
+
+    for start, enc in _batches(model, texts, batch_size, max_length):
+        y = torch.tensor(labels[start:start + len(enc["input_ids"])], device=model.device)
+        yield enc, lambda logits, y=y: F.cross_entropy(logits.float(), y, reduction="sum")
+
+
 # -- head importance --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class HeadImportance:
@@ -174,8 +245,9 @@ def head_importance(model, data, text: str = "text", label: str = "label", batch
 
     Parameters
     ----------
-    model : FineTuned or a classifier engine
-    data : DataFrame, CSV path or list of (text, label), with the classifier's labels
+    model : FineTuned or a classifier engine, or a cross-encoder fine-tuned here (``PairModel``)
+    data : DataFrame, CSV path or list of (text, label), with the classifier's labels; for a cross-encoder,
+        its two text columns and label (``text=('a', 'b')``, by default the columns it was fine-tuned on)
 
     Examples
     --------
@@ -189,7 +261,13 @@ def head_importance(model, data, text: str = "text", label: str = "label", batch
     if model.quantize:
         raise BertNbError(f"'{model.name}' is {model.quantize}-quantized and has no gradients; use the fp32 model.")
     check_batch_size(batch_size)
-    texts, labels, _ = _labelled(model, data, text, label, doing="Head importance")
+    max_length = max_length or _max_length(model)
+    if _is_pair_model(model):
+        first, second, truth = _pair_examples(model, data, text, label, doing="Head importance")
+        n_texts, batches = len(first), _pair_loss_batches(model, first, second, truth, batch_size, max_length)
+    else:
+        texts, labels, _ = _labelled(model, data, text, label, doing="Head importance")
+        n_texts, batches = len(texts), _text_loss_batches(model, texts, labels, batch_size, max_length)
     parts = attention_parts(model.model)
     masks = [torch.ones(p.heads, device=model.device, requires_grad=True) for p in parts]
     total = [torch.zeros(p.heads) for p in parts]
@@ -205,10 +283,9 @@ def head_importance(model, data, text: str = "text", label: str = "label", batch
     was_training = model.model.training
     model.model.eval()
     try:
-        for start, enc in _batches(model, texts, batch_size, max_length or _max_length(model)):
-            batch = model.to_device({**dict(enc), "labels": torch.tensor(labels[start:start + len(enc["input_ids"])])})
+        for enc, loss_of in batches:
             with torch.enable_grad():
-                loss = model.model(**batch).loss * len(enc["input_ids"])  # summed over the batch
+                loss = loss_of(model.model(**model.to_device(dict(enc))).logits)  # summed over the batch
                 grads = torch.autograd.grad(loss, masks)
             for l, g in enumerate(grads):
                 total[l] += g.detach().abs().float().cpu()
@@ -218,13 +295,13 @@ def head_importance(model, data, text: str = "text", label: str = "label", batch
         model.model.train(was_training)
     rows = []
     for l, (scores, heads) in enumerate(zip(total, remaining_heads(model.config))):
-        scores = scores / len(texts)
+        scores = scores / n_texts
         scores = scores / scores.norm().clamp_min(1e-12)
         rows += [{"layer": l, "head": h, "importance": float(s)} for h, s in zip(heads, scores.tolist())]
     cfg = model.config
     return HeadImportance(scores=pd.DataFrame(rows), layers=len(parts),
                           heads=int(getattr(cfg, "num_attention_heads", 0) or getattr(cfg, "n_heads")),
-                          texts=len(texts), model=model.name)
+                          texts=n_texts, model=model.name)
 
 
 # -- prune ------------------------------------------------------------------------------------
@@ -273,7 +350,8 @@ def prune(model, fraction: float | None = None, heads: dict | None = None, data=
         ``data``); every layer keeps at least one head.
     heads : dict, optional
         ``{layer: [head, ...]}`` (0-based, the original numbering) to remove exactly these.
-    data : labelled data for the importance (with ``fraction``), or pass ``importance``.
+    data : labelled data for the importance (with ``fraction``), or pass ``importance``; for a
+        cross-encoder fine-tuned here, pairs and their labels (``text=('a', 'b')``, by default its columns).
 
     Returns
     -------
@@ -308,18 +386,21 @@ def prune(model, fraction: float | None = None, heads: dict | None = None, data=
 class PruneCurve:
     """Accuracy as the least important heads are removed: one row per fraction (0: the unpruned model)."""
 
-    points: "object"  # DataFrame: fraction, heads_pruned, heads_left, parameters, accuracy
+    points: "object"  # DataFrame: fraction, heads_pruned, heads_left, parameters, then the metric's column
     texts: int
     model: str
+    metric: str = "accuracy"  # a cross-encoder that scores pairs: spearman (of its scores with the labels)
+    unit: str = "texts"  # what was measured on: texts, or a cross-encoder's pairs
 
     def to_frame(self):
-        """fraction, heads_pruned, heads_left, parameters, accuracy."""
+        """fraction, heads_pruned, heads_left, parameters, and accuracy (a scoring cross-encoder: spearman)."""
         return self.points.copy()
 
     def to_text(self) -> str:
-        """Accuracy per fraction pruned."""
-        steps = ", ".join(f"{r.fraction:.0%}: {r.accuracy:.3f}" for r in self.points.itertuples())
-        return f"prune curve of {self.model} on {self.texts} texts; accuracy by share of heads removed: {steps}"
+        """The metric per fraction pruned."""
+        steps = ", ".join(f"{r.fraction:.0%}: {getattr(r, self.metric):.3f}" for r in self.points.itertuples())
+        what = "Spearman" if self.metric == "spearman" else self.metric
+        return f"prune curve of {self.model} on {self.texts} {self.unit}; {what} by share of heads removed: {steps}"
 
     def __repr__(self) -> str:
         return f"PruneCurve({len(self.points)} points, {self.model})"
@@ -330,7 +411,9 @@ def prune_curve(model, data, fractions=_FRACTIONS, eval_data=None, text: str = "
     """Accuracy on ``eval_data`` (default ``data``) with the least important share of heads removed, per fraction.
 
     Heads are ranked once, by :func:`head_importance` on ``data``, or by ``importance`` when
-    given (a result of :func:`head_importance` on this model: it is not measured again).
+    given (a result of :func:`head_importance` on this model: it is not measured again). A
+    cross-encoder fine-tuned here is measured on its pairs (``text=('a', 'b')``, by default its
+    own columns): accuracy of its labels, or the Spearman correlation of its scores with the labels.
     """
     import pandas as pd
 
@@ -338,18 +421,40 @@ def prune_curve(model, data, fractions=_FRACTIONS, eval_data=None, text: str = "
     if not fractions or not all(0 < f < 1 for f in fractions):
         raise BertNbError("fractions must lie between 0 and 1, e.g. (0.1, 0.2, 0.4).")
     importance = head_importance(model, data, text=text, label=label) if importance is None else importance
-    texts, labels, _ = _labelled(model, data if eval_data is None else eval_data, text, label, what="evaluation data",
-                                 doing="A pruning curve")
+    held = data if eval_data is None else eval_data
+    if _is_pair_model(model):
+        first, second, truth = _pair_examples(model, held, text, label, what="evaluation data",
+                                              doing="A pruning curve")
+        metric, n, unit = "spearman" if model.regression else "accuracy", len(first), "pairs"
+        quality = functools.partial(_pair_quality, pairs=list(zip(first, second)), truth=truth)
+    else:
+        texts, labels, _ = _labelled(model, held, text, label, what="evaluation data", doing="A pruning curve")
+        metric, n, unit = "accuracy", len(texts), "texts"
+        quality = functools.partial(_text_accuracy, texts=texts, labels=labels)
     rows = []
     for fraction in [0.0, *fractions]:
         chosen = _least_heads(importance, fraction) if fraction else {}
         candidate = prune(model, heads=chosen) if chosen else model
-        predicted = _predict_ids(candidate, texts)
-        n = sum(map(len, chosen.values()))
-        rows.append({"fraction": fraction, "heads_pruned": n, "heads_left": len(importance.scores) - n,
-                     "parameters": candidate.info().parameters,
-                     "accuracy": float(sum(int(p == y) for p, y in zip(predicted, labels)) / len(labels))})
-    return PruneCurve(points=pd.DataFrame(rows), texts=len(texts), model=model.name)
+        pruned = sum(map(len, chosen.values()))
+        rows.append({"fraction": fraction, "heads_pruned": pruned, "heads_left": len(importance.scores) - pruned,
+                     "parameters": candidate.info().parameters, metric: quality(candidate)})
+    return PruneCurve(points=pd.DataFrame(rows), texts=n, model=model.name, metric=metric, unit=unit)
+
+
+def _text_accuracy(model, texts, labels) -> float:
+    predicted = _predict_ids(model, texts)
+    return float(sum(int(p == y) for p, y in zip(predicted, labels)) / len(labels))
+
+
+def _pair_quality(model, pairs, truth) -> float:
+    """A cross-encoder's accuracy on ``pairs`` (labels) or the Spearman correlation of its scores with ``truth``."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    guess = _pair_scores(model, pairs, 32)
+    if model.regression:
+        return 0.0 if np.ptp(guess) == 0 or np.ptp(truth) == 0 else float(spearmanr(truth, guess)[0])
+    return float(sum(g == t for g, t in zip(guess, truth)) / len(truth))
 
 
 def _predict_ids(model, texts, batch_size: int = 32) -> list[int]:
@@ -737,16 +842,9 @@ def _compare_pairs(models: dict, data, text, label: str, batch_size: int, latenc
 
     _one_kind(models, _is_pair_model, "cross-encoder")
     first = next(iter(models))
-    config = getattr(models[first], "training_config", None) or {}
     if len({getattr(m, "regression", True) for m in models.values()}) > 1:
         raise BertNbError("Some of these cross-encoders score pairs and some label them; compare one kind at a time.")
-    if text == "text":  # the columns it was trained on
-        text = tuple(config.get("text", ("sentence1", "sentence2")))
-    elif isinstance(text, str):
-        text = tuple(c.strip() for c in text.split(","))
-    if len(text) != 2:
-        raise BertNbError(f"A pair has two text columns; give text=('first', 'second') (or 'first,second'), not {text!r}.")
-    label = config.get("label", "label") if label == "label" else label
+    text, label = _pair_columns(models[first], text, label)  # by default the columns it was trained on
     frame = check_pairs(data, text, label)
     pairs = list(zip(frame[text[0]], frame[text[1]]))
     regression = getattr(models[first], "regression", True)

@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny random BERT for fast unit tests, the packaged models for integration."""
+"""Shared fixtures (a tiny random BERT for fast unit tests, the packaged models for integration) and helpers."""
 
 from __future__ import annotations
 
@@ -212,3 +212,35 @@ class TestingShell:
 @pytest.fixture(scope="session")
 def shell():
     return TestingShell()
+
+
+def head_scale_gradients(model, loss, layers: int, heads: int):
+    """|d loss / d scale| of each head's output, by central differences on a float64 copy of ``model``
+    (``loss(copy)`` a scalar tensor), normalised per layer: what head importance should equal."""
+    import copy
+
+    import numpy as np
+    import torch
+
+    from bert_nb import surgery
+
+    double = copy.deepcopy(model).double()
+    parts = surgery.attention_parts(double)
+
+    def loss_with(layer, head, scale):
+        p = parts[layer]
+
+        def hook(module, inputs):
+            x = inputs[0].clone()
+            x[..., head * p.head_size:(head + 1) * p.head_size] *= scale
+            return (x,)
+        handle = p.output.register_forward_pre_hook(hook)
+        try:
+            with torch.no_grad():
+                return float(loss(double))
+        finally:
+            handle.remove()
+
+    raw = np.array([[abs(loss_with(l, h, 1 + 1e-5) - loss_with(l, h, 1 - 1e-5)) / 2e-5 for h in range(heads)]
+                    for l in range(layers)])
+    return raw / np.linalg.norm(raw, axis=1, keepdims=True)

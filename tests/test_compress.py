@@ -10,7 +10,7 @@ from bert_nb import compress, surgery
 from bert_nb.errors import BertNbError, MissingHeadError
 from bert_nb.training import FineTuned, TrainingState, finetune
 
-from tests.conftest import BAD, GOOD
+from tests.conftest import BAD, GOOD, head_scale_gradients
 
 
 @pytest.fixture(scope="module")
@@ -102,30 +102,9 @@ def test_head_importance_is_the_mask_gradient(teacher):
     norms = frame.groupby("layer").importance.apply(lambda s: float(np.sqrt((s ** 2).sum())))
     np.testing.assert_allclose(norms.to_numpy(), 1.0, rtol=1e-5)
     # independent check: central differences of the loss in each head's output scale
-    import copy
-
     enc = teacher.tokenizer([text], return_tensors="pt")
     y = torch.tensor([teacher.label_names.index(label)])
-    double = copy.deepcopy(teacher.model).double()
-    parts = surgery.attention_parts(double)
-
-    def loss_with(layer, head, scale):
-        p = parts[layer]
-
-        def hook(module, inputs):
-            x = inputs[0].clone()
-            x[..., head * p.head_size:(head + 1) * p.head_size] *= scale
-            return (x,)
-        handle = p.output.register_forward_pre_hook(hook)
-        try:
-            with torch.no_grad():
-                return float(double(**enc, labels=y).loss)
-        finally:
-            handle.remove()
-
-    raw = np.array([[abs(loss_with(l, h, 1 + 1e-5) - loss_with(l, h, 1 - 1e-5)) / 2e-5 for h in range(4)]
-                    for l in range(4)])
-    expected = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    expected = head_scale_gradients(teacher.model, lambda model: model(**enc, labels=y).loss, 4, 4)
     np.testing.assert_allclose(imp.matrix(), expected, atol=1e-3)
     assert "most important (layer.head)" in imp.to_text()
 

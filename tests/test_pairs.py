@@ -168,16 +168,12 @@ def test_predict_names_what_is_no_pairs(cross):
         cross.predict(("good play", "a good dog"), batch_size=0)
 
 
-def test_compression_measures_say_they_take_single_text_classifiers(pair_classifier, scored):
+def test_distill_says_it_takes_single_text_classifiers(pair_classifier, scored):
     """A pair model's data has two text columns: 'no column text' said nothing of the model before."""
     labelled = scored.assign(label=np.where(scored.score == 5.0, "both good", "not both"))
     said = r"works on classifiers of single texts; '.*' is a cross-encoder of text pairs \(bert_nb.quantize makes"
-    for call in (lambda: bert_nb.head_importance(pair_classifier, labelled),
-                 lambda: bert_nb.prune(pair_classifier, fraction=0.2, data=labelled),
-                 lambda: bert_nb.prune_curve(pair_classifier, labelled),
-                 lambda: bert_nb.distill(pair_classifier, labelled)):
-        with pytest.raises(BertNbError, match=said):
-            call()
+    with pytest.raises(BertNbError, match=said):
+        bert_nb.distill(pair_classifier, labelled)
     assert bert_nb.quantize(pair_classifier, "int8").predict([(GOOD[0], GOOD[1])]).label.iloc[0] in (
         "both good", "not both")
 
@@ -335,7 +331,8 @@ def test_compression_measures_say_a_scorer_has_no_labels(hub_pair_models):
 
     scorer = hub_pair_models["scorer"][0]
     data = pd.DataFrame({"text": ["good play", "bad dog"], "label": ["LABEL_0", "LABEL_0"]})
-    with pytest.raises(BertNbError, match="works on classifiers of single texts; .* is a scorer \\(one output"):
+    with pytest.raises(BertNbError, match="Head importance needs the labels a cross-encoder learnt, and .* was not "
+                                          "fine-tuned here"):
         bert_nb.head_importance(scorer, data)  # accuracies of its one label (always 1) before
     with pytest.raises(BertNbError, match="The data has no column 'sentence1' \\(a pair needs two text columns"):
         bert_nb.compare({"s": scorer}, data)  # a scorer compares as a cross-encoder: on pairs
@@ -407,3 +404,66 @@ def test_compare_a_hub_scorer_with_its_int8_copy(hub_pair_models):
     # (its latency read pairs at 128 pieces, past the model's positions: a RuntimeError)
     with pytest.raises(BertNbError, match="its label column 'grade' must hold numbers"):
         compare({"hub": scorer}, data.assign(grade="high"), text=("query", "passage"), label="grade")
+
+
+# -- pruning a cross-encoder -------------------------------------------------------------------
+def test_head_importance_of_a_cross_encoder_is_the_gradient_of_its_training_loss(cross):
+    """Central differences of the loss it was trained with (binary cross entropy on the 0-1 score), in each head's
+    output scale, give the same normalised importance."""
+    import torch
+
+    from tests.conftest import head_scale_gradients
+
+    # several pairs: for one, any loss of the logit gives the same normalised importance (one factor per layer)
+    pairs = pd.DataFrame({"first": ["the good mat", "bad play", "the good mat"],
+                          "second": ["a bad dog", "bad and slow", "a good dog"], "score": [0.0, 2.5, 5.0]})
+    imp = bert_nb.head_importance(cross, pairs)
+    assert imp.texts == 3 and len(imp.to_frame()) == imp.layers * imp.heads
+    enc = cross.tokenizer(list(pairs["first"]), list(pairs["second"]), padding=True, return_tensors="pt")
+    target = torch.tensor(pairs.score.to_numpy() / 5.0, dtype=torch.float64)
+    expected = head_scale_gradients(cross.model, lambda model: torch.nn.functional.binary_cross_entropy_with_logits(
+        model(**enc).logits[:, 0], target, reduction="sum"), imp.layers, imp.heads)
+    np.testing.assert_allclose(imp.matrix(), expected, atol=1e-3)
+
+
+def test_prune_a_cross_encoder_by_importance_on_its_pairs(cross, pair_classifier, scored):
+    from bert_nb.plots import prune_curve_line
+
+    small = bert_nb.prune(cross, fraction=0.25, data=scored)  # its own columns (first, second, score) by default
+    assert isinstance(small, PairModel) and small.regression
+    assert small.info().parameters < cross.info().parameters
+    assert small.predict([("the good mat", "a good dog")]).score.between(0, 5).all()
+    curve = bert_nb.prune_curve(cross, scored, fractions=(0.25, 0.5))
+    frame = curve.to_frame()
+    assert curve.metric == "spearman" and curve.unit == "pairs" and curve.texts == len(scored)
+    assert list(frame.columns) == ["fraction", "heads_pruned", "heads_left", "parameters", "spearman"]
+    from scipy.stats import spearmanr
+
+    whole = spearmanr(scored.score, cross.predict(scored[["first", "second"]]).score)[0]
+    assert frame.spearman.iloc[0] == pytest.approx(whole, abs=1e-6)
+    assert "Spearman by share of heads removed" in curve.to_text() and f"on {len(scored)} pairs" in curve.to_text()
+    assert prune_curve_line(curve).layout.yaxis.title.text == "Spearman"
+    labelled = scored.assign(label=np.where(scored.score == 5.0, "both good", "not both"))
+    by_label = bert_nb.prune_curve(pair_classifier, labelled, fractions=(0.25,)).to_frame()
+    truth = (pair_classifier.predict(labelled[["first", "second"]]).label == labelled.label).mean()
+    assert list(by_label.columns)[-1] == "accuracy" and by_label.accuracy.iloc[0] == pytest.approx(truth)
+
+
+def test_pruning_a_cross_encoder_refuses_in_one_sentence(cross, pair_classifier, scored, hub_pair_models):
+    labelled = scored.assign(label=np.where(scored.score == 5.0, "both good", "not both"))
+    for call, message in (
+            (lambda: bert_nb.head_importance(cross, scored, text="first"), "A pair has two text columns"),
+            (lambda: bert_nb.head_importance(cross, scored.assign(score="high")), "must hold numbers"),
+            (lambda: bert_nb.head_importance(pair_classifier, labelled.assign(label="meh")), "meh"),
+            (lambda: bert_nb.prune(hub_pair_models["scorer"][0], fraction=0.25, data=scored),
+             "was not fine-tuned here: fine-tune it on your pairs first")):
+        with pytest.raises(BertNbError, match=message):
+            call()
+
+
+def test_prune_a_cross_encoder_from_the_magic(shell, cross, scored):
+    shell.push({"cross": cross, "pairs_data": scored})
+    small = shell.run_cell("%bert prune --model cross --fraction 0.25 --data pairs_data --text first,second "
+                           "--label score -o small_cross")
+    assert isinstance(small, PairModel) and shell.user_ns["small_cross"] is small
+    assert small.info().parameters < cross.info().parameters

@@ -32,11 +32,14 @@ def quantize(magics, args, cell):
     return magics._store(args, run(_model(magics, args.model), **given(args, kind="kind")))
 
 
-def _model_data_options(p, what):
-    p.add_argument("--model", metavar="VAR", help="a classifier in a variable (default: the active model)")
+def _model_data_options(p, what, pairs: bool = True):
+    kinds = "a classifier or a cross-encoder fine-tuned here" if pairs else "a classifier of single texts"
+    p.add_argument("--model", metavar="VAR", help=f"{kinds} in a variable (default: the active model)")
     p.add_argument("--data", metavar="VAR", help=f"labelled data (text, label) {what}")
-    p.add_argument("--text", metavar="COL", help="text column (default text)")
-    p.add_argument("--label", metavar="COL", help="label column (default label)")
+    p.add_argument("--text", metavar="COL", help="text column (default text" + (
+        "; a cross-encoder's two, A,B: default those it was trained on)" if pairs else ")"))
+    p.add_argument("--label", metavar="COL", help="label column (default label" + (
+        "; a cross-encoder's: the one it was trained on)" if pairs else ")"))
 
 
 def _prune_options(p):
@@ -99,7 +102,7 @@ def heads(magics, args, cell):
 
 
 def _distill_options(p):
-    _model_data_options(p, "to train the student on")
+    _model_data_options(p, "to train the student on", pairs=False)
     p.add_argument("--layers", type=int, help="the student's layers (default: half the teacher's)")
     p.add_argument("--temperature", type=float, help="softmax temperature of the soft targets (default 2)")
     p.add_argument("--alpha", type=float, help="weight of the soft targets against the labels (default 0.5)")

@@ -28,18 +28,21 @@ def head_importance_heatmap(importance, *, title: str | None = None, height: int
 
 def prune_curve_line(curve, *, title: str | None = None, height: int | None = None,
                      width: int | None = None, template: str | None = None):
-    """Accuracy against the share of heads removed (least important first), parameters on hover."""
+    """Accuracy (a scoring cross-encoder: Spearman) against the share of heads removed (least important first),
+    parameters on hover."""
     import plotly.graph_objects as go
 
-    p = curve.points
-    fig = go.Figure(go.Scatter(x=list(p.fraction), y=list(p.accuracy), mode="lines+markers", name="accuracy",
+    p, metric = curve.points, curve.metric
+    name = "Spearman" if metric == "spearman" else metric
+    y = p[metric]
+    fig = go.Figure(go.Scatter(x=list(p.fraction), y=list(y), mode="lines+markers", name=name,
                                customdata=list(zip(p.heads_pruned, p.parameters / 1e6)),
-                               hovertemplate="%{x:.0%} of heads removed (%{customdata[0]}): accuracy %{y:.3f}, "
+                               hovertemplate=f"%{{x:.0%}} of heads removed (%{{customdata[0]}}): {name} %{{y:.3f}}, "
                                              "%{customdata[1]:.1f}M parameters<extra></extra>"))
-    fig.add_hline(y=float(p.accuracy.iloc[0]), line_dash="dash", line_color="#777", annotation_text="unpruned")
+    fig.add_hline(y=float(y.iloc[0]), line_dash="dash", line_color="#777", annotation_text="unpruned")
     fig.update_xaxes(title_text="share of heads removed", tickformat=".0%")
-    fig.update_yaxes(title_text="accuracy", range=[0, 1])
-    fig.update_layout(title=dict(text=esc(title) if title else f"Pruning heads: {curve.texts} texts ({esc(curve.model)})"),
+    fig.update_yaxes(title_text=name, range=[min(0.0, float(y.min()) - 0.05), 1])
+    fig.update_layout(title=dict(text=esc(title) if title else f"Pruning heads: {curve.texts} {curve.unit} ({esc(curve.model)})"),
                       height=height or 380, width=width, template=template, margin=dict(l=10, r=10, t=50, b=10))
     return tidy(fig)
 
