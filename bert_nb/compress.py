@@ -617,17 +617,23 @@ def _size_mb(model) -> float:
 
 
 def _latency_ms(model, texts, rounds: int) -> float:
-    """The median time of one forward pass of one text (or one (question, context) pair: its first window)."""
+    """The median time of one forward pass of one text (or one (question, context) pair: its first window), each
+    after a first untimed pass: on a CPU oneDNN makes a kernel for every new matrix shape the first time (a model
+    pruned just before measured 1.3x slower than after)."""
     from . import _prepacked
 
     run = _prepacked.for_inference(model, model.model)  # the copy predictions run, made before the clock starts
-    times = []
+    inputs = []
     for text in texts[:rounds]:
         pair = [text[1]] if isinstance(text, tuple) else None
-        enc = model.tokenizer([text[0] if pair else text], pair, truncation=True, max_length=_max_length(model),
-                              return_tensors="pt")
+        inputs.append(dict(model.tokenizer([text[0] if pair else text], pair, truncation=True,
+                                           max_length=_max_length(model), return_tensors="pt")))
+    for enc in inputs:
+        model.forward(enc, model=run)
+    times = []
+    for enc in inputs:
         t0 = time.perf_counter()
-        model.forward(dict(enc), model=run)
+        model.forward(enc, model=run)
         times.append(time.perf_counter() - t0)
     return 1e3 * statistics.median(times)
 
