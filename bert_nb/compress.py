@@ -113,11 +113,13 @@ def _labelled(model, data, text: str, label: str, what: str = "data", doing: str
     return list(frame[text]), [ids[l] for l in labels], names
 
 
-def _batches(model, texts, batch_size: int, max_length: int):
+def _batches(model, texts, batch_size: int, max_length: int, pairs=None):
+    """(first row, tokenized batch) of ``texts``, or of (text, ``pairs``' text) pairs, in order."""
     tok = model.tokenizer
     for start in range(0, len(texts), batch_size):
-        yield start, tok(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_length,
-                         return_tensors="pt")
+        end = start + batch_size
+        yield start, tok(texts[start:end], None if pairs is None else pairs[start:end], padding=True, truncation=True,
+                         max_length=max_length, return_tensors="pt")
 
 
 def _max_length(model) -> int:
@@ -139,61 +141,40 @@ def _pair_columns(model, text, label) -> tuple[tuple[str, str], str]:
     return tuple(text), config.get("label", "label") if label == "label" else label
 
 
+def _pair_truth(name: str, frame, label: str, regression: bool):
+    """The truth of pairs: their scores (floats, the label's scale) for a cross-encoder that scores, else the labels
+    as strings."""
+    import pandas as pd
+
+    if not regression:
+        return frame[label].astype(str).tolist()
+    if not pd.api.types.is_numeric_dtype(frame[label]):
+        raise BertNbError(f"'{name}' scores pairs; its label column '{label}' must hold numbers (a similarity or "
+                          "relevance), not labels.")
+    return frame[label].to_numpy(dtype=float)
+
+
 def _pair_examples(model, data, text, label, what: str = "data", doing: str = "This"):
-    """The pairs of ``data`` and their truth for a cross-encoder fine-tuned here: (first texts, second texts,
-    truth), truth the scores on the label's scale (a regression) or the labels as strings."""
+    """The pairs of ``data`` for a cross-encoder fine-tuned here: (first texts, second texts, truth (see
+    :func:`_pair_truth`), the targets it was trained on (0-1 scores, or label ids))."""
     import pandas as pd
 
     from .tasks.classify import check_known
-    from .tasks.pairs import check_pairs
+    from .tasks.pairs import _PairTask, check_pairs
 
     if getattr(model, "task", None) != "pairs":
         raise BertNbError(f"{doing} needs the labels a cross-encoder learnt, and '{model.name}' was not fine-tuned "
                           "here: fine-tune it on your pairs first (bert_nb.finetune with text=('a', 'b')).")
     text, label = _pair_columns(model, text, label)
     frame = check_pairs(data, text, label, what=what)
+    truth = _pair_truth(model.name, frame, label, model.regression)
     if model.regression:
-        if not pd.api.types.is_numeric_dtype(frame[label]):
-            raise BertNbError(f"'{model.name}' scores pairs; its label column '{label}' must hold numbers (a "
-                              "similarity or relevance), not labels.")
-        truth = frame[label].to_numpy(dtype=float)
+        task = _PairTask(None, *model.training_config["label_range"])
     else:
-        truth = frame[label].astype(str).tolist()
-        check_known(pd.Series(truth), [str(n) for n in model.label_names], f"'{model.name}'", what=what)
-    return list(frame[text[0]]), list(frame[text[1]]), truth
-
-
-def _pair_loss_batches(model, first, second, truth, batch_size: int, max_length: int):
-    """(tokenized pairs, the loss of the model's logits for them, summed) per batch: a regression's binary cross
-    entropy on its 0-1 targets (as it was trained), else cross entropy on the label ids."""
-    import torch
-    import torch.nn.functional as F
-
-    if model.regression:
-        low, high = model.training_config["label_range"]
-        targets = torch.tensor([(float(v) - low) / (high - low) for v in truth])
-    else:
-        ids = {str(n): i for i, n in enumerate(model.label_names)}
-        targets = torch.tensor([ids[t] for t in truth])
-    for start in range(0, len(first), batch_size):
-        end = start + batch_size
-        enc = model.tokenizer(first[start:end], second[start:end], padding=True, truncation=True,
-                              max_length=max_length, return_tensors="pt")
-        y = targets[start:end].to(model.device)
-        if model.regression:
-            yield enc, lambda logits, y=y: F.binary_cross_entropy_with_logits(logits[:, 0].float(), y, reduction="sum")
-        else:
-            yield enc, lambda logits, y=y: F.cross_entropy(logits.float(), y, reduction="sum")
-
-
-def _text_loss_batches(model, texts, labels, batch_size: int, max_length: int):
-    """(tokenized texts, the classifier's own loss for them, summed) per batch."""
-    import torch
-    import torch.nn.functional as F
-
-    for start, enc in _batches(model, texts, batch_size, max_length):
-        y = torch.tensor(labels[start:start + len(enc["input_ids"])], device=model.device)
-        yield enc, lambda logits, y=y: F.cross_entropy(logits.float(), y, reduction="sum")
+        names = [str(n) for n in model.label_names]
+        check_known(pd.Series(truth), names, f"'{model.name}'", what=what)
+        task, frame = _PairTask(names), frame.assign(**{label: truth})
+    return list(frame[text[0]]), list(frame[text[1]]), truth, task._targets(frame, label)
 
 
 # -- head importance --------------------------------------------------------------------------
@@ -261,13 +242,10 @@ def head_importance(model, data, text: str = "text", label: str = "label", batch
     if model.quantize:
         raise BertNbError(f"'{model.name}' is {model.quantize}-quantized and has no gradients; use the fp32 model.")
     check_batch_size(batch_size)
-    max_length = max_length or _max_length(model)
-    if _is_pair_model(model):
-        first, second, truth = _pair_examples(model, data, text, label, doing="Head importance")
-        n_texts, batches = len(first), _pair_loss_batches(model, first, second, truth, batch_size, max_length)
+    if _is_pair_model(model):  # its own targets: the model's loss is the one it was trained with
+        texts, pairs, _, labels = _pair_examples(model, data, text, label, doing="Head importance")
     else:
-        texts, labels, _ = _labelled(model, data, text, label, doing="Head importance")
-        n_texts, batches = len(texts), _text_loss_batches(model, texts, labels, batch_size, max_length)
+        (texts, labels, _), pairs = _labelled(model, data, text, label, doing="Head importance"), None
     parts = attention_parts(model.model)
     masks = [torch.ones(p.heads, device=model.device, requires_grad=True) for p in parts]
     total = [torch.zeros(p.heads) for p in parts]
@@ -283,9 +261,10 @@ def head_importance(model, data, text: str = "text", label: str = "label", batch
     was_training = model.model.training
     model.model.eval()
     try:
-        for enc, loss_of in batches:
+        for start, enc in _batches(model, texts, batch_size, max_length or _max_length(model), pairs):
+            batch = model.to_device({**dict(enc), "labels": torch.tensor(labels[start:start + len(enc["input_ids"])])})
             with torch.enable_grad():
-                loss = loss_of(model.model(**model.to_device(dict(enc))).logits)  # summed over the batch
+                loss = model.model(**batch).loss * len(enc["input_ids"])  # summed over the batch
                 grads = torch.autograd.grad(loss, masks)
             for l, g in enumerate(grads):
                 total[l] += g.detach().abs().float().cpu()
@@ -295,13 +274,13 @@ def head_importance(model, data, text: str = "text", label: str = "label", batch
         model.model.train(was_training)
     rows = []
     for l, (scores, heads) in enumerate(zip(total, remaining_heads(model.config))):
-        scores = scores / n_texts
+        scores = scores / len(texts)
         scores = scores / scores.norm().clamp_min(1e-12)
         rows += [{"layer": l, "head": h, "importance": float(s)} for h, s in zip(heads, scores.tolist())]
     cfg = model.config
     return HeadImportance(scores=pd.DataFrame(rows), layers=len(parts),
                           heads=int(getattr(cfg, "num_attention_heads", 0) or getattr(cfg, "n_heads")),
-                          texts=n_texts, model=model.name)
+                          texts=len(texts), model=model.name)
 
 
 # -- prune ------------------------------------------------------------------------------------
@@ -399,8 +378,13 @@ class PruneCurve:
     def to_text(self) -> str:
         """The metric per fraction pruned."""
         steps = ", ".join(f"{r.fraction:.0%}: {getattr(r, self.metric):.3f}" for r in self.points.itertuples())
-        what = "Spearman" if self.metric == "spearman" else self.metric
-        return f"prune curve of {self.model} on {self.texts} {self.unit}; {what} by share of heads removed: {steps}"
+        return (f"prune curve of {self.model} on {self.texts} {self.unit}; {self.metric_name} by share of heads "
+                f"removed: {steps}")
+
+    @property
+    def metric_name(self) -> str:
+        """The metric as a reader writes it: accuracy, or Spearman."""
+        return "Spearman" if self.metric == "spearman" else self.metric
 
     def __repr__(self) -> str:
         return f"PruneCurve({len(self.points)} points, {self.model})"
@@ -423,8 +407,8 @@ def prune_curve(model, data, fractions=_FRACTIONS, eval_data=None, text: str = "
     importance = head_importance(model, data, text=text, label=label) if importance is None else importance
     held = data if eval_data is None else eval_data
     if _is_pair_model(model):
-        first, second, truth = _pair_examples(model, held, text, label, what="evaluation data",
-                                              doing="A pruning curve")
+        first, second, truth, _ = _pair_examples(model, held, text, label, what="evaluation data",
+                                                 doing="A pruning curve")
         metric, n, unit = "spearman" if model.regression else "accuracy", len(first), "pairs"
         quality = functools.partial(_pair_quality, pairs=list(zip(first, second)), truth=truth)
     else:
@@ -854,10 +838,7 @@ def _compare_pairs(models: dict, data, text, label: str, batch_size: int, latenc
     frame = check_pairs(data, text, label)
     pairs = list(zip(frame[text[0]], frame[text[1]]))
     regression = getattr(models[first], "regression", True)
-    if regression and not pd.api.types.is_numeric_dtype(frame[label]):
-        raise BertNbError(f"'{first}' scores pairs; its label column '{label}' must hold numbers (a similarity or "
-                          "relevance), not labels.")
-    truth = frame[label].to_numpy(dtype=float) if regression else frame[label].astype(str).tolist()
+    truth = _pair_truth(first, frame, label, regression)
     predicted, measured = _measured(models, pairs, _pair_scores, pairs, batch_size, latency_texts, report)
     rows = []
     for name, guess in predicted.items():

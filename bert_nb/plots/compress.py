@@ -32,9 +32,8 @@ def prune_curve_line(curve, *, title: str | None = None, height: int | None = No
     parameters on hover."""
     import plotly.graph_objects as go
 
-    p, metric = curve.points, curve.metric
-    name = "Spearman" if metric == "spearman" else metric
-    y = p[metric]
+    p, name = curve.points, curve.metric_name
+    y = p[curve.metric]
     fig = go.Figure(go.Scatter(x=list(p.fraction), y=list(y), mode="lines+markers", name=name,
                                customdata=list(zip(p.heads_pruned, p.parameters / 1e6)),
                                hovertemplate=f"%{{x:.0%}} of heads removed (%{{customdata[0]}}): {name} %{{y:.3f}}, "
